@@ -1,0 +1,795 @@
+"""Kyoto Tycoon's binary protocol, both directions.
+
+Who calls it: the KyotoTycoon client encodes requests and parses replies
+(``encode_*`` / ``*ReplyParser``); the built-in server parses requests
+(``RequestParser``) and encodes replies (``encode_*_reply``).
+
+The protocol shares the HTTP port: a request whose first byte lies in
+0xB0-0xBF is binary.  Integers are big-endian.  Commands:
+
+* set_bulk 0xB8, remove_bulk 0xB9, get_bulk 0xBA: records carry their own
+  database index (u16); set_bulk records carry an expiration time (i64).
+* play_script 0xB4: a procedure name and key/value pairs, answered by pairs.
+* replication 0xB1: asks for the update log from a time stamp; the server
+  answers 0xB1 and then streams ``0xB1 ts size log`` messages, or
+  ``0xB0 ts`` when it has caught up (the client answers the single byte 0xB1).
+* Any failure is answered by the single byte 0xBF and nothing else; the
+  server then closes the connection.
+
+Flags: 0x01 asks for no reply (set_bulk, remove_bulk, play_script).
+
+Expiration times: a positive ``xt`` is a number of seconds from now, a
+negative one is minus an absolute UNIX time; anything at or above
+``XT_MAX`` means "never".  get_bulk replies carry the absolute time, or
+``XT_MAX`` for records that never expire.
+
+Records of bulk messages are handed over as parallel lists (``BulkRecords``)
+so that a client can build its result with a single ``zip``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final, List, NoReturn, Optional, Sequence, Tuple, final
+
+from kt.errors import ProtocolError, ServerError
+from kt.protocol.buffer import ReceiveBuffer
+
+MAGIC_NOP: Final = 0xB0
+MAGIC_REPLICATION: Final = 0xB1
+MAGIC_PLAY_SCRIPT: Final = 0xB4
+MAGIC_SET_BULK: Final = 0xB8
+MAGIC_REMOVE_BULK: Final = 0xB9
+MAGIC_GET_BULK: Final = 0xBA
+MAGIC_ERROR: Final = 0xBF
+
+#: Flag of set_bulk / remove_bulk / play_script: the server sends nothing back.
+FLAG_NO_REPLY: Final = 0x01
+#: Flag of replication: send only the logs of the given server id.
+FLAG_WHITE_SID: Final = 0x01
+
+#: Expiration times at or above this value mean "never expires" (KT stores
+#: expiration times in 40 bits).
+XT_MAX: Final = (1 << 40) - 1
+#: What the client sends for "no expiration" (the C++ client sends INT64_MAX).
+XT_NONE: Final = (1 << 63) - 1
+#: The largest key or value ktserver accepts (it refuses larger ones).
+DATA_MAX: Final = 1 << 28
+
+_U8: Final = struct.Struct(">B")
+_U32: Final = struct.Struct(">I")
+_U64: Final = struct.Struct(">Q")
+_HEAD: Final = struct.Struct(">BII")  # magic, flags, rnum
+_HEAD_SCRIPT: Final = struct.Struct(">BIII")  # magic, flags, nsiz, rnum
+_HEAD_REPL: Final = struct.Struct(">BIQH")  # magic, flags, ts, sid
+_COUNT: Final = struct.Struct(">BI")  # magic, count
+_REC_KEY: Final = struct.Struct(">HI")  # dbidx, ksiz
+_REC_FULL: Final = struct.Struct(">HIIq")  # dbidx, ksiz, vsiz, xt
+_REC_PAIR: Final = struct.Struct(">II")  # ksiz, vsiz
+_REPL_LOG: Final = struct.Struct(">BQI")  # magic, ts, size
+_REPL_NOP: Final = struct.Struct(">BQ")  # magic, ts
+
+_ERROR_REPLY: Final = b"\xbf"
+_REPL_ACK: Final = b"\xb1"
+
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
+
+
+@final
+class BulkRecords:
+    """Records of a bulk message as parallel lists.
+
+    ``dbs[i]``, ``keys[i]``, ``values[i]`` and ``xts[i]`` describe record i.
+    Messages without values (get_bulk / remove_bulk requests) leave
+    ``values`` and ``xts`` empty.
+    """
+
+    dbs: List[int]
+    keys: List[bytes]
+    values: List[bytes]
+    xts: List[int]
+
+    def __init__(self) -> None:
+        self.dbs = []
+        self.keys = []
+        self.values = []
+        self.xts = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BulkRecords):
+            return NotImplemented
+        return (
+            self.dbs == other.dbs
+            and self.keys == other.keys
+            and self.values == other.values
+            and self.xts == other.xts
+        )
+
+    def __repr__(self) -> str:
+        return "BulkRecords(dbs=%r, keys=%r, values=%r, xts=%r)" % (
+            self.dbs,
+            self.keys,
+            self.values,
+            self.xts,
+        )
+
+
+@final
+class BinaryRequest:
+    """A binary request as the server sees it.
+
+    ``magic`` tells the command.  ``records`` holds the records of set_bulk,
+    get_bulk and remove_bulk; ``pairs`` the input of play_script (``name``
+    is the procedure); ``ts`` and ``sid`` belong to replication.
+    """
+
+    magic: int
+    flags: int
+    records: BulkRecords
+    name: bytes
+    pairs: List[Tuple[bytes, bytes]]
+    ts: int
+    sid: int
+
+    def __init__(self, magic: int, flags: int) -> None:
+        self.magic = magic
+        self.flags = flags
+        self.records = BulkRecords()
+        self.name = b""
+        self.pairs = []
+        self.ts = 0
+        self.sid = 0
+
+    @property
+    def no_reply(self) -> bool:
+        return bool(self.flags & FLAG_NO_REPLY) and self.magic != MAGIC_GET_BULK
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BinaryRequest):
+            return NotImplemented
+        return (
+            self.magic == other.magic
+            and self.flags == other.flags
+            and self.records == other.records
+            and self.name == other.name
+            and self.pairs == other.pairs
+            and self.ts == other.ts
+            and self.sid == other.sid
+        )
+
+    def __repr__(self) -> str:
+        return "BinaryRequest(magic=0x%02x, flags=%d, records=%r, name=%r, pairs=%r, ts=%d, sid=%d)" % (
+            self.magic,
+            self.flags,
+            self.records,
+            self.name,
+            self.pairs,
+            self.ts,
+            self.sid,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Argument checks (run before anything is encoded)
+
+
+def _check_key(key: object, what: str) -> bytes:
+    if not isinstance(key, bytes):
+        raise TypeError("%s must be bytes, not %s" % (what, type(key).__name__))
+    if len(key) > DATA_MAX:
+        raise ValueError(
+            "%s of %d bytes exceeds Kyoto Tycoon's limit of %d bytes"
+            % (what, len(key), DATA_MAX)
+        )
+    return key
+
+
+def _check_db(db: int) -> int:
+    if not isinstance(db, int) or isinstance(db, bool):
+        raise TypeError("db must be an int, not %s" % type(db).__name__)
+    if db < 0 or db > 0xFFFF:
+        raise ValueError("db must be a database index from 0 to 65535, not %d" % db)
+    return db
+
+
+def _check_xt(xt: int) -> int:
+    if not isinstance(xt, int) or isinstance(xt, bool):
+        raise TypeError("expiration time must be an int, not %s" % type(xt).__name__)
+    if xt < _INT64_MIN or xt > _INT64_MAX:
+        raise ValueError("expiration time %d does not fit in 64 bits" % xt)
+    return xt
+
+
+def _check_u32(n: int, what: str) -> int:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError("%s must be an int, not %s" % (what, type(n).__name__))
+    if n < 0 or n > 0xFFFFFFFF:
+        raise ValueError("%s must fit in 32 unsigned bits, not %d" % (what, n))
+    return n
+
+
+def _check_count(n: int) -> None:
+    if n > 0xFFFFFFFF:
+        raise ValueError("too many records for one request: %d" % n)
+
+
+# ---------------------------------------------------------------------------
+# Client side: requests
+
+
+def encode_set_bulk(
+    pairs: Sequence[Tuple[bytes, bytes]],
+    db: int = 0,
+    xt: int = XT_NONE,
+    flags: int = 0,
+) -> bytes:
+    """set_bulk of ``pairs`` into one database with one expiration time."""
+    _check_db(db)
+    _check_xt(xt)
+    _check_u32(flags, "flags")
+    _check_count(len(pairs))
+    rec = _REC_FULL
+    parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, len(pairs))]
+    append = parts.append
+    for key, value in pairs:
+        _check_key(key, "key")
+        _check_key(value, "value")
+        append(rec.pack(db, len(key), len(value), xt))
+        append(key)
+        append(value)
+    return b"".join(parts)
+
+
+def encode_set_bulk_records(records: BulkRecords, flags: int = 0) -> bytes:
+    """set_bulk where every record names its own database and expiration."""
+    _check_u32(flags, "flags")
+    n = len(records.keys)
+    if len(records.values) != n or len(records.dbs) != n or len(records.xts) != n:
+        raise ValueError("records: dbs, keys, values and xts differ in length")
+    _check_count(n)
+    parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, n)]
+    for i in range(n):
+        key = _check_key(records.keys[i], "key")
+        value = _check_key(records.values[i], "value")
+        parts.append(
+            _REC_FULL.pack(
+                _check_db(records.dbs[i]), len(key), len(value), _check_xt(records.xts[i])
+            )
+        )
+        parts.append(key)
+        parts.append(value)
+    return b"".join(parts)
+
+
+def _encode_keys(magic: int, keys: Sequence[bytes], db: int, flags: int) -> bytes:
+    _check_db(db)
+    _check_u32(flags, "flags")
+    _check_count(len(keys))
+    rec = _REC_KEY
+    parts: List[bytes] = [_HEAD.pack(magic, flags, len(keys))]
+    append = parts.append
+    for key in keys:
+        _check_key(key, "key")
+        append(rec.pack(db, len(key)))
+        append(key)
+    return b"".join(parts)
+
+
+def _encode_key_records(magic: int, dbs: Sequence[int], keys: Sequence[bytes], flags: int) -> bytes:
+    _check_u32(flags, "flags")
+    if len(dbs) != len(keys):
+        raise ValueError("records: dbs and keys differ in length")
+    _check_count(len(keys))
+    parts: List[bytes] = [_HEAD.pack(magic, flags, len(keys))]
+    for i in range(len(keys)):
+        key = _check_key(keys[i], "key")
+        parts.append(_REC_KEY.pack(_check_db(dbs[i]), len(key)))
+        parts.append(key)
+    return b"".join(parts)
+
+
+def encode_get_bulk(keys: Sequence[bytes], db: int = 0) -> bytes:
+    """get_bulk of ``keys`` from one database."""
+    return _encode_keys(MAGIC_GET_BULK, keys, db, 0)
+
+
+def encode_get_bulk_records(dbs: Sequence[int], keys: Sequence[bytes]) -> bytes:
+    """get_bulk where every key names its own database."""
+    return _encode_key_records(MAGIC_GET_BULK, dbs, keys, 0)
+
+
+def encode_remove_bulk(keys: Sequence[bytes], db: int = 0, flags: int = 0) -> bytes:
+    """remove_bulk of ``keys`` from one database."""
+    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags)
+
+
+def encode_remove_bulk_records(
+    dbs: Sequence[int], keys: Sequence[bytes], flags: int = 0
+) -> bytes:
+    """remove_bulk where every key names its own database."""
+    return _encode_key_records(MAGIC_REMOVE_BULK, dbs, keys, flags)
+
+
+def encode_play_script(
+    name: bytes, pairs: Sequence[Tuple[bytes, bytes]], flags: int = 0
+) -> bytes:
+    """play_script: call procedure ``name`` with the input ``pairs``."""
+    _check_key(name, "procedure name")
+    _check_u32(flags, "flags")
+    _check_count(len(pairs))
+    parts: List[bytes] = [_HEAD_SCRIPT.pack(MAGIC_PLAY_SCRIPT, flags, len(name), len(pairs)), name]
+    for key, value in pairs:
+        _check_key(key, "key")
+        _check_key(value, "value")
+        parts.append(_REC_PAIR.pack(len(key), len(value)))
+        parts.append(key)
+        parts.append(value)
+    return b"".join(parts)
+
+
+def encode_replication(ts: int, sid: int, flags: int = 0) -> bytes:
+    """replication: stream the update log from time stamp ``ts`` on."""
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        raise TypeError("ts must be an int, not %s" % type(ts).__name__)
+    if ts < 0 or ts > 0xFFFFFFFFFFFFFFFF:
+        raise ValueError("ts must fit in 64 unsigned bits, not %d" % ts)
+    if not isinstance(sid, int) or isinstance(sid, bool):
+        raise TypeError("sid must be an int, not %s" % type(sid).__name__)
+    if sid < 0 or sid > 0xFFFF:
+        raise ValueError("sid must be from 0 to 65535, not %d" % sid)
+    _check_u32(flags, "flags")
+    return _HEAD_REPL.pack(MAGIC_REPLICATION, flags, ts, sid)
+
+
+def encode_replication_ack() -> bytes:
+    """The byte a replication client sends after each 0xB0 message."""
+    return _REPL_ACK
+
+
+# ---------------------------------------------------------------------------
+# Client side: replies
+
+
+def _server_error(command: str) -> ServerError:
+    return ServerError("Kyoto Tycoon reported an error for binary %s" % command)
+
+
+def _check_magic(buf_first: int, expected: int, command: str) -> NoReturn:
+    if buf_first == MAGIC_ERROR:
+        raise _server_error(command)
+    raise ProtocolError(
+        "unexpected reply to binary %s: first byte 0x%02x, expected 0x%02x or 0xbf"
+        % (command, buf_first, expected)
+    )
+
+
+def _parse_count(buf: ReceiveBuffer, magic: int, command: str) -> Optional[int]:
+    if not buf.ensure(1):
+        return None
+    first = buf.data[buf.pos]
+    if first != magic:
+        if first == MAGIC_ERROR:
+            buf.pos += 1
+        _check_magic(first, magic, command)
+    if not buf.ensure(5):
+        return None
+    n: int = _U32.unpack_from(buf.data, buf.pos + 1)[0]
+    buf.pos += 5
+    return n
+
+
+def parse_set_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
+    """Number of records stored, None while incomplete; ServerError on 0xBF."""
+    return _parse_count(buf, MAGIC_SET_BULK, "set_bulk")
+
+
+def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
+    """Number of records removed, None while incomplete; ServerError on 0xBF."""
+    return _parse_count(buf, MAGIC_REMOVE_BULK, "remove_bulk")
+
+
+@final
+class GetBulkReplyParser:
+    """Parses a get_bulk reply into ``BulkRecords`` (one parser per reply).
+
+    Records are consumed as soon as each is complete, so feeding a large
+    reply in small pieces costs linear time.
+    """
+
+    _remaining: int
+    _result: BulkRecords
+
+    def __init__(self) -> None:
+        self._remaining = -1
+        self._result = BulkRecords()
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
+        if self._remaining < 0:
+            n = _parse_count(buf, MAGIC_GET_BULK, "get_bulk")
+            if n is None:
+                return None
+            self._remaining = n
+        result = self._result
+        rec = _REC_FULL
+        while self._remaining > 0:
+            if not buf.ensure(18):
+                return None
+            db: int
+            ksiz: int
+            vsiz: int
+            xt: int
+            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+            if ksiz > DATA_MAX or vsiz > DATA_MAX:
+                raise ProtocolError("get_bulk reply: record of %d+%d bytes is too large" % (ksiz, vsiz))
+            if not buf.ensure(18 + ksiz + vsiz):
+                return None
+            data = buf.data
+            start = buf.pos + 18
+            mid = start + ksiz
+            end = mid + vsiz
+            result.dbs.append(db)
+            result.keys.append(data[start:mid])
+            result.values.append(data[mid:end])
+            result.xts.append(xt)
+            buf.pos = end
+            self._remaining -= 1
+        return result
+
+
+@final
+class PlayScriptReplyParser:
+    """Parses a play_script reply into a list of (key, value) pairs."""
+
+    _remaining: int
+    _result: List[Tuple[bytes, bytes]]
+
+    def __init__(self) -> None:
+        self._remaining = -1
+        self._result = []
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[List[Tuple[bytes, bytes]]]:
+        if self._remaining < 0:
+            n = _parse_count(buf, MAGIC_PLAY_SCRIPT, "play_script")
+            if n is None:
+                return None
+            self._remaining = n
+        result = self._result
+        while self._remaining > 0:
+            p = _parse_pair(buf)
+            if p is None:
+                return None
+            result.append(p)
+            self._remaining -= 1
+        return result
+
+
+def _parse_pair(buf: ReceiveBuffer) -> Optional[Tuple[bytes, bytes]]:
+    if not buf.ensure(8):
+        return None
+    ksiz: int
+    vsiz: int
+    ksiz, vsiz = _REC_PAIR.unpack_from(buf.data, buf.pos)
+    if not buf.ensure(8 + ksiz + vsiz):
+        return None
+    data = buf.data
+    start = buf.pos + 8
+    mid = start + ksiz
+    end = mid + vsiz
+    buf.pos = end
+    return (data[start:mid], data[mid:end])
+
+
+def parse_replication_start(buf: ReceiveBuffer) -> Optional[bool]:
+    """True once the server accepted a replication request (byte 0xB1);
+    ServerError when it refused (0xBF, e.g. no update log)."""
+    if not buf.ensure(1):
+        return None
+    first = buf.data[buf.pos]
+    buf.pos += 1
+    if first == MAGIC_REPLICATION:
+        return True
+    if first == MAGIC_ERROR:
+        raise ServerError(
+            "Kyoto Tycoon refused replication (is the update log enabled?)"
+        )
+    raise ProtocolError("unexpected reply to binary replication: first byte 0x%02x" % first)
+
+
+@final
+class ReplicationMessage:
+    """One message of the replication stream.
+
+    ``log`` is None for the 0xB0 "caught up" message (the client must
+    answer ``encode_replication_ack()``); otherwise it is the log entry as
+    the server stores it: server id u16, database index u16, then the
+    database's own update record.  ``sid``, ``dbidx`` and ``body`` split
+    it when it is long enough.
+    """
+
+    ts: int
+    log: Optional[bytes]
+
+    def __init__(self, ts: int, log: Optional[bytes]) -> None:
+        self.ts = ts
+        self.log = log
+
+    @property
+    def sid(self) -> int:
+        log = self.log
+        if log is None or len(log) < 4:
+            return -1
+        return (log[0] << 8) | log[1]
+
+    @property
+    def dbidx(self) -> int:
+        log = self.log
+        if log is None or len(log) < 4:
+            return -1
+        return (log[2] << 8) | log[3]
+
+    @property
+    def body(self) -> bytes:
+        log = self.log
+        if log is None or len(log) < 4:
+            return b""
+        return log[4:]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ReplicationMessage):
+            return NotImplemented
+        return self.ts == other.ts and self.log == other.log
+
+    def __repr__(self) -> str:
+        return "ReplicationMessage(ts=%d, log=%r)" % (self.ts, self.log)
+
+
+def parse_replication_message(buf: ReceiveBuffer) -> Optional[ReplicationMessage]:
+    """One message of the replication stream, None while incomplete."""
+    if not buf.ensure(1):
+        return None
+    first = buf.data[buf.pos]
+    if first == MAGIC_NOP:
+        if not buf.ensure(9):
+            return None
+        ts: int = _U64.unpack_from(buf.data, buf.pos + 1)[0]
+        buf.pos += 9
+        return ReplicationMessage(ts, None)
+    if first != MAGIC_REPLICATION:
+        if first == MAGIC_ERROR:
+            buf.pos += 1
+            raise ServerError("Kyoto Tycoon ended replication with an error")
+        raise ProtocolError("unexpected byte 0x%02x in the replication stream" % first)
+    if not buf.ensure(13):
+        return None
+    size: int
+    _, ts, size = _REPL_LOG.unpack_from(buf.data, buf.pos)
+    if not buf.ensure(13 + size):
+        return None
+    start = buf.pos + 13
+    log = buf.data[start:start + size]
+    buf.pos = start + size
+    return ReplicationMessage(ts, log)
+
+
+# ---------------------------------------------------------------------------
+# Server side: requests
+
+
+@final
+class RequestParser:
+    """Parses one binary request (one parser per request).
+
+    Raises ProtocolError for a first byte that is not a known command and
+    for keys or values larger than ktserver accepts.
+    """
+
+    _req: Optional[BinaryRequest]
+    _remaining: int
+
+    def __init__(self) -> None:
+        self._req = None
+        self._remaining = 0
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[BinaryRequest]:
+        req = self._req
+        if req is None:
+            req = self._parse_head(buf)
+            if req is None:
+                return None
+            self._req = req
+        magic = req.magic
+        if magic == MAGIC_SET_BULK:
+            ok = self._parse_full(buf, req.records)
+        elif magic == MAGIC_GET_BULK or magic == MAGIC_REMOVE_BULK:
+            ok = self._parse_keys(buf, req.records)
+        elif magic == MAGIC_PLAY_SCRIPT:
+            ok = self._parse_pairs(buf, req)
+        else:
+            ok = True
+        return req if ok else None
+
+    def _parse_head(self, buf: ReceiveBuffer) -> Optional[BinaryRequest]:
+        if not buf.ensure(1):
+            return None
+        magic = buf.data[buf.pos]
+        if magic == MAGIC_SET_BULK or magic == MAGIC_GET_BULK or magic == MAGIC_REMOVE_BULK:
+            if not buf.ensure(9):
+                return None
+            flags: int
+            rnum: int
+            _, flags, rnum = _HEAD.unpack_from(buf.data, buf.pos)
+            buf.pos += 9
+            self._remaining = rnum
+            return BinaryRequest(magic, flags)
+        if magic == MAGIC_PLAY_SCRIPT:
+            if not buf.ensure(13):
+                return None
+            nsiz: int
+            _, flags, nsiz, rnum = _HEAD_SCRIPT.unpack_from(buf.data, buf.pos)
+            if nsiz > DATA_MAX:
+                raise ProtocolError("play_script: procedure name of %d bytes is too long" % nsiz)
+            if not buf.ensure(13 + nsiz):
+                return None
+            start = buf.pos + 13
+            req = BinaryRequest(magic, flags)
+            req.name = buf.data[start:start + nsiz]
+            buf.pos = start + nsiz
+            self._remaining = rnum
+            return req
+        if magic == MAGIC_REPLICATION:
+            if not buf.ensure(15):
+                return None
+            ts: int
+            sid: int
+            _, flags, ts, sid = _HEAD_REPL.unpack_from(buf.data, buf.pos)
+            buf.pos += 15
+            req = BinaryRequest(magic, flags)
+            req.ts = ts
+            req.sid = sid
+            return req
+        raise ProtocolError("unknown binary command 0x%02x" % magic)
+
+    def _parse_full(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
+        rec = _REC_FULL
+        while self._remaining > 0:
+            if not buf.ensure(18):
+                return False
+            db: int
+            ksiz: int
+            vsiz: int
+            xt: int
+            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+            if ksiz > DATA_MAX or vsiz > DATA_MAX:
+                raise ProtocolError("set_bulk: record of %d+%d bytes is too large" % (ksiz, vsiz))
+            if not buf.ensure(18 + ksiz + vsiz):
+                return False
+            data = buf.data
+            start = buf.pos + 18
+            mid = start + ksiz
+            end = mid + vsiz
+            records.dbs.append(db)
+            records.keys.append(data[start:mid])
+            records.values.append(data[mid:end])
+            records.xts.append(xt)
+            buf.pos = end
+            self._remaining -= 1
+        return True
+
+    def _parse_keys(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
+        rec = _REC_KEY
+        while self._remaining > 0:
+            if not buf.ensure(6):
+                return False
+            db: int
+            ksiz: int
+            db, ksiz = rec.unpack_from(buf.data, buf.pos)
+            if ksiz > DATA_MAX:
+                raise ProtocolError("key of %d bytes is too large" % ksiz)
+            if not buf.ensure(6 + ksiz):
+                return False
+            start = buf.pos + 6
+            end = start + ksiz
+            records.dbs.append(db)
+            records.keys.append(buf.data[start:end])
+            buf.pos = end
+            self._remaining -= 1
+        return True
+
+    def _parse_pairs(self, buf: ReceiveBuffer, req: BinaryRequest) -> bool:
+        while self._remaining > 0:
+            if buf.ensure(8):
+                ksiz: int
+                vsiz: int
+                ksiz, vsiz = _REC_PAIR.unpack_from(buf.data, buf.pos)
+                if ksiz > DATA_MAX or vsiz > DATA_MAX:
+                    raise ProtocolError(
+                        "play_script: record of %d+%d bytes is too large" % (ksiz, vsiz)
+                    )
+            p = _parse_pair(buf)
+            if p is None:
+                return False
+            req.pairs.append(p)
+            self._remaining -= 1
+        return True
+
+
+# ---------------------------------------------------------------------------
+# Server side: replies
+
+
+def encode_error_reply() -> bytes:
+    """The 0xBF reply: the request failed."""
+    return _ERROR_REPLY
+
+
+def encode_set_bulk_reply(hits: int) -> bytes:
+    return _COUNT.pack(MAGIC_SET_BULK, _check_u32(hits, "hits"))
+
+
+def encode_remove_bulk_reply(hits: int) -> bytes:
+    return _COUNT.pack(MAGIC_REMOVE_BULK, _check_u32(hits, "hits"))
+
+
+def encode_get_bulk_reply(records: BulkRecords) -> bytes:
+    """get_bulk reply listing the records found (dbs, keys, values, xts)."""
+    n = len(records.keys)
+    if len(records.values) != n or len(records.dbs) != n or len(records.xts) != n:
+        raise ValueError("records: dbs, keys, values and xts differ in length")
+    _check_count(n)
+    parts: List[bytes] = [_COUNT.pack(MAGIC_GET_BULK, n)]
+    rec = _REC_FULL
+    keys = records.keys
+    values = records.values
+    dbs = records.dbs
+    xts = records.xts
+    for i in range(n):
+        key = keys[i]
+        value = values[i]
+        parts.append(rec.pack(dbs[i], len(key), len(value), xts[i]))
+        parts.append(key)
+        parts.append(value)
+    return b"".join(parts)
+
+
+def encode_play_script_reply(pairs: Sequence[Tuple[bytes, bytes]]) -> bytes:
+    """play_script reply: the procedure's output pairs."""
+    _check_count(len(pairs))
+    parts: List[bytes] = [_COUNT.pack(MAGIC_PLAY_SCRIPT, len(pairs))]
+    for key, value in pairs:
+        _check_key(key, "key")
+        _check_key(value, "value")
+        parts.append(_REC_PAIR.pack(len(key), len(value)))
+        parts.append(key)
+        parts.append(value)
+    return b"".join(parts)
+
+
+def encode_replication_start() -> bytes:
+    """The byte that accepts a replication request."""
+    return _REPL_ACK
+
+
+def encode_replication_log(ts: int, log: bytes) -> bytes:
+    """One log message of the replication stream."""
+    return _REPL_LOG.pack(MAGIC_REPLICATION, ts, len(log)) + log
+
+
+def encode_replication_nop(ts: int) -> bytes:
+    """The "caught up, waiting" message of the replication stream."""
+    return _REPL_NOP.pack(MAGIC_NOP, ts)
+
+
+def parse_replication_ack(buf: ReceiveBuffer) -> Optional[bool]:
+    """Server side: the client's answer to a 0xB0 message."""
+    if not buf.ensure(1):
+        return None
+    first = buf.data[buf.pos]
+    buf.pos += 1
+    if first != MAGIC_REPLICATION:
+        raise ProtocolError("replication client answered 0x%02x instead of 0xb1" % first)
+    return True
+

@@ -1,0 +1,28 @@
+"""Build script: pure Python by default; ``KT_USE_MYPYC=1`` compiles the
+hot modules with mypyc in a single compilation unit."""
+
+import os
+
+from setuptools import setup
+
+# Modules compiled by mypyc.  They must stay pure (no monkeypatching, no
+# dynamic tricks) and import only each other, the standard library and
+# kt.errors.
+COMPILED_MODULES = [
+    "kt/protocol/buffer.py",
+    "kt/protocol/kt_binary.py",
+    "kt/protocol/kt_http.py",
+    "kt/protocol/tt_binary.py",
+]
+
+ext_modules = []
+if os.environ.get("KT_USE_MYPYC", "0") == "1":
+    from mypyc.build import mypycify
+
+    ext_modules = mypycify(
+        COMPILED_MODULES,
+        opt_level=os.environ.get("KT_MYPYC_OPT_LEVEL", "3"),
+        separate=False,  # one shared library: calls between modules stay native
+    )
+
+setup(ext_modules=ext_modules)
