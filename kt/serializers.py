@@ -118,7 +118,9 @@ class _Msgpack:
         self._module()
 
     def encode(self, value: Any) -> bytes:
-        data: bytes = self._module().packb(value, use_bin_type=True)
+        data = self._module().packb(value, use_bin_type=True)
+        if not isinstance(data, bytes):
+            raise TypeError("msgpack.packb returned %s, not bytes" % type(data).__name__)
         return data
 
     def decode(self, data: bytes) -> Any:
