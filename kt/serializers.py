@@ -27,6 +27,7 @@ import pickle
 from typing import Any, Dict, Mapping, Protocol, Union
 
 from kt.errors import ImproperlyConfigured
+from kt.protocol.tt_binary import decode_columns, encode_columns
 
 __all__ = [
     "KT_BINARY",
@@ -172,13 +173,9 @@ class _Table:
         columns: Dict[bytes, bytes] = {}
         for name, column in value.items():
             columns[encode_text(name, "column name")] = encode_text(column, "column value")
-        from kt.protocol.tt_binary import encode_columns
-
         return encode_columns(columns)
 
     def decode(self, data: bytes) -> Any:
-        from kt.protocol.tt_binary import decode_columns
-
         return {
             decode_text(name): decode_text(column)
             for name, column in decode_columns(data).items()

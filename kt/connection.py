@@ -1,0 +1,384 @@
+"""Sockets and the connection pool shared by both clients.
+
+Who calls it: kt.kyoto and kt.tyrant.  It knows nothing about the protocols:
+a request is bytes to send plus a *parse function* from kt.protocol that
+reads the reply from the connection's ReceiveBuffer.
+
+Rules it enforces:
+
+* One request at a time per connection: a connection is checked out of the
+  pool for the whole request and back in afterwards, so threads and
+  greenlets never share a socket mid-request.
+* Any error during a request discards that connection (its socket is
+  closed and its buffer dropped); the next request opens a new one.
+* Fork safety: a pool remembers the pid that created its connections; in a
+  child process it drops them (without sending anything on them) and
+  starts afresh.
+* Errors: OSError and timeouts become ServerConnectionError naming
+  ``host:port``; parsers raise ProtocolError / ServerError themselves.
+* A connection that sat idle in the pool may have been closed by the server
+  (ktserver closes idle connections after its ``-tout``).  Connections idle
+  longer than ``max_idle_time`` are dropped at checkout, and a request the
+  caller marks *idempotent* is retried once on a fresh connection when a
+  reused connection turns out to be closed before any reply byte arrived.
+
+The socket module is a parameter (``socket_module``), so tests and gevent
+users can inject their own; by default it is looked up in ``socket`` at
+connect time, which is what gevent's monkey-patching replaces.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from types import ModuleType
+from typing import Any, Callable, List, Optional, TypeVar
+
+from kt.errors import ServerConnectionError
+from kt.protocol.buffer import ReceiveBuffer
+
+T = TypeVar("T")
+
+__all__ = ["Connection", "ConnectionPool"]
+
+#: Bytes asked of the kernel per recv() call.
+RECV_SIZE = 256 * 1024
+
+
+class _ClosedBeforeReply(ServerConnectionError):
+    """The peer closed the connection before sending any byte of the reply."""
+
+
+class Connection:
+    """One TCP connection with its receive buffer."""
+
+    __slots__ = ("host", "port", "timeout", "connect_timeout", "sock", "buf",
+                 "pid", "last_used", "requests", "generation", "_socket_module")
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        socket_module: Optional[ModuleType] = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout if connect_timeout is not None else timeout
+        self.sock: Optional[Any] = None
+        self.buf = ReceiveBuffer()
+        self.pid = os.getpid()
+        self.last_used = time.monotonic()
+        self.requests = 0
+        self.generation = 0
+        self._socket_module = socket_module
+
+    @property
+    def address(self) -> str:
+        if ":" in self.host:
+            return "[%s]:%d" % (self.host, self.port)
+        return "%s:%d" % (self.host, self.port)
+
+    def connect(self) -> Any:
+        mod = self._socket_module if self._socket_module is not None else socket
+        try:
+            sock = mod.create_connection((self.host, self.port), self.connect_timeout)
+        except OSError as exc:
+            raise ServerConnectionError(
+                "cannot connect to %s: %s" % (self.address, _describe(exc))
+            ) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.timeout)
+        except OSError as exc:
+            sock.close()
+            raise ServerConnectionError(
+                "cannot set up the connection to %s: %s" % (self.address, _describe(exc))
+            ) from exc
+        self.sock = sock
+        self.pid = os.getpid()
+        return sock
+
+    def send(self, data: bytes) -> None:
+        """Send ``data`` whole (connects first if needed)."""
+        sock = self.sock
+        if sock is None:
+            sock = self.connect()
+        try:
+            sock.sendall(data)
+        except OSError as exc:
+            raise self._lost(exc) from exc
+
+    def read(self, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
+        """Read until ``parse`` returns a result."""
+        sock = self.sock
+        if sock is None:
+            raise ServerConnectionError("%s: read on a connection that is not open" % self.address)
+        buf = self.buf
+        received = len(buf) > 0
+        if received:
+            result = parse(buf)
+            if result is not None:
+                return result
+        recv = sock.recv
+        while True:
+            try:
+                chunk = recv(RECV_SIZE)
+            except OSError as exc:
+                if not received and _is_reset(exc):
+                    raise _ClosedBeforeReply(
+                        "connection to %s was reset before the reply" % self.address
+                    ) from exc
+                raise self._lost(exc) from exc
+            if not chunk:
+                if not received:
+                    raise _ClosedBeforeReply(
+                        "connection to %s was closed by the server before the reply"
+                        % self.address
+                    )
+                raise ServerConnectionError(
+                    "connection to %s was closed by the server in the middle of a reply"
+                    % self.address
+                )
+            received = True
+            buf.feed(chunk)
+            result = parse(buf)
+            if result is not None:
+                return result
+
+    def request(self, data: bytes, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
+        """Send ``data`` and read the reply with ``parse``."""
+        self.send(data)
+        result = self.read(parse)
+        self.requests += 1
+        return result
+
+    def close(self) -> None:
+        sock = self.sock
+        self.sock = None
+        self.buf.clear()
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _lost(self, exc: OSError) -> ServerConnectionError:
+        if isinstance(exc, socket.timeout):
+            return ServerConnectionError(
+                "request to %s timed out after %s seconds" % (self.address, self.timeout)
+            )
+        return ServerConnectionError(
+            "connection to %s lost: %s" % (self.address, _describe(exc))
+        )
+
+    def __repr__(self) -> str:
+        state = "open" if self.sock is not None else "closed"
+        return "<Connection %s %s>" % (self.address, state)
+
+
+def _describe(exc: OSError) -> str:
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _is_reset(exc: OSError) -> bool:
+    return isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
+
+
+class ConnectionPool:
+    """A LIFO pool of connections to one server, safe for threads, greenlets
+    and forked children.
+
+    ``max_connections`` bounds the connections open at once (None: no
+    bound); when they are all busy, a checkout waits up to ``pool_timeout``
+    seconds (None: forever) and then raises ServerConnectionError.
+    ``max_idle_time`` drops connections that sat unused longer than that.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        max_connections: Optional[int] = None,
+        pool_timeout: Optional[float] = None,
+        max_idle_time: Optional[float] = 20.0,
+        socket_module: Optional[ModuleType] = None,
+    ) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self.max_idle_time = max_idle_time
+        self.socket_module = socket_module
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Condition(threading.Lock())
+        self._idle: List[Connection] = []
+        self._in_use = 0
+        self._generation = 0
+
+    def _check_pid(self) -> None:
+        if self._pid != os.getpid():
+            # A forked child: the parent's sockets must never carry our
+            # requests.  Close only our copies of the file descriptors.
+            for conn in self._idle:
+                conn.close()
+            self._reset()
+
+    @property
+    def address(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    def acquire(self) -> Connection:
+        """Check a connection out (it may not be connected yet)."""
+        self._check_pid()
+        deadline: Optional[float] = None
+        with self._lock:
+            while True:
+                idle = self._idle
+                if idle:
+                    conn = idle.pop()
+                    if (self.max_idle_time is not None
+                            and time.monotonic() - conn.last_used > self.max_idle_time):
+                        conn.close()
+                    self._in_use += 1
+                    return conn
+                if self.max_connections is None or self._in_use < self.max_connections:
+                    self._in_use += 1
+                    break
+                if deadline is None and self.pool_timeout is not None:
+                    deadline = time.monotonic() + self.pool_timeout
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ServerConnectionError(
+                        "no free connection to %s within %s seconds (max_connections=%d)"
+                        % (self.address, self.pool_timeout, self.max_connections)
+                    )
+                self._lock.wait(remaining)
+        conn = Connection(self.host, self.port, self.timeout, self.connect_timeout,
+                          self.socket_module)
+        conn.generation = self._generation
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        """Check a healthy connection back in."""
+        if conn.pid != os.getpid() or self._pid != os.getpid():
+            conn.close()
+            self._check_pid()
+            return
+        conn.last_used = time.monotonic()
+        with self._lock:
+            self._in_use -= 1
+            stale = conn.generation != self._generation
+            if conn.sock is not None and not stale:
+                self._idle.append(conn)
+            self._lock.notify()
+        if stale:
+            conn.close()
+
+    def discard(self, conn: Connection) -> None:
+        """Close a connection that failed and forget it."""
+        conn.close()
+        if self._pid != os.getpid():
+            self._check_pid()
+            return
+        with self._lock:
+            self._in_use -= 1
+            self._lock.notify()
+
+    def execute(
+        self,
+        data: bytes,
+        parse: Callable[[ReceiveBuffer], Optional[T]],
+        idempotent: bool = False,
+        reusable: Optional[Callable[[T], bool]] = None,
+    ) -> T:
+        """Send one request and return its parsed reply.
+
+        ``parse`` must be a fresh parse function for this request.  A
+        request marked ``idempotent`` is retried once on a new connection
+        when a reused connection turns out to be closed by the server.
+        ``reusable(result)`` returning False (e.g. an HTTP reply with
+        ``Connection: close``) closes the connection instead of pooling it.
+        """
+        conn = self.acquire()
+        reused = conn.sock is not None
+        try:
+            result = conn.request(data, parse)
+        except _ClosedBeforeReply:
+            self.discard(conn)
+            if not (reused and idempotent):
+                raise
+            conn = self.acquire()
+            conn.close()
+            try:
+                result = conn.request(data, parse)
+            except BaseException:
+                self.discard(conn)
+                raise
+        except BaseException:
+            self.discard(conn)
+            raise
+        if reusable is not None and not reusable(result):
+            self.discard(conn)
+        else:
+            self.release(conn)
+        return result
+
+    def send_only(self, data: bytes) -> None:
+        """Send a request that has no reply (no-reply flag, putnr)."""
+        conn = self.acquire()
+        try:
+            conn.send(data)
+        except BaseException:
+            self.discard(conn)
+            raise
+        self.release(conn)
+
+    def close_idle(self, older_than: float = 0.0) -> int:
+        """Close idle connections unused for more than ``older_than`` seconds;
+        returns how many were closed."""
+        self._check_pid()
+        now = time.monotonic()
+        with self._lock:
+            keep: List[Connection] = []
+            closing: List[Connection] = []
+            for conn in self._idle:
+                (closing if now - conn.last_used >= older_than else keep).append(conn)
+            self._idle = keep
+        for conn in closing:
+            conn.close()
+        return len(closing)
+
+    def close_all(self) -> int:
+        """Close every idle connection; connections in use are closed when
+        they come back.  Returns how many idle ones were closed."""
+        with self._lock:
+            self._generation += 1
+        return self.close_idle(0.0)
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def in_use_count(self) -> int:
+        return self._in_use
+
+    def __repr__(self) -> str:
+        return "<ConnectionPool %s idle=%d in_use=%d>" % (
+            self.address, len(self._idle), self._in_use)
