@@ -1,0 +1,248 @@
+"""Plumbing shared by the built-in servers: listening, one thread per
+connection, logging in ktserver's style, the ready line, signals.
+
+Who calls it: kt.server.kyoto and kt.server.tyrant.  A server supplies a
+``Protocol`` factory; each connection gets its own protocol object, which
+is handed the connection's ReceiveBuffer after every read and answers with
+bytes to send.  The loop here never interprets bytes itself.
+
+A protocol object ends a connection by returning ``close=True`` from
+``process`` (after the bytes it returns are sent) or by raising ProtocolError (logged, the
+connection is closed, the server goes on).  Any other exception in a
+protocol is a bug: it is logged with its traceback and only that
+connection is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from typing import Callable, List, Optional, Set, TextIO, Tuple
+
+from kt.errors import ProtocolError
+from kt.protocol.buffer import ReceiveBuffer
+
+__all__ = ["Logger", "Protocol", "ThreadedServer", "announce", "install_signal_handlers"]
+
+#: Largest single field a client may send the built-in servers (256 MiB,
+#: ktserver's and ttserver's own limit).
+MAX_FIELD = 1 << 28
+
+RECV_SIZE = 256 * 1024
+
+
+class Logger:
+    """Timestamped log lines: ``2026-01-02T03:04:05.123456Z: [INFO]: text``."""
+
+    LEVELS = ("DEBUG", "INFO", "SYSTEM", "ERROR")
+
+    def __init__(self, path: Optional[str] = None, stream: Optional[TextIO] = None,
+                 level: str = "INFO") -> None:
+        self._lock = threading.Lock()
+        self._path = path
+        self._file: Optional[TextIO] = None
+        self._stream = stream
+        self._min = self.LEVELS.index(level) if level in self.LEVELS else 1
+        if path is not None:
+            self._file = open(path, "a", encoding="utf-8")
+
+    def log(self, level: str, message: str) -> None:
+        if level in self.LEVELS and self.LEVELS.index(level) < self._min:
+            return
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        line = "%s.%06dZ: [%s]: %s\n" % (stamp, int((now % 1) * 1e6), level, message)
+        with self._lock:
+            out = self._file if self._file is not None else self._stream
+            if out is None:
+                return
+            try:
+                out.write(line)
+                out.flush()
+            except (OSError, ValueError):
+                pass
+
+    def info(self, message: str) -> None:
+        self.log("INFO", message)
+
+    def system(self, message: str) -> None:
+        self.log("SYSTEM", message)
+
+    def error(self, message: str) -> None:
+        self.log("ERROR", message)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class Protocol:
+    """One connection's request handler (subclassed by each server)."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
+        """Handle every complete request in ``buf``.
+
+        Returns the bytes to send (in order) and whether to close the
+        connection afterwards.  Leaves an incomplete request in ``buf``.
+        """
+        raise NotImplementedError
+
+    def connection_lost(self) -> None:
+        """Called once when the connection ends, whatever the reason."""
+
+
+class ThreadedServer:
+    """A TCP listener that serves each connection in its own thread.
+
+    ``timeout`` (seconds, None for none) closes connections idle that long,
+    as ktserver's ``-tout`` does.
+    """
+
+    def __init__(self, host: str, port: int, protocol_factory: Callable[[str], Protocol],
+                 logger: Logger, timeout: Optional[float] = None, name: str = "server") -> None:
+        self.host = host
+        self.port = port
+        self.protocol_factory = protocol_factory
+        self.logger = logger
+        self.timeout = timeout
+        self.name = name
+        self._listener: Optional[socket.socket] = None
+        self._stopping = threading.Event()
+        self._conns: Set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def bind(self) -> Tuple[str, int]:
+        """Open the listening socket; returns the address actually bound."""
+        infos = socket.getaddrinfo(self.host or None, self.port, socket.AF_UNSPEC,
+                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        last: Optional[OSError] = None
+        for family, kind, proto, _, addr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(addr)
+                sock.listen(128)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            self._listener = sock
+            bound = sock.getsockname()
+            self.port = bound[1]
+            return str(bound[0]), int(bound[1])
+        raise last if last is not None else OSError("cannot bind %s:%d" % (self.host, self.port))
+
+    def serve_forever(self) -> None:
+        listener = self._listener
+        if listener is None:
+            raise RuntimeError("bind() first")
+        listener.settimeout(0.5)
+        while not self._stopping.is_set():
+            try:
+                sock, addr = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError as exc:
+                if self._stopping.is_set():
+                    break
+                self.logger.error("accept failed: %s" % exc)
+                time.sleep(0.05)
+                continue
+            peer = "%s:%s" % (addr[0], addr[1]) if isinstance(addr, tuple) else str(addr)
+            thread = threading.Thread(target=self._serve_connection, args=(sock, peer),
+                                      name="%s-conn" % self.name, daemon=True)
+            thread.start()
+        try:
+            listener.close()
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        """Stop accepting and close every connection."""
+        self._stopping.set()
+        with self._lock:
+            conns = list(self._conns)
+        for sock in conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _serve_connection(self, sock: socket.socket, peer: str) -> None:
+        with self._lock:
+            self._conns.add(sock)
+        protocol: Optional[Protocol] = None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.timeout)
+            protocol = self.protocol_factory(peer)
+            buf = ReceiveBuffer(limit=MAX_FIELD + 64)
+            recv = sock.recv
+            sendall = sock.sendall
+            while not self._stopping.is_set():
+                try:
+                    chunk = recv(RECV_SIZE)
+                except socket.timeout:
+                    self.logger.info("(%s): connection timed out" % peer)
+                    break
+                if not chunk:
+                    break
+                buf.feed(chunk)
+                try:
+                    out, close = protocol.process(buf)
+                except ProtocolError as exc:
+                    self.logger.info("(%s): bad request, closing the connection: %s" % (peer, exc))
+                    break
+                if out:
+                    sendall(out[0] if len(out) == 1 else b"".join(out))
+                if close:
+                    break
+        except OSError as exc:
+            if not self._stopping.is_set():
+                self.logger.info("(%s): connection error: %s" % (peer, exc))
+        except Exception:
+            self.logger.error("(%s): internal error, closing the connection:\n%s"
+                              % (peer, traceback.format_exc()))
+        finally:
+            with self._lock:
+                self._conns.discard(sock)
+            if protocol is not None:
+                try:
+                    protocol.connection_lost()
+                except Exception:
+                    self.logger.error("(%s): error while closing:\n%s" % (peer, traceback.format_exc()))
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def install_signal_handlers(server: ThreadedServer) -> None:
+    """SIGTERM and SIGINT stop the server (the caller then flushes and
+    exits 0)."""
+
+    def handler(signum: int, frame: object) -> None:
+        server.logger.system("caught the signal %d: shutting down" % signum)
+        server.stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+def announce(host: str, port: int, kind: str) -> None:
+    """Print the ready line a parent process waits for."""
+    shown = "[%s]" % host if ":" in host else host
+    sys.stdout.write("kt.server %s listening on %s:%d pid=%d\n" % (kind, shown, port, os.getpid()))
+    sys.stdout.flush()
