@@ -20,6 +20,42 @@ from kt.errors import (
 )
 from kt.protocol import buffer as _buffer
 from kt.protocol import kt_binary as _kt_binary
+from kt.protocol import kt_http as _kt_http
+from kt.protocol import tt_binary as _tt_binary
+from kt.kyoto import Cursor, KyotoTycoon
+from kt.table import (
+    INDEX_NUM,
+    INDEX_QGRAM,
+    INDEX_STR,
+    INDEX_TOKEN,
+    OP_FTS_ALL,
+    OP_FTS_ANY,
+    OP_FTS_EXPRESSION,
+    OP_FTS_PHRASE,
+    OP_NEGATE,
+    OP_NOINDEX,
+    OP_NUM_ANYEXACT,
+    OP_NUM_BETWEEN,
+    OP_NUM_EQ,
+    OP_NUM_GE,
+    OP_NUM_GT,
+    OP_NUM_LE,
+    OP_NUM_LT,
+    OP_STR_ALL,
+    OP_STR_ANY,
+    OP_STR_ANYEXACT,
+    OP_STR_CONTAINS,
+    OP_STR_ENDSWITH,
+    OP_STR_EQ,
+    OP_STR_REGEX,
+    OP_STR_STARTSWITH,
+    ORDER_NUM_ASC,
+    ORDER_NUM_DESC,
+    ORDER_STR_ASC,
+    ORDER_STR_DESC,
+    QueryBuilder,
+)
+from kt.tyrant import TokyoTyrant
 from kt.serializers import (
     KT_BINARY,
     KT_JSON,
@@ -41,12 +77,45 @@ def _is_compiled(*modules: object) -> bool:
 
 
 #: True when the mypyc-compiled protocol modules are the ones imported.
-COMPILED: bool = _is_compiled(_buffer, _kt_binary)
+COMPILED: bool = _is_compiled(_buffer, _kt_binary, _kt_http, _tt_binary)
 
 del _protocol
 
 __all__ = [
     "COMPILED",
+    "Cursor",
+    "INDEX_NUM",
+    "INDEX_QGRAM",
+    "INDEX_STR",
+    "INDEX_TOKEN",
+    "KyotoTycoon",
+    "OP_FTS_ALL",
+    "OP_FTS_ANY",
+    "OP_FTS_EXPRESSION",
+    "OP_FTS_PHRASE",
+    "OP_NEGATE",
+    "OP_NOINDEX",
+    "OP_NUM_ANYEXACT",
+    "OP_NUM_BETWEEN",
+    "OP_NUM_EQ",
+    "OP_NUM_GE",
+    "OP_NUM_GT",
+    "OP_NUM_LE",
+    "OP_NUM_LT",
+    "OP_STR_ALL",
+    "OP_STR_ANY",
+    "OP_STR_ANYEXACT",
+    "OP_STR_CONTAINS",
+    "OP_STR_ENDSWITH",
+    "OP_STR_EQ",
+    "OP_STR_REGEX",
+    "OP_STR_STARTSWITH",
+    "ORDER_NUM_ASC",
+    "ORDER_NUM_DESC",
+    "ORDER_STR_ASC",
+    "ORDER_STR_DESC",
+    "QueryBuilder",
+    "TokyoTyrant",
     "ImproperlyConfigured",
     "KT_BINARY",
     "KT_JSON",

@@ -42,7 +42,7 @@ from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol.buffer import ReceiveBuffer
-from kt.serializers import KT_BINARY, KT_MSGPACK, Serializer, decode_text
+from kt.serializers import KT_BINARY, KT_MSGPACK, Serializer, decode_text, encode_text
 
 __all__ = ["KyotoTycoon", "Cursor", "LuaHelper"]
 
@@ -55,13 +55,7 @@ _TRUE = b"true"
 
 
 def _key_bytes(key: object) -> bytes:
-    if isinstance(key, str):
-        return key.encode("utf-8")
-    if isinstance(key, bytes):
-        return key
-    if isinstance(key, (bytearray, memoryview)):
-        return bytes(key)
-    raise TypeError("keys must be str or bytes, not %s" % type(key).__name__)
+    return encode_text(key, "key")
 
 
 def _keep_alive(resp: kh.HttpResponse) -> bool:
