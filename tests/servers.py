@@ -4,7 +4,8 @@ How the suite finds real servers: the environment variables ``KT_KTSERVER``
 and ``KT_TTSERVER`` name the executables; otherwise ``ktserver`` and
 ``ttserver`` are looked up on PATH.  ``KT_REAL_SERVERS=0`` disables them.
 Tests parametrised with ``server_kinds()`` run once per available
-implementation ("builtin", and "real" when found).
+implementation ("builtin", and "real" when found); ``KT_TEST_IMPLS=real``
+or ``KT_TEST_IMPLS=builtin`` restricts them to one.
 """
 
 from __future__ import annotations
@@ -35,9 +36,16 @@ def real_server_path(kind: str) -> Optional[str]:
 
 
 def server_kinds(kind: str) -> List[str]:
+    """Implementations to test: "builtin", plus "real" when installed.
+
+    ``KT_TEST_IMPLS=real`` (or ``builtin``) restricts the list.
+    """
     kinds = ["builtin"]
     if real_server_path(kind) is not None:
         kinds.append("real")
+    only = os.environ.get("KT_TEST_IMPLS")
+    if only:
+        kinds = [k for k in kinds if k in only.split(",")]
     return kinds
 
 
@@ -91,9 +99,11 @@ class RunningServer:
         self.proc: Optional[subprocess.Popen] = None
         self.port = 0
 
-    def start(self) -> "RunningServer":
+    def start(self, port: Optional[int] = None) -> "RunningServer":
+        log = os.path.join(self.workdir, "server.log")
         if self.impl == "builtin":
-            cmd = [sys.executable, "-m", "kt.server", self.kind, "-host", self.host, "-port", "0",
+            cmd = [sys.executable, "-m", "kt.server", self.kind, "-host", self.host,
+                   "-port", str(port or 0), "-log", log,
                    *self.args, *self.databases]
             self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE)
@@ -106,8 +116,7 @@ class RunningServer:
             path = real_server_path(self.kind)
             assert path is not None
             maximum = KT_PORT_MAX if self.kind == "kyoto" else 60999
-            self.port = free_port(maximum)
-            log = os.path.join(self.workdir, "server.log")
+            self.port = port or free_port(maximum)
             if self.kind == "kyoto":
                 cmd = [path, "-host", self.host, "-port", str(self.port), "-log", log, "-ls",
                        *self.args, *self.databases]
@@ -136,22 +145,10 @@ class RunningServer:
                 stream.close()
 
     def restart(self) -> None:
-        """Stop and start again on the same port (for persistence tests)."""
+        """Stop and start again on the same port (persistence, reconnects)."""
         port = self.port
         self.stop()
-        if self.impl == "builtin":
-            self.args = [a for a in self.args]
-            cmd_port = str(port)
-            cmd = [sys.executable, "-m", "kt.server", self.kind, "-host", self.host, "-port", cmd_port,
-                   *self.args, *self.databases]
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE)
-            assert self.proc.stdout is not None
-            line = self.proc.stdout.readline().decode()
-            if "listening on" not in line:
-                raise RuntimeError("built-in server failed to restart: %r %s" % (line, _stderr(self.proc)))
-        else:
-            self.start()
+        self.start(port)
 
     def __enter__(self) -> "RunningServer":
         return self.start()

@@ -51,9 +51,11 @@ what this module therefore mirrors:
   on GET/HEAD replies it is an RFC 1123 date, absent when the record never
   expires.  ``X-Kt-Mode: add|replace`` selects the PUT mode.
 
-Differences, on purpose: ktserver reads a request body only for POST and
-PUT; ``RequestParser`` frames every request by its headers (RFC 7230), so a
-GET with a Content-Length does not desynchronise the stream.  Malformed
+Differences, on purpose: ktserver reads a request body only for POST, PUT
+and unknown methods; ``RequestParser`` frames every request by its headers
+(RFC 7230), so a GET with a Content-Length does not desynchronise the
+stream.  (doc/spex.html's colenc=U reply example is illustrative: by the
+rule above, ktserver sends UTF-8 text raw.)  Malformed
 encodings and framing raise ``ProtocolError`` where ktserver guesses.
 """
 
@@ -196,6 +198,10 @@ _FORM_SPACE: Final = bytes(range(1, 0x21))
 _BAD_PERCENT_RE: Final = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _BAD_EQUALS_RE: Final = re.compile(rb"=(?![0-9A-Fa-f]{2})")
 _TOKEN_RE: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_LINE_RE: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\n]*")
+_HEADER_BLOCK_RE: Final = re.compile(
+    rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\n]*\n)*[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\n]*"
+)
 _BAD_VALUE_RE: Final = re.compile(rb"[\x00\r\n]")
 _CHUNK_SIZE_RE: Final = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _REQUEST_LINE_RE: Final = re.compile(
@@ -240,9 +246,9 @@ def url_decode(data: bytes) -> bytes:
     digits raises ProtocolError."""
     if _URL_DROP_RE.search(data) is not None:
         data = data.translate(None, _URL_DROP)
-    if b"+" in data:
+    if 0x2B in data:  # "+"
         data = data.replace(b"+", b" ")
-    if b"%" not in data:
+    if 0x25 not in data:  # "%"
         return data
     if _BAD_PERCENT_RE.search(data) is not None:
         raise ProtocolError("invalid %%-escape in URL-encoded data %r" % data[:80])
@@ -262,7 +268,7 @@ def _qp_encode(data: bytes) -> bytes:
 def _qp_decode(data: bytes) -> bytes:
     if _CTRL_RE.search(data) is not None:
         data = data.translate(None, _CTRL)
-    if b"=" not in data:
+    if 0x3D not in data:  # "="
         return data
     if _BAD_EQUALS_RE.search(data) is not None:
         raise ProtocolError("invalid =-escape in quoted-printable data %r" % data[:80])
@@ -392,9 +398,9 @@ def _encode_tsv(pairs: Sequence[Tuple[bytes, bytes]], colenc: str) -> bytes:
     append = parts.append
     if colenc == "":
         for k, v in pairs:
-            if b"\t" in k or b"\n" in k:
+            if 9 in k or 10 in k:  # tab, LF
                 raise ValueError("pairs: key %r needs a colenc (tab or newline)" % k[:80])
-            if b"\n" in v or v.endswith(b"\r"):
+            if 10 in v or v[-1:] == b"\r":
                 raise ValueError(
                     "pairs: value %r needs a colenc (newline or trailing CR)" % v[:80]
                 )
@@ -517,7 +523,7 @@ def decode_form(data: bytes) -> List[Tuple[bytes, bytes]]:
     out: List[Tuple[bytes, bytes]] = []
     if not data:
         return out
-    if b";" in data:
+    if 0x3B in data:  # ";"
         data = data.replace(b";", b"&")
     for item in data.split(b"&"):
         item = item.lstrip(_FORM_SPACE)
@@ -861,19 +867,40 @@ def _find_section_end(data: bytes, pos: int, scan: int) -> Tuple[int, int]:
     return -1, -1
 
 
-def _parse_header_lines(lines: List[bytes]) -> Dict[bytes, bytes]:
+def _section_text(data: bytes, pos: int, end: int) -> bytes:
+    """The text of a section with every line ending turned into a bare LF
+    (and none after the last line)."""
+    text = data[pos:end]
+    if text.endswith(b"\r"):
+        text = text[:-1]
+    if 13 in text:
+        text = text.replace(b"\r\n", b"\n")
+    return text
+
+
+def _split_start_line(text: bytes) -> Tuple[bytes, bytes]:
+    nl = text.find(b"\n")
+    if nl < 0:
+        return text, b""
+    return text[:nl], text[nl + 1:]
+
+
+def _parse_header_block(block: bytes) -> Dict[bytes, bytes]:
+    """Header fields of LF-separated ``block``: lower-cased names, values
+    without surrounding blanks, repeated names joined with ", "."""
     headers: Dict[bytes, bytes] = {}
-    for line in lines:
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        colon = line.find(b":")
-        if colon <= 0:
-            raise ProtocolError("malformed header line %r" % line[:80])
-        name = line[:colon]
-        if _TOKEN_RE.fullmatch(name) is None:
-            raise ProtocolError("malformed header name %r" % name[:80])
+    if not block:
+        return headers
+    # One C-level check of the whole block: every line is "token:value".
+    if _HEADER_BLOCK_RE.fullmatch(block) is None:
+        for line in block.split(b"\n"):
+            if _HEADER_LINE_RE.fullmatch(line) is None:
+                raise ProtocolError("malformed header line %r" % line[:80])
+        raise ProtocolError("malformed header section")  # pragma: no cover
+    for line in block.split(b"\n"):
+        name, _, value = line.partition(b":")
         name = name.lower()
-        value = line[colon + 1:].strip(b" \t")
+        value = value.strip(b" \t")
         old = headers.get(name)
         headers[name] = value if old is None else old + b", " + value
     return headers
@@ -948,7 +975,7 @@ class _BodyReader:
             state = self.chunk_state
             if state == _CHUNK_SIZE:
                 avail = len(buf)
-                if avail == 0 or not buf.ensure(avail):
+                if avail == 0 or not buf.ensure(min(avail, _MAX_CHUNK_LINE + 1)):
                     return None
                 data = buf.data
                 pos = buf.pos
@@ -1000,7 +1027,7 @@ class _BodyReader:
                 self.chunk_state = _CHUNK_SIZE
             else:
                 avail = len(buf)
-                if avail == 0 or not buf.ensure(avail):
+                if avail == 0 or not buf.ensure(min(avail, MAX_HEADER_SIZE + 5)):
                     return None
                 data = buf.data
                 pos = buf.pos
@@ -1013,7 +1040,7 @@ class _BodyReader:
                     return None
                 if end > pos:
                     # Trailer fields are checked for form, then dropped.
-                    _parse_header_lines(data[pos:end].split(b"\n"))
+                    _parse_header_block(_section_text(data, pos, end))
                 buf.pos = after
                 body = b"".join(self.parts)
                 self.start(_BODY_NONE, 0)
@@ -1249,7 +1276,7 @@ class ResponseParser:
 
     def _parse_head(self, buf: ReceiveBuffer) -> Optional[HttpResponse]:
         avail = len(buf)
-        if avail == 0 or not buf.ensure(avail):
+        if avail == 0 or not buf.ensure(min(avail, self.max_header + 5)):
             return None
         data = buf.data
         pos = buf.pos
@@ -1267,14 +1294,11 @@ class ResponseParser:
         if after - pos > self.max_header + 4:
             raise ProtocolError("response header section exceeds %d bytes" % self.max_header)
         self._scanned = 0
-        lines = data[pos:end].split(b"\n")
-        first = lines[0]
-        if first.endswith(b"\r"):
-            first = first[:-1]
+        first, block = _split_start_line(_section_text(data, pos, end))
         m = _STATUS_LINE_RE.fullmatch(first)
         if m is None:
             raise ProtocolError("malformed status line %r" % first[:80])
-        headers = _parse_header_lines(lines[1:])
+        headers = _parse_header_block(block)
         buf.pos = after
         reason = m.group(3)
         return HttpResponse(
@@ -1341,25 +1365,25 @@ class RequestParser:
         return req
 
     def _parse_head(self, buf: ReceiveBuffer) -> Optional[HttpRequest]:
-        avail = len(buf)
-        if avail == 0 or not buf.ensure(avail):
-            return None
-        data = buf.data
-        pos = buf.pos
-        # Blank lines before a request line are skipped (RFC 7230 3.5).
         while True:
-            if data.startswith(b"\r\n", pos):
-                pos += 2
-            elif data.startswith(b"\n", pos):
-                pos += 1
-            else:
+            avail = len(buf)
+            if avail == 0 or not buf.ensure(min(avail, self.max_header + 5)):
+                return None
+            data = buf.data
+            pos = buf.pos
+            # Blank lines before a request line are skipped (RFC 7230 3.5).
+            start = pos
+            while True:
+                if data.startswith(b"\r\n", pos):
+                    pos += 2
+                elif data.startswith(b"\n", pos):
+                    pos += 1
+                else:
+                    break
+            if pos == start:
                 break
-        if pos != buf.pos:
-            avail -= pos - buf.pos
             buf.pos = pos
             self._scanned = 0
-            if avail == 0:
-                return None
         scan = pos + max(0, self._scanned - 2)
         end, after = _find_section_end(data, pos, scan)
         if end < 0:
@@ -1372,17 +1396,14 @@ class RequestParser:
         if after - pos > self.max_header + 4:
             raise ProtocolError("request header section exceeds %d bytes" % self.max_header)
         self._scanned = 0
-        lines = data[pos:end].split(b"\n")
-        first = lines[0]
-        if first.endswith(b"\r"):
-            first = first[:-1]
+        first, block = _split_start_line(_section_text(data, pos, end))
         m = _REQUEST_LINE_RE.fullmatch(first)
         if m is None:
             raise ProtocolError("malformed request line %r" % first[:80])
         target = m.group(2)
         if not target.startswith(b"/"):
             raise ProtocolError("request target must start with '/': %r" % target[:80])
-        headers = _parse_header_lines(lines[1:])
+        headers = _parse_header_block(block)
         q = target.find(b"?")
         if q >= 0:
             path = target[:q]
