@@ -22,6 +22,7 @@ from kt.protocol import buffer as _buffer
 from kt.protocol import kt_binary as _kt_binary
 from kt.protocol import kt_http as _kt_http
 from kt.protocol import tt_binary as _tt_binary
+from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer, ServerStartError
 from kt.kyoto import Cursor, KyotoTycoon
 from kt.table import (
     INDEX_NUM,
@@ -84,6 +85,8 @@ del _protocol
 __all__ = [
     "COMPILED",
     "Cursor",
+    "EmbeddedServer",
+    "EmbeddedTokyoTyrantServer",
     "INDEX_NUM",
     "INDEX_QGRAM",
     "INDEX_STR",
@@ -126,6 +129,7 @@ __all__ = [
     "ProtocolError",
     "ServerConnectionError",
     "ServerError",
+    "ServerStartError",
     "TT_TABLE",
     "TokyoTyrantError",
     "__version__",
