@@ -11,9 +11,9 @@ Rules it enforces:
   greenlets never share a socket mid-request.
 * Any error during a request discards that connection (its socket is
   closed and its buffer dropped); the next request opens a new one.
-* Fork safety: a pool remembers the pid that created its connections; in a
-  child process it drops them (without sending anything on them) and
-  starts afresh.
+* Fork safety: a pool notices that it runs in a forked child (a counter
+  bumped by ``os.register_at_fork``, so no system call per request) and
+  drops the parent's connections there (without sending anything on them).
 * Errors: OSError and timeouts become ServerConnectionError naming
   ``host:port``; parsers raise ProtocolError / ServerError themselves.
 * A connection that sat idle in the pool may have been closed by the server
@@ -47,6 +47,25 @@ __all__ = ["Connection", "ConnectionPool"]
 RECV_SIZE = 256 * 1024
 
 
+# Incremented in every forked child (os.register_at_fork), so that pools and
+# connections can tell "we are in a child now" without a getpid() system
+# call per request.
+_fork_epoch = [0]
+
+
+def _after_fork_in_child() -> None:
+    _fork_epoch[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def fork_epoch() -> int:
+    """Changes in a child process after fork (cheap fork detection)."""
+    return _fork_epoch[0]
+
+
 class _ClosedBeforeReply(ServerConnectionError):
     """The peer closed the connection before sending any byte of the reply."""
 
@@ -55,7 +74,7 @@ class Connection:
     """One TCP connection with its receive buffer."""
 
     __slots__ = ("host", "port", "timeout", "connect_timeout", "sock", "buf",
-                 "pid", "last_used", "requests", "generation", "_socket_module")
+                 "pid", "epoch", "last_used", "requests", "generation", "_socket_module")
 
     def __init__(
         self,
@@ -72,6 +91,7 @@ class Connection:
         self.sock: Optional[Any] = None
         self.buf = ReceiveBuffer()
         self.pid = os.getpid()
+        self.epoch = _fork_epoch[0]
         self.last_used = time.monotonic()
         self.requests = 0
         self.generation = 0
@@ -101,6 +121,7 @@ class Connection:
             ) from exc
         self.sock = sock
         self.pid = os.getpid()
+        self.epoch = _fork_epoch[0]
         return sock
 
     def send(self, data: bytes) -> None:
@@ -225,14 +246,17 @@ class ConnectionPool:
         self._reset()
 
     def _reset(self) -> None:
-        self._pid = os.getpid()
-        self._lock = threading.Condition(threading.Lock())
+        self._epoch = _fork_epoch[0]
+        self._lock = threading.Lock()
+        # Only a bounded pool waits for connections to come back.
+        self._cond: Optional[threading.Condition] = (
+            threading.Condition(self._lock) if self.max_connections is not None else None)
         self._idle: List[Connection] = []
         self._in_use = 0
         self._generation = 0
 
-    def _check_pid(self) -> None:
-        if self._pid != os.getpid():
+    def _check_fork(self) -> None:
+        if self._epoch != _fork_epoch[0]:
             # A forked child: the parent's sockets must never carry our
             # requests.  Close only our copies of the file descriptors.
             for conn in self._idle:
@@ -245,60 +269,70 @@ class ConnectionPool:
 
     def acquire(self) -> Connection:
         """Check a connection out (it may not be connected yet)."""
-        self._check_pid()
-        deadline: Optional[float] = None
+        if self._epoch != _fork_epoch[0]:
+            self._check_fork()
         with self._lock:
-            while True:
-                idle = self._idle
-                if idle:
-                    conn = idle.pop()
-                    if (self.max_idle_time is not None
-                            and time.monotonic() - conn.last_used > self.max_idle_time):
-                        conn.close()
-                    self._in_use += 1
-                    return conn
-                if self.max_connections is None or self._in_use < self.max_connections:
-                    self._in_use += 1
-                    break
-                if deadline is None and self.pool_timeout is not None:
-                    deadline = time.monotonic() + self.pool_timeout
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise ServerConnectionError(
-                        "no free connection to %s within %s seconds (max_connections=%d)"
-                        % (self.address, self.pool_timeout, self.max_connections)
-                    )
-                self._lock.wait(remaining)
+            idle = self._idle
+            if idle:
+                conn = idle.pop()
+                self._in_use += 1
+                if (self.max_idle_time is not None
+                        and time.monotonic() - conn.last_used > self.max_idle_time):
+                    conn.close()
+                return conn
+            if self._cond is not None:
+                self._wait_for_room()
+            self._in_use += 1
+            generation = self._generation
         conn = Connection(self.host, self.port, self.timeout, self.connect_timeout,
                           self.socket_module)
-        conn.generation = self._generation
+        conn.generation = generation
         return conn
+
+    def _wait_for_room(self) -> None:
+        # Called with the lock held, in a bounded pool.
+        cond = self._cond
+        assert cond is not None and self.max_connections is not None
+        deadline: Optional[float] = None
+        while not self._idle and self._in_use >= self.max_connections:
+            if deadline is None and self.pool_timeout is not None:
+                deadline = time.monotonic() + self.pool_timeout
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ServerConnectionError(
+                    "no free connection to %s within %s seconds (max_connections=%d)"
+                    % (self.address, self.pool_timeout, self.max_connections)
+                )
+            cond.wait(remaining)
 
     def release(self, conn: Connection) -> None:
         """Check a healthy connection back in."""
-        if conn.pid != os.getpid() or self._pid != os.getpid():
+        if conn.epoch != _fork_epoch[0] or self._epoch != _fork_epoch[0]:
             conn.close()
-            self._check_pid()
+            self._check_fork()
             return
-        conn.last_used = time.monotonic()
+        if self.max_idle_time is not None:
+            conn.last_used = time.monotonic()
         with self._lock:
             self._in_use -= 1
             stale = conn.generation != self._generation
             if conn.sock is not None and not stale:
                 self._idle.append(conn)
-            self._lock.notify()
+            if self._cond is not None:
+                self._cond.notify()
         if stale:
             conn.close()
 
     def discard(self, conn: Connection) -> None:
         """Close a connection that failed and forget it."""
         conn.close()
-        if self._pid != os.getpid():
-            self._check_pid()
+        if self._epoch != _fork_epoch[0]:
+            self._check_fork()
             return
         with self._lock:
             self._in_use -= 1
-            self._lock.notify()
+            if self._cond is not None:
+                self._cond.notify()
 
     def execute(
         self,
@@ -352,7 +386,7 @@ class ConnectionPool:
     def close_idle(self, older_than: float = 0.0) -> int:
         """Close idle connections unused for more than ``older_than`` seconds;
         returns how many were closed."""
-        self._check_pid()
+        self._check_fork()
         now = time.monotonic()
         with self._lock:
             keep: List[Connection] = []

@@ -21,7 +21,6 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
-import os
 from typing import (
     Any,
     Callable,
@@ -37,7 +36,7 @@ from typing import (
     Union,
 )
 
-from kt.connection import Connection, ConnectionPool
+from kt.connection import Connection, ConnectionPool, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
@@ -201,22 +200,26 @@ class KyotoTycoon:
 
     def get(self, key: Key, db: Optional[int] = None) -> Any:
         """The value stored at ``key`` (deserialized), or None."""
-        recs = self._get_bulk_records([_key_bytes(key)], self._db(db))
+        data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
+        recs = self._pool.execute(data, kb.GetBulkReplyParser().parse, True)
         if recs.values:
             return self._decode(recs.values[0])
         return None
 
     def get_raw(self, key: Key, db: Optional[int] = None) -> Optional[bytes]:
         """The bytes stored at ``key``, or None."""
-        recs = self._get_bulk_records([_key_bytes(key)], self._db(db))
+        data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
+        recs = self._pool.execute(data, kb.GetBulkReplyParser().parse, True)
         return recs.values[0] if recs.values else None
 
     def set(self, key: Key, value: Any, db: Optional[int] = None,
             expire_time: Optional[int] = None, no_reply: bool = False) -> Optional[int]:
         """Store ``value`` at ``key``; returns the number of records stored
         (1), or None with ``no_reply=True`` (sent without waiting)."""
-        data = kb.encode_set_bulk(
-            [(_key_bytes(key), self._encode(value))], self._db(db), _xt_arg(expire_time),
+        data = kb.encode_set(
+            _key_bytes(key), self._encode(value),
+            self.default_db if db is None else self._check_db(db),
+            _XT_NONE if expire_time is None else _xt_arg(expire_time),
             kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
             self._pool.send_only(data)
@@ -225,8 +228,8 @@ class KyotoTycoon:
 
     def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Optional[int]:
         """Remove ``key``; returns the number of records removed (0 or 1)."""
-        data = kb.encode_remove_bulk([_key_bytes(key)], self._db(db),
-                                     kb.FLAG_NO_REPLY if no_reply else 0)
+        data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
+                                kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
             self._pool.send_only(data)
             return None
@@ -713,15 +716,15 @@ class Cursor:
         self.db = db
         self.cursor_id = next(_cursor_ids) if cursor_id is None else cursor_id
         self._conn: Optional[Connection] = None
-        self._pid = os.getpid()
+        self._epoch = fork_epoch()
 
     def _call(self, procedure: str, pairs: List[Tuple[bytes, bytes]],
               ) -> Tuple[int, Dict[bytes, bytes]]:
         conn = self._conn
-        if conn is None or self._pid != os.getpid():
+        if conn is None or self._epoch != fork_epoch():
             conn = self._client._pool.acquire()
             self._conn = conn
-            self._pid = os.getpid()
+            self._epoch = fork_epoch()
         pairs.append((b"CUR", b"%d" % self.cursor_id))
         try:
             status, out = self._client._rpc(procedure, pairs, self.db, conn=conn)
@@ -815,7 +818,7 @@ class Cursor:
         if conn is None:
             return
         self._conn = None
-        if self._pid != os.getpid():
+        if self._epoch != fork_epoch():
             return
         try:
             self._client._rpc("cur_delete", [(b"CUR", b"%d" % self.cursor_id)], self.db, conn=conn)

@@ -67,6 +67,8 @@ _REC_KEY: Final = struct.Struct(">HI")  # dbidx, ksiz
 _REC_FULL: Final = struct.Struct(">HIIq")  # dbidx, ksiz, vsiz, xt
 _REC_PAIR: Final = struct.Struct(">II")  # ksiz, vsiz
 _REPL_LOG: Final = struct.Struct(">BQI")  # magic, ts, size
+_ONE_FULL: Final = struct.Struct(">BIIHIIq")  # head + one full record header
+_ONE_KEY: Final = struct.Struct(">BIIHI")  # head + one key record header
 _REPL_NOP: Final = struct.Struct(">BQ")  # magic, ts
 
 _ERROR_REPLY: Final = b"\xbf"
@@ -242,6 +244,41 @@ def encode_set_bulk(
         append(key)
         append(value)
     return b"".join(parts)
+
+
+def encode_set(key: bytes, value: bytes, db: int = 0, xt: int = XT_NONE, flags: int = 0) -> bytes:
+    """set_bulk of a single record (the same bytes as ``encode_set_bulk``)."""
+    if not isinstance(key, bytes) or not isinstance(value, bytes) or len(key) > DATA_MAX \
+            or len(value) > DATA_MAX:
+        _check_key(key, "key")
+        _check_key(value, "value")
+    if type(db) is not int or type(xt) is not int or type(flags) is not int \
+            or db < 0 or db > 0xFFFF or xt < _INT64_MIN or xt > _INT64_MAX \
+            or flags < 0 or flags > 0xFFFFFFFF:
+        _check_db(db)
+        _check_xt(xt)
+        _check_u32(flags, "flags")
+    return _ONE_FULL.pack(MAGIC_SET_BULK, flags, 1, db, len(key), len(value), xt) + key + value
+
+
+def encode_get(key: bytes, db: int = 0) -> bytes:
+    """get_bulk of a single key."""
+    if not isinstance(key, bytes) or len(key) > DATA_MAX:
+        _check_key(key, "key")
+    if type(db) is not int or db < 0 or db > 0xFFFF:
+        _check_db(db)
+    return _ONE_KEY.pack(MAGIC_GET_BULK, 0, 1, db, len(key)) + key
+
+
+def encode_remove(key: bytes, db: int = 0, flags: int = 0) -> bytes:
+    """remove_bulk of a single key."""
+    if not isinstance(key, bytes) or len(key) > DATA_MAX:
+        _check_key(key, "key")
+    if type(db) is not int or type(flags) is not int or db < 0 or db > 0xFFFF \
+            or flags < 0 or flags > 0xFFFFFFFF:
+        _check_db(db)
+        _check_u32(flags, "flags")
+    return _ONE_KEY.pack(MAGIC_REMOVE_BULK, flags, 1, db, len(key)) + key
 
 
 def encode_set_bulk_records(records: BulkRecords, flags: int = 0) -> bytes:

@@ -1,0 +1,250 @@
+"""KyotoTycoon client benchmark: this client (pure and compiled builds), ukt
+from PyPI, and a raw-socket floor, against one server, in one run.
+
+    python bench/client_kyoto.py            # real ktserver if installed, else the built-in one
+    python bench/client_kyoto.py --quick
+    python bench/client_kyoto.py --server builtin
+
+The raw floor sends pre-encoded binary requests and reads exactly the
+expected number of reply bytes: no encoding, no parsing, no pool.  Every
+contender runs in its own subprocess; values are 100 bytes unless noted.
+It prints ops/s per workload and contender, the ratios the targets are
+stated in, and the peak memory of a 1,000 x 10 KiB get_bulk relative to
+its payload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+VALUE = b"v" * 100
+NKEYS = 1000
+KEYS = [b"bench-%06d" % i for i in range(NKEYS)]
+
+
+def _rate(fn: Callable[[int], None], min_time: float) -> float:
+    """Operations per second: ``fn(i)`` is one operation."""
+    n = 0
+    t0 = time.perf_counter()
+    deadline = t0 + min_time
+    while True:
+        for _ in range(50):
+            fn(n)
+            n += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return n / (now - t0)
+
+
+# --- contenders -------------------------------------------------------------
+
+
+class RawFloor:
+    """Pre-encoded requests over one socket; reads exactly the reply size."""
+
+    def __init__(self, port: int) -> None:
+        from kt.protocol import kt_binary as kb
+
+        self.kb = kb
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def call(self, request: bytes, reply_size: int) -> None:
+        self.sock.sendall(request)
+        got = 0
+        recv = self.sock.recv
+        while got < reply_size:
+            chunk = recv(max(65536, reply_size))
+            if not chunk:
+                raise ConnectionError("closed")
+            got += len(chunk)
+
+    def measure_reply(self, request: bytes) -> int:
+        self.sock.sendall(request)
+        time.sleep(0.05)
+        data = self.sock.recv(1 << 24)
+        time.sleep(0.05)
+        self.sock.setblocking(False)
+        try:
+            while True:
+                more = self.sock.recv(1 << 24)
+                if not more:
+                    break
+                data += more
+        except BlockingIOError:
+            pass
+        self.sock.setblocking(True)
+        return len(data)
+
+
+def raw_workloads(port: int, min_time: float) -> Dict[str, float]:
+    raw = RawFloor(port)
+    kb = raw.kb
+    out: Dict[str, float] = {}
+    set_req = kb.encode_set_bulk([(KEYS[0], VALUE)])
+    get_req = kb.encode_get_bulk([KEYS[0]])
+    miss_req = kb.encode_get_bulk([b"missing-key"])
+    raw.call(set_req, 5)
+    out["set"] = _rate(lambda i: raw.call(set_req, 5), min_time)
+    n = raw.measure_reply(get_req)
+    out["get hit"] = _rate(lambda i: raw.call(get_req, n), min_time)
+    out["get miss"] = _rate(lambda i: raw.call(miss_req, 5), min_time)
+    for size in (100, 1000):
+        pairs = [(k, VALUE) for k in KEYS[:size]]
+        sreq = kb.encode_set_bulk(pairs)
+        greq = kb.encode_get_bulk(KEYS[:size])
+        rreq = kb.encode_remove_bulk(KEYS[:size])
+        out["set_bulk %d" % size] = _rate(lambda i: raw.call(sreq, 5), min_time)
+        n = raw.measure_reply(greq)
+        out["get_bulk %d" % size] = _rate(lambda i: raw.call(greq, n), min_time)
+        out["remove_bulk %d" % size] = _rate(lambda i: raw.call(rreq, 5), min_time)
+    return out
+
+
+def client_workloads(kind: str, port: int, min_time: float) -> Dict[str, float]:
+    if kind == "ukt":
+        import ukt
+
+        client: Any = ukt.KyotoTycoon(port=port, serializer=ukt.KT_NONE)
+        incr: Callable[[bytes], Any] = lambda k: client.increment(k, 1)
+    else:
+        from _builds import check_build
+
+        check_build()
+        import kt
+
+        client = kt.KyotoTycoon(port=port, serializer=kt.KT_NONE)
+        incr = lambda k: client.incr(k, 1)
+    out: Dict[str, float] = {}
+    client.set(KEYS[0], VALUE)
+    out["set"] = _rate(lambda i: client.set(KEYS[i % NKEYS], VALUE), min_time)
+    out["get hit"] = _rate(lambda i: client.get(KEYS[i % NKEYS]), min_time)
+    out["get miss"] = _rate(lambda i: client.get(b"missing-key"), min_time)
+    for size in (100, 1000):
+        data = {k: VALUE for k in KEYS[:size]}
+        keys = KEYS[:size]
+        out["set_bulk %d" % size] = _rate(lambda i: client.set_bulk(data), min_time)
+        out["get_bulk %d" % size] = _rate(lambda i: client.get_bulk(keys), min_time)
+        out["remove_bulk %d" % size] = _rate(lambda i: client.remove_bulk(keys), min_time)
+    out["incr"] = _rate(lambda i: incr(b"counter"), min_time)
+
+    # 8 threads sharing one client
+    client.set_bulk({k: VALUE for k in KEYS})
+    counts = [0] * 8
+    stop = threading.Event()
+
+    def worker(t: int) -> None:
+        i = t
+        while not stop.is_set():
+            client.get(KEYS[i % NKEYS])
+            i += 8
+            counts[t] += 1
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    time.sleep(min_time * 2)
+    stop.set()
+    for th in threads:
+        th.join()
+    out["get, 8 threads"] = sum(counts) / (time.perf_counter() - t0)
+
+    # memory of a 1,000 x 10 KiB get_bulk
+    big = b"m" * 10240
+    bigkeys = [b"big-%04d" % i for i in range(1000)]
+    for i in range(0, 1000, 100):
+        client.set_bulk({k: big for k in bigkeys[i:i + 100]})
+    client.get_bulk(bigkeys)  # warm up
+    tracemalloc.start()
+    result = client.get_bulk(bigkeys)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(result) == 1000
+    out["mem get_bulk 1000x10KiB / payload"] = peak / (1000 * 10240)
+    client.remove_bulk(bigkeys)
+    return out
+
+
+def worker_main(argv: List[str]) -> None:
+    kind, port, min_time = argv[0], int(argv[1]), float(argv[2])
+    if kind == "raw":
+        result = raw_workloads(port, min_time)
+    else:
+        result = client_workloads(kind, port, min_time)
+    print(json.dumps(result))
+
+
+def _start_server(which: str) -> Any:
+    from kt.embedded import EmbeddedServer
+
+    server = EmbeddedServer(server="builtin" if which == "builtin" else None)
+    server.run()
+    return server
+
+
+def main() -> None:
+    import subprocess
+
+    from _builds import builds
+
+    quick = "--quick" in sys.argv
+    which = "builtin" if "builtin" in sys.argv else "auto"
+    min_time = 0.2 if quick else 1.0
+    server = _start_server(which)
+    label = "built-in server" if server.builtin else "ktserver " + server.command_prefix[0]
+    print("server: %s on port %d" % (label, server.port))
+    try:
+        figures: Dict[str, Dict[str, float]] = {}
+        contenders: List[tuple] = [(name, str(path)) for name, path in builds()]
+        contenders += [("ukt", ""), ("raw", str(builds()[0][1]))]
+        for name, path in contenders:
+            env = dict(os.environ)
+            if path:
+                env["PYTHONPATH"] = path
+                env["KT_BENCH_BUILD"] = name if name in ("pure", "compiled") else "pure"
+            if name == "raw":
+                env.pop("KT_BENCH_BUILD", None)
+            proc = subprocess.run([sys.executable, __file__, "--worker", name, str(server.port),
+                                   str(min_time)], env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print("%s failed:\n%s" % (name, proc.stderr))
+                continue
+            figures[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        server.stop()
+    names = [n for n in ("pure", "compiled", "ukt", "raw") if n in figures]
+    rows = list(figures.get("compiled", figures.get("pure", {})).keys())
+    print("%-34s" % "workload (ops/s)" + "".join("%12s" % n for n in names)
+          + "%12s%12s" % ("comp/raw", "comp/ukt"))
+    for row in rows:
+        line = "%-34s" % row
+        for n in names:
+            v = figures[n].get(row)
+            line += "%12s" % ("-" if v is None else ("%.2f" % v if row.startswith("mem") else "%.0f" % v))
+        comp = figures.get("compiled", {}).get(row)
+        raw = figures.get("raw", {}).get(row)
+        ukt_v = figures.get("ukt", {}).get(row)
+        line += "%12s" % ("%.2fx" % (comp / raw) if comp and raw and not row.startswith("mem") else "-")
+        line += "%12s" % ("%.2fx" % (comp / ukt_v) if comp and ukt_v and not row.startswith("mem") else "-")
+        print(line)
+    print()
+    print("targets (compiled): >= 0.9x raw on get hit and set; >= 1.05x ukt on single "
+          "operations, >= 1.15x ukt on bulk; memory <= 3x payload")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2:])
+    else:
+        main()
