@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Deque, Dict, List, Optional, Sequence, Union
+from typing import Any, Deque, Dict, List, Optional, Sequence, TypeVar, Union
 
 from kt.errors import ImproperlyConfigured, KyotoTycoonError
 from kt.kyoto import KyotoTycoon
@@ -44,6 +44,9 @@ KT_MAX_PORT = 32767
 _START_ATTEMPTS = 5
 _announced: Dict[str, bool] = {}
 _running: "weakref.WeakSet[_BaseServer]" = weakref.WeakSet()
+
+
+_S = TypeVar("_S", bound="_BaseServer")
 
 
 class ServerStartError(KyotoTycoonError):
@@ -262,7 +265,7 @@ class _BaseServer:
             pass
         proc.wait()
 
-    def __enter__(self) -> "_BaseServer":
+    def __enter__(self: _S) -> _S:
         self.run()
         return self
 

@@ -363,3 +363,22 @@ def test_lying_length_does_not_allocate() -> None:
     buf.feed(b"\xb8\x00\x00\x00\x00\x00\x00\x00\x01" + struct.pack(">HIIq", 0, 1, 5000, 0))
     with pytest.raises(ProtocolError):
         kb.RequestParser().parse(buf)
+
+
+@given(keys, values, dbs, xts, st.sampled_from([0, 1]))
+def test_single_record_encoders_match_bulk(k: bytes, v: bytes, db: int, xt: int, flags: int) -> None:
+    assert kb.encode_set(k, v, db, xt, flags) == kb.encode_set_bulk([(k, v)], db, xt, flags)
+    assert kb.encode_get(k, db) == kb.encode_get_bulk([k], db)
+    assert kb.encode_remove(k, db, flags) == kb.encode_remove_bulk([k], db, flags)
+
+
+def test_single_record_encoders_refuse_bad_arguments() -> None:
+    assert kb.encode_get(b"k", 1) == b"\xba\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01\x00\x00\x00\x01k"
+    for call in (lambda: kb.encode_set("k", b"v"), lambda: kb.encode_get(b"k", 1.5),  # type: ignore
+                 lambda: kb.encode_remove(b"k", "0"), lambda: kb.encode_set(b"k", b"v", xt=2.5)):  # type: ignore
+        with pytest.raises(TypeError):
+            call()
+    for call in (lambda: kb.encode_get(b"k", -1), lambda: kb.encode_set(b"k", b"v", xt=1 << 64),
+                 lambda: kb.encode_remove(b"k", 0, -1)):
+        with pytest.raises(ValueError):
+            call()
