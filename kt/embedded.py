@@ -68,6 +68,9 @@ class _BaseServer:
     kind = ""
     executable = ""
     ready_marks: Sequence[str] = ()
+    #: Output meaning "started, but unusable" (ttserver keeps running when it
+    #: cannot open its database).
+    fail_marks: Sequence[str] = ()
     port_max = 60999
 
     def __init__(
@@ -200,6 +203,13 @@ class _BaseServer:
                 time.sleep(0.02)
             # the ready line (or a listening port): make sure it is ours
             if self._accepts(port) and proc.poll() is None:
+                failed = [m for m in self.fail_marks if m in self.output]
+                if failed:
+                    self._kill(proc)
+                    reader.join(2)
+                    self._proc = None
+                    raise ServerStartError("%s started but reported %r:\n%s"
+                                           % (" ".join(cmd), failed[0], self.output))
                 return
         self._kill(proc)
         self._proc = None
@@ -320,6 +330,7 @@ class EmbeddedTokyoTyrantServer(_BaseServer):
     kind = "tyrant"
     executable = "ttserver"
     ready_marks = ("service started", "listening on")
+    fail_marks = ("tcadbopen failed",)
 
     def _database_args(self) -> List[str]:
         if len(self.databases) != 1:
