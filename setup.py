@@ -10,6 +10,7 @@ from setuptools import setup
 # kt.errors.
 COMPILED_MODULES = [
     "kt/protocol/buffer.py",
+    "kt/protocol/convert.py",
     "kt/protocol/kt_binary.py",
     "kt/protocol/kt_http.py",
     "kt/protocol/tt_binary.py",

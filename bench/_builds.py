@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench-build"
@@ -45,24 +45,41 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+def _build_compiled(dest: Path) -> None:
+    _copy_sources(dest)
+    env = dict(os.environ, KT_USE_MYPYC="1")
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+        cwd=dest, env=env, check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    (dest / ".built").write_text("ok")
+
+
+def _publish(final: Path, make: "Callable[[Path], None]") -> None:
+    """Build into a private directory, then rename it into place, so that
+    benchmarks running at the same time never see (or break) a half-built
+    copy."""
+    CACHE.mkdir(exist_ok=True)
+    tmp = CACHE / ("%s.tmp-%d" % (final.name, os.getpid()))
+    make(tmp)
+    try:
+        os.rename(tmp, final)
+    except OSError:  # another process published it first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def builds() -> List[Tuple[str, Path]]:
     """[("pure", dir), ("compiled", dir)], building what is missing."""
     digest = _source_hash()
     pure = CACHE / ("pure-" + digest)
     compiled = CACHE / ("mypyc-" + digest)
     if not (pure / "kt").exists():
-        _copy_sources(pure)
+        _publish(pure, _copy_sources)
     if not (compiled / ".built").exists():
-        _copy_sources(compiled)
         print("building the mypyc build in %s (once per source change)..." % compiled,
               file=sys.stderr, flush=True)
-        env = dict(os.environ, KT_USE_MYPYC="1")
-        subprocess.run(
-            [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-            cwd=compiled, env=env, check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        (compiled / ".built").write_text("ok")
+        _publish(compiled, _build_compiled)
     return [("pure", pure), ("compiled", compiled)]
 
 

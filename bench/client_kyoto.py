@@ -206,8 +206,9 @@ def main() -> None:
     print("server: %s on port %d" % (label, server.port))
     try:
         figures: Dict[str, Dict[str, float]] = {}
-        contenders: List[tuple] = [(name, str(path)) for name, path in builds()]
-        contenders += [("ukt", ""), ("raw", str(builds()[0][1]))]
+        built = builds()
+        contenders: List[tuple] = [(name, str(path)) for name, path in built]
+        contenders += [("ukt", ""), ("raw", str(built[0][1]))]
         for name, path in contenders:
             env = dict(os.environ)
             if path:

@@ -19,6 +19,7 @@ from kt.errors import (
     TokyoTyrantError,
 )
 from kt.protocol import buffer as _buffer
+from kt.protocol import convert as _convert
 from kt.protocol import kt_binary as _kt_binary
 from kt.protocol import kt_http as _kt_http
 from kt.protocol import tt_binary as _tt_binary
@@ -78,7 +79,7 @@ def _is_compiled(*modules: object) -> bool:
 
 
 #: True when the mypyc-compiled protocol modules are the ones imported.
-COMPILED: bool = _is_compiled(_buffer, _kt_binary, _kt_http, _tt_binary)
+COMPILED: bool = _is_compiled(_buffer, _convert, _kt_binary, _kt_http, _tt_binary)
 
 del _protocol
 

@@ -41,7 +41,8 @@ from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol.buffer import ReceiveBuffer
-from kt.serializers import KT_BINARY, KT_MSGPACK, Serializer, decode_text, encode_text
+from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, text, texts, to_bytes
+from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 __all__ = ["KyotoTycoon", "Cursor", "LuaHelper"]
 
@@ -54,7 +55,7 @@ _TRUE = b"true"
 
 
 def _key_bytes(key: object) -> bytes:
-    return encode_text(key, "key")
+    return to_bytes(key, "key")
 
 
 def _keep_alive(resp: kh.HttpResponse) -> bool:
@@ -126,6 +127,10 @@ class KyotoTycoon:
         self.default_db = self._check_db(default_db)
         self._encode = serializer.encode
         self._decode = serializer.decode
+        # KT_BINARY and KT_NONE values are converted in compiled loops
+        # (kt.protocol.convert) rather than one serializer call per record.
+        self._text_values: Optional[bool] = (
+            True if serializer is KT_BINARY else False if serializer is KT_NONE else None)
         self._host_header = ("%s:%d" % (host, port)).encode("idna" if not host.isascii() else "ascii")
         self._pool = ConnectionPool(
             host, port, timeout=timeout, connect_timeout=connect_timeout,
@@ -150,7 +155,7 @@ class KyotoTycoon:
 
     def _key_out(self, key: bytes) -> Any:
         if self.decode_keys:
-            return decode_text(key)
+            return text(key)
         return key
 
     @property
@@ -237,24 +242,25 @@ class KyotoTycoon:
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Dict[Any, Any]:
         """A dict of the keys found and their (deserialized) values."""
-        recs = self._get_bulk_records([_key_bytes(k) for k in keys], self._db(db))
+        recs = self._get_bulk_records(keys_to_bytes(keys), self._db(db))
+        if self._text_values is not None:
+            return records_dict(recs.keys, recs.values, self.decode_keys, self._text_values)
         decode = self._decode
-        if self.decode_keys:
-            return {decode_text(k): decode(v) for k, v in zip(recs.keys, recs.values)}
-        return {k: decode(v) for k, v in zip(recs.keys, recs.values)}
+        found = texts(recs.keys) if self.decode_keys else recs.keys
+        return {k: decode(v) for k, v in zip(found, recs.values)}
 
     def get_bulk_raw(self, keys: Iterable[Key], db: Optional[int] = None) -> Dict[Any, bytes]:
         """A dict of the keys found and their stored bytes."""
-        recs = self._get_bulk_records([_key_bytes(k) for k in keys], self._db(db))
+        recs = self._get_bulk_records(keys_to_bytes(keys), self._db(db))
         if self.decode_keys:
-            return {decode_text(k): v for k, v in zip(recs.keys, recs.values)}
+            return dict(zip(texts(recs.keys), recs.values))
         return dict(zip(recs.keys, recs.values))
 
     def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
                          decode_values: bool = True) -> List[Tuple[int, Any, Any, Optional[int]]]:
         """``(db, key, value, expire_at)`` for every key found, where
         ``expire_at`` is the absolute UNIX time the record expires, or None."""
-        recs = self._get_bulk_records([_key_bytes(k) for k in keys], self._db(db))
+        recs = self._get_bulk_records(keys_to_bytes(keys), self._db(db))
         decode = self._decode
         return [
             (d, self._key_out(k), decode(v) if decode_values else v, _xt_out(xt))
@@ -271,8 +277,11 @@ class KyotoTycoon:
             items.update(__data)
         if kwargs:
             items.update(kwargs)
-        encode = self._encode
-        pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
+        if self._text_values is not None:
+            pairs = items_to_pairs(items.items(), self._text_values)
+        else:
+            encode = self._encode
+            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
         data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
                                   kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
@@ -283,7 +292,7 @@ class KyotoTycoon:
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Optional[int]:
         """Remove many keys; returns how many records were removed."""
-        data = kb.encode_remove_bulk([_key_bytes(k) for k in keys], self._db(db),
+        data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
                                      kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
             self._pool.send_only(data)

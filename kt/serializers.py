@@ -27,6 +27,7 @@ import pickle
 from typing import Any, Dict, Mapping, Protocol, Union
 
 from kt.errors import ImproperlyConfigured
+from kt.protocol.convert import text, to_bytes
 from kt.protocol.tt_binary import decode_columns, encode_columns
 
 __all__ = [
@@ -56,23 +57,12 @@ class Serializer(Protocol):
 
 def encode_text(value: object, what: str = "value") -> bytes:
     """``str`` -> UTF-8, ``bytes``-like -> bytes; TypeError for anything else."""
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(
-        "%s must be str or bytes, not %s" % (what, type(value).__name__)
-    )
+    return to_bytes(value, what)
 
 
 def decode_text(data: bytes) -> Union[str, bytes]:
     """UTF-8 -> ``str``; data that is not valid UTF-8 comes back as bytes."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
+    return text(data)
 
 
 class _Binary:

@@ -29,7 +29,8 @@ from kt.connection import ConnectionPool
 from kt.errors import ProtocolError, TokyoTyrantError
 from kt.protocol import tt_binary as tb
 from kt.protocol.buffer import ReceiveBuffer
-from kt.serializers import KT_BINARY, KT_MSGPACK, Serializer, decode_text, encode_text
+from kt.protocol.convert import items_to_pairs, keys_to_bytes, pairs_dict, text, texts, to_bytes
+from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 from kt.table import INDEX_DELETE, INDEX_KEEP, INDEX_OPTIMIZE
 
 __all__ = ["TokyoTyrant"]
@@ -39,7 +40,7 @@ _MGET_BATCH = 1000
 
 
 def _key(key: object) -> bytes:
-    return encode_text(key, "key")
+    return to_bytes(key, "key")
 
 
 class TokyoTyrant:
@@ -84,6 +85,8 @@ class TokyoTyrant:
         self.timeout = timeout
         self._encode = serializer.encode
         self._decode = serializer.decode
+        self._text_values: Optional[bool] = (
+            True if serializer is KT_BINARY else False if serializer is KT_NONE else None)
         self._pool = ConnectionPool(
             host, port, timeout=timeout, connect_timeout=connect_timeout,
             max_connections=max_connections, pool_timeout=pool_timeout,
@@ -97,7 +100,7 @@ class TokyoTyrant:
         return self._pool
 
     def _key_out(self, key: bytes) -> Any:
-        return decode_text(key) if self.decode_keys else key
+        return text(key) if self.decode_keys else key
 
     def _error(self, what: str, cmd: int, status: int) -> TokyoTyrantError:
         code = tb.error_code(cmd, status)
@@ -225,34 +228,38 @@ class TokyoTyrant:
 
     def get_bulk(self, keys: Iterable[Key]) -> Dict[Any, Any]:
         """A dict of the keys found and their (deserialized) values."""
-        records = self._mget([_key(k) for k in keys])
+        records = self._mget(keys_to_bytes(keys))
+        if self._text_values is not None:
+            return pairs_dict(records, self.decode_keys, self._text_values)
         decode = self._decode
         if self.decode_keys:
-            return {decode_text(k): decode(v) for k, v in records}
+            return {text(k): decode(v) for k, v in records}
         return {k: decode(v) for k, v in records}
 
     def get_bulk_raw(self, keys: Iterable[Key]) -> Dict[Any, bytes]:
         """A dict of the keys found and their stored bytes."""
-        records = self._mget([_key(k) for k in keys])
+        records = self._mget(keys_to_bytes(keys))
         if self.decode_keys:
-            return {decode_text(k): v for k, v in records}
+            return {text(k): v for k, v in records}
         return dict(records)
 
     def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, update_log: bool = True,
                  **kwargs: Any) -> bool:
         """Store many records in one request (misc putlist)."""
-        encode = self._encode
-        args: List[bytes] = []
-        for k, v in self._items(__data, kwargs).items():
-            args.append(_key(k))
-            args.append(encode(v))
+        items = self._items(__data, kwargs)
+        if self._text_values is not None:
+            pairs = items_to_pairs(items.items(), self._text_values)
+        else:
+            encode = self._encode
+            pairs = [(_key(k), encode(v)) for k, v in items.items()]
+        args: List[bytes] = [x for pair in pairs for x in pair]
         if not args:
             return True
         return self._misc("putlist", args, update_log) is not None
 
     def remove_bulk(self, keys: Iterable[Key], update_log: bool = True) -> bool:
         """Remove many keys in one request (misc outlist)."""
-        args = [_key(k) for k in keys]
+        args = keys_to_bytes(keys)
         if not args:
             return True
         return self._misc("outlist", args, update_log) is not None
@@ -278,7 +285,7 @@ class TokyoTyrant:
             vbytes = self._encode(value)
         else:
             vbytes = _key(value)
-        data = tb.encode_ext(encode_text(name, "name"), kbytes, vbytes, opts)
+        data = tb.encode_ext(to_bytes(name, "name"), kbytes, vbytes, opts)
         status, result = self._pool.execute(data, tb.parse_value_reply)
         if status != 0:
             raise self._error("script %r" % (name,), tb.CMD_EXT, status)
@@ -519,7 +526,7 @@ class TokyoTyrant:
             columns = tb.decode_columns(element)
             pkey = columns.pop(b"", b"")
             records.append((self._key_out(pkey),
-                            {decode_text(k): decode_text(v) for k, v in columns.items()}))
+                            dict(zip(texts(list(columns)), texts(list(columns.values()))))))
         return records
 
     def _search_keys(self, search: tb.TTSearch) -> List[Any]:

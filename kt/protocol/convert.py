@@ -1,0 +1,117 @@
+"""Key and value conversions on the clients' hot path, compiled with the codecs.
+
+Who calls it: kt.kyoto and kt.tyrant, for the per-record loops of bulk
+operations (keys to bytes before a request, bytes to text or bytes after a
+reply).  Doing them here keeps those loops in native code when the protocol
+layer is compiled, instead of one Python function call per record.
+
+Text rules (the same as kt.serializers' KT_BINARY): ``str`` travels as
+UTF-8, ``bytes`` as they are; data read back becomes ``str`` when it is
+valid UTF-8 and stays ``bytes`` otherwise, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Tuple, Union
+
+Text = Union[str, bytes]
+
+
+def to_bytes(item: object, what: str) -> bytes:
+    """``str`` -> UTF-8, bytes-like -> bytes; TypeError for anything else."""
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    if isinstance(item, (bytearray, memoryview)):
+        return bytes(item)
+    raise TypeError("%s must be str or bytes, not %s" % (what, type(item).__name__))
+
+
+def keys_to_bytes(keys: Iterable[object]) -> List[bytes]:
+    """Every key as bytes (TypeError names the first key of a wrong type)."""
+    out: List[bytes] = []
+    for key in keys:
+        if isinstance(key, bytes):
+            out.append(key)
+        elif isinstance(key, str):
+            out.append(key.encode("utf-8"))
+        else:
+            out.append(to_bytes(key, "key"))
+    return out
+
+
+def text(data: bytes) -> Text:
+    """UTF-8 -> str; anything else stays bytes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def texts(items: List[bytes]) -> List[Text]:
+    """``text`` of every item."""
+    out: List[Text] = []
+    for item in items:
+        try:
+            out.append(item.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(item)
+    return out
+
+
+def records_dict(keys: List[bytes], values: List[bytes], decode_keys: bool,
+                 decode_values: bool) -> Dict[Text, Text]:
+    """{key: value} of parallel lists, with keys and/or values as text."""
+    out: Dict[Text, Text] = {}
+    n = len(keys)
+    if len(values) < n:
+        n = len(values)
+    for i in range(n):
+        k: Text = keys[i]
+        v: Text = values[i]
+        if decode_keys:
+            k = text(keys[i])
+        if decode_values:
+            v = text(values[i])
+        out[k] = v
+    return out
+
+
+def pairs_dict(pairs: List[Tuple[bytes, bytes]], decode_keys: bool,
+               decode_values: bool) -> Dict[Text, Text]:
+    """{key: value} of (key, value) pairs, with keys and/or values as text."""
+    out: Dict[Text, Text] = {}
+    for key, value in pairs:
+        k: Text = key
+        v: Text = value
+        if decode_keys:
+            k = text(key)
+        if decode_values:
+            v = text(value)
+        out[k] = v
+    return out
+
+
+def items_to_pairs(items: Iterable[Tuple[object, object]], text_values: bool
+                   ) -> List[Tuple[bytes, bytes]]:
+    """(key, value) items as bytes pairs; values must already be bytes
+    unless ``text_values`` (then str values are UTF-8 encoded too)."""
+    out: List[Tuple[bytes, bytes]] = []
+    for key, value in items:
+        if isinstance(key, bytes):
+            k = key
+        elif isinstance(key, str):
+            k = key.encode("utf-8")
+        else:
+            k = to_bytes(key, "key")
+        if isinstance(value, bytes):
+            v = value
+        elif text_values and isinstance(value, str):
+            v = value.encode("utf-8")
+        elif text_values:
+            v = to_bytes(value, "value")
+        else:
+            raise TypeError("values must be bytes, not %s" % type(value).__name__)
+        out.append((k, v))
+    return out
