@@ -57,6 +57,7 @@ XT_NONE: Final = (1 << 63) - 1
 DATA_MAX: Final = 1 << 28
 
 _U8: Final = struct.Struct(">B")
+_U16: Final = struct.Struct(">H")
 _U32: Final = struct.Struct(">I")
 _U64: Final = struct.Struct(">Q")
 _HEAD: Final = struct.Struct(">BII")  # magic, flags, rnum
@@ -72,6 +73,51 @@ _ONE_KEY: Final = struct.Struct(">BIIHI")  # head + one key record header
 _REPL_NOP: Final = struct.Struct(">BQ")  # magic, ts
 
 _ERROR_REPLY: Final = b"\xbf"
+
+def _probe() -> None:
+    """Exists only so that its type tells whether this module is compiled."""
+
+
+#: True when mypyc compiled this module: then fixed-width integers are read
+#: by indexing bytes (native and about 2.5x faster than struct there);
+#: pure Python keeps struct, which is faster for the interpreter.
+_NATIVE: Final = type(_probe).__name__ != "function"
+
+#: Pre-packed big-endian u32 lengths below 4096 and u16 database indexes
+#: below 256: a list lookup instead of a struct call per record.
+_LEN4: Final[List[bytes]] = [struct.pack(">I", i) for i in range(4096)]
+_DB2: Final[List[bytes]] = [struct.pack(">H", i) for i in range(256)]
+_XT_NONE8: Final = struct.pack(">q", (1 << 63) - 1)
+_XT_MAX8: Final = struct.pack(">q", (1 << 40) - 1)
+
+
+def _u16(data: bytes, p: int) -> int:
+    return (data[p] << 8) | data[p + 1]
+
+
+def _u32(data: bytes, p: int) -> int:
+    return (data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]
+
+
+def _i64(data: bytes, p: int) -> int:
+    n = (_u32(data, p) << 32) | _u32(data, p + 4)
+    if n >= 1 << 63:
+        n -= 1 << 64
+    return n
+
+
+def _len4(n: int) -> bytes:
+    return _LEN4[n] if n < 4096 else _U32.pack(n)
+
+
+def _full_header(db: int, ksiz: int, vsiz: int, xt: int) -> bytes:
+    if db < 256 and ksiz < 4096 and vsiz < 4096:
+        if xt == XT_NONE:
+            return _DB2[db] + _LEN4[ksiz] + _LEN4[vsiz] + _XT_NONE8
+        if xt == XT_MAX:
+            return _DB2[db] + _LEN4[ksiz] + _LEN4[vsiz] + _XT_MAX8
+    return _REC_FULL.pack(db, ksiz, vsiz, xt)
+
 _REPL_ACK: Final = b"\xb1"
 
 _INT64_MIN: Final = -(1 << 63)
@@ -234,15 +280,28 @@ def encode_set_bulk(
     _check_xt(xt)
     _check_u32(flags, "flags")
     _check_count(len(pairs))
-    rec = _REC_FULL
     parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, len(pairs))]
-    append = parts.append
+    small = db < 256 and (xt == XT_NONE or xt == XT_MAX)
+    tail = _DB2[db] if small else b""
+    xt8 = (_XT_NONE8 if xt == XT_NONE else _XT_MAX8) if small else b""
     for key, value in pairs:
-        _check_key(key, "key")
-        _check_key(value, "value")
-        append(rec.pack(db, len(key), len(value), xt))
-        append(key)
-        append(value)
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            _check_key(key, "key")
+            _check_key(value, "value")
+        ksiz = len(key)
+        vsiz = len(value)
+        if ksiz > DATA_MAX or vsiz > DATA_MAX:
+            _check_key(key, "key")
+            _check_key(value, "value")
+        if small and ksiz < 4096 and vsiz < 4096:
+            parts.append(tail)
+            parts.append(_LEN4[ksiz])
+            parts.append(_LEN4[vsiz])
+            parts.append(xt8)
+        else:
+            parts.append(_REC_FULL.pack(db, ksiz, vsiz, xt))
+        parts.append(key)
+        parts.append(value)
     return b"".join(parts)
 
 
@@ -306,13 +365,14 @@ def _encode_keys(magic: int, keys: Sequence[bytes], db: int, flags: int) -> byte
     _check_db(db)
     _check_u32(flags, "flags")
     _check_count(len(keys))
-    rec = _REC_KEY
     parts: List[bytes] = [_HEAD.pack(magic, flags, len(keys))]
-    append = parts.append
+    dbb = _DB2[db] if db < 256 else _U16.pack(db)
     for key in keys:
-        _check_key(key, "key")
-        append(rec.pack(db, len(key)))
-        append(key)
+        if not isinstance(key, bytes) or len(key) > DATA_MAX:
+            _check_key(key, "key")
+        parts.append(dbb)
+        parts.append(_len4(len(key)))
+        parts.append(key)
     return b"".join(parts)
 
 
@@ -459,7 +519,15 @@ class GetBulkReplyParser:
             ksiz: int
             vsiz: int
             xt: int
-            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+            if _NATIVE:
+                data = buf.data
+                p = buf.pos
+                db = _u16(data, p)
+                ksiz = _u32(data, p + 2)
+                vsiz = _u32(data, p + 6)
+                xt = _i64(data, p + 10)
+            else:
+                db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
             if ksiz > DATA_MAX or vsiz > DATA_MAX:
                 raise ProtocolError("get_bulk reply: record of %d+%d bytes is too large" % (ksiz, vsiz))
             if not buf.ensure(18 + ksiz + vsiz):
@@ -699,7 +767,15 @@ class RequestParser:
             ksiz: int
             vsiz: int
             xt: int
-            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+            if _NATIVE:
+                data = buf.data
+                p = buf.pos
+                db = _u16(data, p)
+                ksiz = _u32(data, p + 2)
+                vsiz = _u32(data, p + 6)
+                xt = _i64(data, p + 10)
+            else:
+                db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
             if ksiz > DATA_MAX or vsiz > DATA_MAX:
                 raise ProtocolError("set_bulk: record of %d+%d bytes is too large" % (ksiz, vsiz))
             if not buf.ensure(18 + ksiz + vsiz):
@@ -723,7 +799,11 @@ class RequestParser:
                 return False
             db: int
             ksiz: int
-            db, ksiz = rec.unpack_from(buf.data, buf.pos)
+            if _NATIVE:
+                db = _u16(buf.data, buf.pos)
+                ksiz = _u32(buf.data, buf.pos + 2)
+            else:
+                db, ksiz = rec.unpack_from(buf.data, buf.pos)
             if ksiz > DATA_MAX:
                 raise ProtocolError("key of %d bytes is too large" % ksiz)
             if not buf.ensure(6 + ksiz):
@@ -778,7 +858,6 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
         raise ValueError("records: dbs, keys, values and xts differ in length")
     _check_count(n)
     parts: List[bytes] = [_COUNT.pack(MAGIC_GET_BULK, n)]
-    rec = _REC_FULL
     keys = records.keys
     values = records.values
     dbs = records.dbs
@@ -786,7 +865,7 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
     for i in range(n):
         key = keys[i]
         value = values[i]
-        parts.append(rec.pack(dbs[i], len(key), len(value), xts[i]))
+        parts.append(_full_header(dbs[i], len(key), len(value), xts[i]))
         parts.append(key)
         parts.append(value)
     return b"".join(parts)

@@ -266,6 +266,40 @@ _REP_I32: Final = struct.Struct(">Bi")
 _REP_U64: Final = struct.Struct(">BQ")
 _REP_DBL: Final = struct.Struct(">Bqq")
 
+
+
+def _probe() -> None:
+    """Exists only so that its type tells whether this module is compiled."""
+
+
+#: True when mypyc compiled this module: lengths are then read by indexing
+#: bytes (native, about 2.5x faster than struct there); pure Python keeps
+#: struct, which is faster for the interpreter.
+_NATIVE: Final = type(_probe).__name__ != "function"
+
+#: Pre-packed big-endian u32 lengths below 4096: a list lookup instead of a
+#: struct call per item in the bulk encoders.
+_LEN4: Final[List[bytes]] = [struct.pack(">I", i) for i in range(4096)]
+
+
+def _u32_at(data: bytes, p: int) -> int:
+    return (data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]
+
+
+def _len4(n: int) -> bytes:
+    return _LEN4[n] if n < 4096 else _U32.pack(n)
+
+
+def _sized_items(parts: List[bytes], what: str, items: List[bytes], limit: int) -> None:
+    """Append ``[size u32][item]`` for every item (checked) to ``parts``."""
+    for item in items:
+        if not isinstance(item, bytes) or len(item) > limit:
+            _check_bytes(what, item, limit)
+        n = len(item)
+        parts.append(_LEN4[n] if n < 4096 else _U32.pack(n))
+        parts.append(item)
+
+
 # ---------------------------------------------------------------------------
 # Error codes
 # ---------------------------------------------------------------------------
@@ -455,10 +489,7 @@ def encode_mget(keys: List[bytes]) -> bytes:
     """mget 0x31: fetch several values (reply: MgetReplyParser)."""
     _check_list("keys", keys, MAX_ARG_NUM)
     parts: List[bytes] = [_REQ_K.pack(MAGIC, CMD_MGET, len(keys))]
-    for key in keys:
-        _check_bytes("key", key, MAX_ARG_SIZE)
-        parts.append(_U32.pack(len(key)))
-        parts.append(key)
+    _sized_items(parts, "key", keys, MAX_ARG_SIZE)
     return b"".join(parts)
 
 
@@ -596,10 +627,7 @@ def encode_misc(name: bytes, args: List[bytes], opts: int = 0) -> bytes:
     _check_list("args", args, MAX_ARG_NUM)
     _check_int("opts", opts, 0, _U32_MAX)
     parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, len(args)), name]
-    for arg in args:
-        _check_bytes("argument", arg, MAX_ARG_SIZE)
-        parts.append(_U32.pack(len(arg)))
-        parts.append(arg)
+    _sized_items(parts, "argument", args, MAX_ARG_SIZE)
     return b"".join(parts)
 
 
@@ -748,7 +776,7 @@ def _read_sized_items(buf: ReceiveBuffer, out: List[bytes], remaining: int) -> i
     while remaining > 0:
         if not buf.ensure(4):
             break
-        size: int = _U32.unpack_from(buf.data, buf.pos)[0]
+        size: int = _u32_at(buf.data, buf.pos) if _NATIVE else _U32.unpack_from(buf.data, buf.pos)[0]
         if not buf.ensure(4 + size):
             break
         start = buf.pos + 4
@@ -799,7 +827,11 @@ class MgetReplyParser:
                 break
             ksiz: int
             vsiz: int
-            ksiz, vsiz = _U32X2.unpack_from(buf.data, buf.pos)
+            if _NATIVE:
+                ksiz = _u32_at(buf.data, buf.pos)
+                vsiz = _u32_at(buf.data, buf.pos + 4)
+            else:
+                ksiz, vsiz = _U32X2.unpack_from(buf.data, buf.pos)
             if not buf.ensure(8 + ksiz + vsiz):
                 break
             kstart = buf.pos + 8
@@ -1110,7 +1142,7 @@ def _read_sized_items_checked(buf: ReceiveBuffer, out: List[bytes], remaining: i
     while remaining > 0:
         if not buf.ensure(4):
             break
-        size: int = _U32.unpack_from(buf.data, buf.pos)[0]
+        size: int = _u32_at(buf.data, buf.pos) if _NATIVE else _U32.unpack_from(buf.data, buf.pos)[0]
         _check_size("argument", size)
         if not buf.ensure(4 + size):
             break
@@ -1329,9 +1361,18 @@ def encode_mget_reply(records: List[Tuple[bytes, bytes]]) -> bytes:
         if not isinstance(record, tuple) or len(record) != 2:
             raise TypeError("each record must be a (key, value) tuple")
         key, value = record
-        _check_bytes("key", key, _U32_MAX)
-        _check_bytes("value", value, _U32_MAX)
-        parts.append(_U32X2.pack(len(key), len(value)))
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            _check_bytes("key", key, _U32_MAX)
+            _check_bytes("value", value, _U32_MAX)
+        ksiz = len(key)
+        vsiz = len(value)
+        if ksiz < 4096 and vsiz < 4096:
+            parts.append(_LEN4[ksiz])
+            parts.append(_LEN4[vsiz])
+        else:
+            _check_bytes("key", key, _U32_MAX)
+            _check_bytes("value", value, _U32_MAX)
+            parts.append(_U32X2.pack(ksiz, vsiz))
         parts.append(key)
         parts.append(value)
     return b"".join(parts)
@@ -1340,10 +1381,7 @@ def encode_mget_reply(records: List[Tuple[bytes, bytes]]) -> bytes:
 def _encode_sized_list(status: int, what: str, items: List[bytes]) -> bytes:
     _check_list(what, items, _U32_MAX)
     parts: List[bytes] = [_REP_U32.pack(status, len(items))]
-    for item in items:
-        _check_bytes(what[:-1], item, _U32_MAX)
-        parts.append(_U32.pack(len(item)))
-        parts.append(item)
+    _sized_items(parts, what[:-1], items, _U32_MAX)
     return b"".join(parts)
 
 

@@ -20,7 +20,7 @@ keys = st.binary(max_size=40) | st.sampled_from(
 )
 values = st.binary(max_size=200) | st.sampled_from([b"", b"\x00" * 5, b"\xc3\x28"])
 dbs = st.integers(0, 0xFFFF)
-xts = st.integers(-(1 << 63), (1 << 63) - 1)
+xts = st.integers(-(1 << 63), (1 << 63) - 1) | st.sampled_from([kb.XT_NONE, kb.XT_MAX, 0, -1])
 cuts = st.lists(st.integers(0, 10_000), max_size=12)
 TRAILER = b"\xb8\x00\x00"  # the start of another message
 
@@ -382,3 +382,17 @@ def test_single_record_encoders_refuse_bad_arguments() -> None:
                  lambda: kb.encode_remove(b"k", 0, -1)):
         with pytest.raises(ValueError):
             call()
+
+
+def test_length_table_boundaries() -> None:
+    # lengths around the pre-packed table's end (4096) and db indexes around 256
+    for size in (4094, 4095, 4096, 4097):
+        for db in (255, 256):
+            for xt in (kb.XT_NONE, kb.XT_MAX, 5):
+                k = b"k" * size
+                v = b"v" * (8192 - size)
+                r = records_full([(db, k, v, xt), (0, b"", b"", xt)])
+                assert feed_pieces(get_bulk_parser(), [kb.encode_get_bulk_reply(r)])[0] == r
+                req = feed_pieces(req_parser(), [kb.encode_set_bulk([(k, v), (b"", b"")], db, xt)])[0]
+                assert req is not None and req.records.keys == [k, b""] and req.records.xts == [xt, xt]
+                assert kb.encode_get_bulk([k], db) == kb.encode_get_bulk_records([db], [k])
