@@ -14,6 +14,10 @@ COMPILED_MODULES = [
     "kt/protocol/kt_binary.py",
     "kt/protocol/kt_http.py",
     "kt/protocol/tt_binary.py",
+    # The built-in Kyoto Tycoon server's hot path: request handling and storage.
+    "kt/server/ere.py",
+    "kt/server/storage.py",
+    "kt/server/kyoto_engine.py",
 ]
 
 ext_modules = []

@@ -173,6 +173,32 @@ def client_workloads(kind: str, port: int, min_time: float) -> Dict[str, float]:
     assert len(result) == 1000
     out["mem get_bulk 1000x10KiB / payload"] = peak / (1000 * 10240)
     client.remove_bulk(bigkeys)
+
+    if kind != "ukt":
+        # Transport choice: the same operation over the binary protocol and
+        # over HTTP (RPC and RESTful), to back the per-operation choice.
+        from kt.protocol import kt_http as kh
+
+        pool = client.pool
+        host = b"127.0.0.1:%d" % port
+        rpc_get = kh.encode_rpc_request("get", [(b"key", KEYS[0])], None, host)
+        rest_get = kh.encode_rest_request("GET", KEYS[0], None, None, None, host)
+        rpc_set = kh.encode_rpc_request("set", [(b"key", KEYS[0]), (b"value", VALUE)], None, host)
+        rpc_check = kh.encode_rpc_request("check", [(b"key", KEYS[0])], None, host)
+        client.set(KEYS[0], VALUE)
+        out["transport: get binary"] = out["get hit"]
+        out["transport: get HTTP RPC"] = _rate(
+            lambda i: pool.execute(rpc_get, kh.ResponseParser().parse), min_time)
+        out["transport: get HTTP REST"] = _rate(
+            lambda i: pool.execute(rest_get, kh.ResponseParser().parse), min_time)
+        out["transport: set binary"] = out["set"]
+        out["transport: set HTTP RPC"] = _rate(
+            lambda i: pool.execute(rpc_set, kh.ResponseParser().parse), min_time)
+        out["transport: exists HTTP check"] = _rate(lambda i: client.exists(KEYS[0]), min_time)
+        out["transport: exists via binary get"] = _rate(
+            lambda i: client.get_raw(KEYS[0]) is not None, min_time)
+        out["transport: check RPC raw"] = _rate(
+            lambda i: pool.execute(rpc_check, kh.ResponseParser().parse), min_time)
     return out
 
 

@@ -699,6 +699,12 @@ class RequestParser:
         self._req = None
         self._remaining = 0
 
+    @property
+    def started(self) -> Optional[BinaryRequest]:
+        """The request whose header was read (its records may still be
+        arriving), or None before that."""
+        return self._req
+
     def parse(self, buf: ReceiveBuffer) -> Optional[BinaryRequest]:
         req = self._req
         if req is None:

@@ -1335,6 +1335,12 @@ class RequestParser:
         self._pending = None
         self._body = _BodyReader()
 
+    @property
+    def in_body(self) -> bool:
+        """True while a request's head was read and its body is awaited
+        (the next bytes belong to that body, whatever they look like)."""
+        return self._pending is not None
+
     def parse(self, buf: ReceiveBuffer) -> Optional[HttpRequest]:
         """The next complete request, consumed from ``buf``, or None."""
         req = self._pending

@@ -37,7 +37,11 @@ RECV_SIZE = 256 * 1024
 
 
 class Logger:
-    """Timestamped log lines: ``2026-01-02T03:04:05.123456Z: [INFO]: text``."""
+    """Timestamped log lines: ``2026-01-02T03:04:05.123456Z: [INFO]: text``.
+
+    ``level`` is the least important kind written: "DEBUG", "INFO",
+    "SYSTEM", "ERROR", or "NONE" to write nothing (ktserver's -lz).
+    """
 
     LEVELS = ("DEBUG", "INFO", "SYSTEM", "ERROR")
 
@@ -47,7 +51,10 @@ class Logger:
         self._path = path
         self._file: Optional[TextIO] = None
         self._stream = stream
-        self._min = self.LEVELS.index(level) if level in self.LEVELS else 1
+        if level == "NONE":
+            self._min = len(self.LEVELS)
+        else:
+            self._min = self.LEVELS.index(level) if level in self.LEVELS else 1
         if path is not None:
             self._file = open(path, "a", encoding="utf-8")
 
@@ -66,6 +73,15 @@ class Logger:
                 out.flush()
             except (OSError, ValueError):
                 pass
+
+    def enabled(self, level: str) -> bool:
+        """Whether lines of ``level`` are written (to skip formatting them)."""
+        if level not in self.LEVELS:
+            return self._min < len(self.LEVELS)
+        return self.LEVELS.index(level) >= self._min
+
+    def debug(self, message: str) -> None:
+        self.log("DEBUG", message)
 
     def info(self, message: str) -> None:
         self.log("INFO", message)

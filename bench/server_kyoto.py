@@ -1,0 +1,245 @@
+"""Built-in Kyoto Tycoon server benchmark: the pure and the compiled build
+side by side with the real ktserver (when installed), in one run.
+
+    python bench/server_kyoto.py            # about a minute
+    python bench/server_kyoto.py --quick    # shorter measurements
+    python bench/server_kyoto.py --no-real  # built-in server only
+
+Workloads (binary protocol, keys of 10 bytes, values of 100 bytes, cache
+hash database ``*``):
+  get            get_bulk of one key per request
+  set            set_bulk of one record per request
+  get_bulk 100   get_bulk of 100 keys per request
+each with 1 and with 8 connections.
+
+The load is generated with raw sockets and pre-encoded requests (one
+process per connection), so the client costs as little as possible; the
+figures are requests per second.  The server subprocess of a built-in
+build runs with PYTHONPATH at that build's directory (bench/_builds.py),
+and the run checks, through the report procedure, that the compiled build
+really serves compiled code.  Every server runs without logging (-lz).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(1, str(ROOT))
+
+from kt.protocol import kt_binary as kb  # noqa: E402
+from kt.protocol import kt_http as kh  # noqa: E402
+from kt.protocol.buffer import ReceiveBuffer  # noqa: E402
+
+VALUE = bytes(range(100))
+NKEYS = 1000
+KT_PORT_MAX = 32767  # ktserver refuses ports above this
+
+
+def _recv_exact(sock: socket.socket, view: memoryview, n: int) -> None:
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:n])
+        if k == 0:
+            raise ConnectionError("server closed the connection")
+        got += k
+
+
+def _load(args: Tuple[int, List[bytes], int, float]) -> int:
+    """Send requests in a loop for ``seconds``; return how many completed."""
+    port, requests, reply_size, seconds = args
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    view = memoryview(bytearray(reply_size + 16))
+    n = len(requests)
+    done = 0
+    i = 0
+    sendall = sock.sendall
+    deadline = time.perf_counter() + seconds
+    while True:
+        for _ in range(64):
+            sendall(requests[i])
+            _recv_exact(sock, view, reply_size)
+            i += 1
+            if i == n:
+                i = 0
+        done += 64
+        if time.perf_counter() >= deadline:
+            break
+    sock.close()
+    return done
+
+
+def _rate(port: int, requests: List[bytes], size: int, conns: int, seconds: float) -> float:
+    if conns == 1:
+        t0 = time.perf_counter()
+        done = _load((port, requests, size, seconds))
+        return done / (time.perf_counter() - t0)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(conns) as pool:
+        t0 = time.perf_counter()
+        counts = pool.map(_load, [(port, requests, size, seconds)] * conns)
+        elapsed = time.perf_counter() - t0
+    return sum(counts) / elapsed
+
+
+def _call(sock: socket.socket, request: bytes, parse: object) -> object:
+    buf = ReceiveBuffer()
+    sock.sendall(request)
+    while True:
+        result = parse(buf)  # type: ignore[operator]
+        if result is not None:
+            return result
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf.feed(chunk)
+
+
+def _workloads(port: int, seconds: float) -> Dict[str, float]:
+    keys = [b"key-%06d" % i for i in range(NKEYS)]
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for i in range(0, NKEYS, 100):
+            n = _call(sock, kb.encode_set_bulk([(k, VALUE) for k in keys[i:i + 100]]),
+                      kb.parse_set_bulk_reply)
+            assert n == 100, n
+        recs = _call(sock, kb.encode_get_bulk(keys[:100]), kb.GetBulkReplyParser().parse)
+        assert len(recs) == 100  # type: ignore[arg-type]
+    record = 18 + len(keys[0]) + len(VALUE)
+    gets = [kb.encode_get_bulk([k]) for k in keys]
+    sets = [kb.encode_set_bulk([(k, VALUE)]) for k in keys]
+    bulks = [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
+    out: Dict[str, float] = {}
+    for conns in (1, 8):
+        out["get x%d" % conns] = _rate(port, gets, 5 + record, conns, seconds)
+        out["set x%d" % conns] = _rate(port, sets, 5, conns, seconds)
+        out["get_bulk 100 x%d" % conns] = _rate(port, bulks, 5 + 100 * record, conns, seconds)
+    return out
+
+
+def _features(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        resp = _call(sock, kh.encode_rpc_request("report", [], None, b"localhost"),
+                     kh.ResponseParser().parse)
+    return dict(resp.rpc_pairs()).get(b"conf_kt_features", b"")  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    seconds = 0.6 if quick else 1.5
+    columns: List[Tuple[str, Dict[str, float]]] = []
+    from _builds import builds
+
+    for build, path in builds():
+        env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
+        cmd = [sys.executable, "-m", "kt.server", "kyoto", "-host", "127.0.0.1", "-port", "0",
+               "-lz", "*"]
+        print("measuring the built-in server (%s build)..." % build, file=sys.stderr, flush=True)
+        columns.append(("built-in " + build, _measure(cmd, env, None, build)))
+    real = shutil.which("ktserver") if "--no-real" not in sys.argv else None
+    if real:
+        print("measuring ktserver (%s)..." % real, file=sys.stderr, flush=True)
+        port = _free_port()
+        cmd = [real, "-host", "127.0.0.1", "-port", str(port), "-lz", "*"]
+        columns.append(("ktserver", _measure(cmd, dict(os.environ), port, None, seconds)))
+    else:
+        print("ktserver not found on PATH: measuring the built-in server only",
+              file=sys.stderr)
+    names = list(columns[0][1])
+    width = max(len(n) for n in names) + 2
+    header = "%-*s" % (width, "requests/s") + "".join("%20s" % label for label, _ in columns)
+    if real:
+        header += "%16s" % "compiled/ktsrv"
+    print(header)
+    for name in names:
+        row = "%-*s" % (width, name) + "".join("%20.0f" % res.get(name, 0.0) for _, res in columns)
+        if real:
+            compiled = dict(columns)["built-in compiled"].get(name, 0.0)
+            ref = dict(columns)["ktserver"].get(name, 0.0)
+            row += "%16.2f" % (compiled / ref if ref else 0.0)
+        print(row)
+    if real:
+        res = dict(columns)
+        print("\ntarget: built-in compiled >= 0.5x ktserver on single-connection get "
+              "(%.2fx) and set (%.2fx)" % (
+                  res["built-in compiled"]["get x1"] / res["ktserver"]["get x1"],
+                  res["built-in compiled"]["set x1"] / res["ktserver"]["set x1"]))
+    print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
+
+
+def _measure(cmd: List[str], env: Dict[str, str], port: Optional[int],
+             build: Optional[str], seconds: float = 0.0) -> Dict[str, float]:
+    if not seconds:
+        seconds = 0.6 if "--quick" in sys.argv else 1.5
+    workdir = tempfile.mkdtemp(prefix="kt-bench-kt-")
+    try:
+        proc, port = _start(cmd, env, port, workdir)
+        try:
+            if build is not None:
+                compiled = b"(compiled)" in _features(port)
+                if compiled != (build == "compiled"):
+                    raise SystemExit("the %s build's server reports compiled=%s"
+                                     % (build, compiled))
+            return _workloads(port, seconds)
+        finally:
+            _stop(proc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import random
+
+    for _ in range(100):
+        port = random.randint(20000, KT_PORT_MAX)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free port")
+
+
+def _start(cmd: List[str], env: Dict[str, str], port: Optional[int],
+           workdir: str) -> Tuple["subprocess.Popen[bytes]", int]:
+    proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    if port is None:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if "listening on" not in line:
+            raise SystemExit("the server did not start: %r" % line)
+        return proc, int(line.split("listening on", 1)[1].split()[0].rsplit(":", 1)[1])
+    for _ in range(250):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit("the server did not listen on %d" % port)
+
+
+def _stop(proc: "subprocess.Popen[bytes]") -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()

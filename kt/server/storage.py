@@ -1,0 +1,1450 @@
+"""Record stores of the built-in servers: ordered map, Kyoto Tycoon
+databases with expiration, and their file format.
+
+Who calls it: kt.server.kyoto_engine (the Kyoto Tycoon server) and
+Python script procedures (``-scr``); ``OrderedMap`` is meant for the Tokyo
+Tyrant server as well (hash and B+ tree databases, forward-matching keys).
+
+Layers:
+
+* ``OrderedMap``: a dict of bytes to bytes with a sorted key index that is
+  built the first time ordered access is needed and then kept up to date
+  cheaply (new keys are sorted in batches, removed keys are skipped and
+  swept out in batches).  Plain get/put/pop cost one or two dict lookups.
+* ``Database``: one Kyoto Tycoon database (``*``, ``%``, ``:``, ``-``,
+  ``+``, ``*.kch``, ``*.kct``, ``*.kcd``, ``*.kcf``): records with
+  expiration times and the semantics of Kyoto Tycoon's TimedDB (what
+  add/replace/append/cas/increment/increment_double/seize do, which
+  operations see expired records, when expired records are purged, how
+  cursors move).  Every method takes the database's lock, so a database
+  can be shared by all connection threads.
+* ``Cursor``: a cursor of a Database (ktserver's ``CUR``).
+* File databases are kept in memory and written whole to their file (see
+  ``save_records`` for the format) by ``synchronize`` and when the server
+  stops; they are read back when the server starts.
+
+Expiration, as in ktserver: a record stored with expiration time ``xt``
+(absolute seconds; ``XT_MAX`` = never) is visible while ``now <= xt``.
+Expired records stay in the database, invisible to reads, until they are
+purged, and ``count`` includes them until then: a write adds 256 and a
+read 32 to a score, and once the score reaches 2048 it is spent to purge
+up to score/256 expired records; ``vacuum`` purges them all.
+``match_prefix``, ``match_regex`` and ``match_similar`` scan keys without
+looking at expiration, as ktserver's do.
+
+Iteration order: every database type iterates in byte order of keys (for
+hash databases ktserver's order is its hash order; any order visiting
+every record once is correct there).  Hash-type databases refuse
+``jump_back``/``step_back`` (NOIMPL), and their ``jump(key)`` needs an
+existing key, as in Kyoto Cabinet.
+"""
+
+from __future__ import annotations
+
+import binascii
+import heapq
+import math
+import os
+import struct
+import threading
+import time
+from bisect import bisect_left, bisect_right
+from typing import Dict, Final, List, Optional, Set, Tuple, final
+
+from kt.server.ere import EREError, compile_ere
+
+__all__ = [
+    "XT_MAX",
+    "INT64_MAX",
+    "INT64_MIN",
+    "Cursor",
+    "DBError",
+    "Database",
+    "OrderedMap",
+    "absolute_xt",
+    "load_records",
+    "open_database",
+    "parse_db_spec",
+    "save_records",
+]
+
+#: Expiration time meaning "never" (Kyoto Tycoon stores 40-bit times).
+XT_MAX: Final = (1 << 40) - 1
+INT64_MAX: Final = (1 << 63) - 1
+INT64_MIN: Final = -(1 << 63)
+_HALF_MAX: Final = INT64_MAX // 2  # C's INT64MAX / 2
+_HALF_MIN: Final = -(1 << 62)  # C's INT64MIN / 2
+
+# Kyoto Cabinet error codes and names (for "DB: code: name: message").
+E_NOIMPL: Final = 1
+E_INVALID: Final = 2
+E_NOREPOS: Final = 3
+E_DUPREC: Final = 6
+E_NOREC: Final = 7
+E_LOGIC: Final = 8
+E_SYSTEM: Final = 9
+ERROR_NAMES: Final[Dict[int, str]] = {
+    0: "success",
+    E_NOIMPL: "not implemented",
+    E_INVALID: "invalid operation",
+    E_NOREPOS: "no repository",
+    4: "no permission",
+    5: "broken file",
+    E_DUPREC: "record duplication",
+    E_NOREC: "no record",
+    E_LOGIC: "logical inconsistency",
+    E_SYSTEM: "system error",
+    15: "miscellaneous error",
+}
+
+# Database types (Kyoto Cabinet's PolyDB type numbers, as status reports them).
+TYPE_PHASH: Final = 0x10
+TYPE_PTREE: Final = 0x11
+TYPE_STASH: Final = 0x18
+TYPE_CACHE: Final = 0x20
+TYPE_GRASS: Final = 0x21
+TYPE_HASH: Final = 0x30
+TYPE_TREE: Final = 0x31
+TYPE_DIR: Final = 0x40
+TYPE_FOREST: Final = 0x41
+_TREE_TYPES: Final = (TYPE_PTREE, TYPE_GRASS, TYPE_TREE, TYPE_FOREST)
+# B+ tree types whose cursors remember the direction of the last move
+# (the prototype tree's cursor always steps forward).
+_DIRECTED_TYPES: Final = (TYPE_GRASS, TYPE_TREE, TYPE_FOREST)
+_SYMBOL_TYPES: Final[Dict[str, int]] = {
+    "-": TYPE_PHASH,
+    "+": TYPE_PTREE,
+    ":": TYPE_STASH,
+    "*": TYPE_CACHE,
+    "%": TYPE_GRASS,
+}
+_SUFFIX_TYPES: Final[Dict[str, int]] = {
+    ".kch": TYPE_HASH,
+    ".kct": TYPE_TREE,
+    ".kcd": TYPE_DIR,
+    ".kcf": TYPE_FOREST,
+}
+
+# Expiration scores (as in Kyoto Tycoon's TimedDB).
+_SCORE_WRITE: Final = 256
+_SCORE_READ: Final = 32
+_SCORE_UNIT: Final = 256
+_SCORE_TRIGGER: Final = 2048
+
+# increment_double's fixed-point unit.
+_DECUNIT: Final = 1000000000000000
+
+
+class DBError(Exception):
+    """A database operation failed; ``code`` is a Kyoto Cabinet error code
+    (E_*), ``message`` its detail, as ktserver reports them."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__("%s: %s" % (ERROR_NAMES.get(code, "error"), message))
+        self.code = code
+        self.message = message
+
+    def describe(self) -> str:
+        """ktserver's form: ``DB: 7: no record: no record``."""
+        return "DB: %d: %s: %s" % (self.code, ERROR_NAMES.get(self.code, "error"), self.message)
+
+
+def absolute_xt(xt: int, now: int) -> int:
+    """Kyoto Tycoon's reading of a requested expiration time: a positive
+    ``xt`` is seconds from ``now``, a negative one is minus an absolute
+    time; anything beyond ``XT_MAX`` means never."""
+    if xt < 0:
+        if xt < _HALF_MIN:
+            xt = _HALF_MIN
+        xt = -xt
+    else:
+        if xt > _HALF_MAX:
+            xt = _HALF_MAX
+        xt += now
+    return XT_MAX if xt > XT_MAX else xt
+
+
+def _wrap64(n: int) -> int:
+    """``n`` wrapped to a signed 64-bit integer (C arithmetic)."""
+    n &= 0xFFFFFFFFFFFFFFFF
+    return n - (1 << 64) if n >= (1 << 63) else n
+
+
+def _to_int64(x: float) -> int:
+    """C's (int64_t) conversion of a double, as x86 does it (out of range
+    and NaN give INT64_MIN)."""
+    if x != x or not (-9.223372036854775808e18 <= x < 9.223372036854775808e18):
+        return INT64_MIN
+    return int(x)
+
+
+def _fract_units(fract: float) -> int:
+    """C's ``(int64_t)(fract * 1e15)`` computed in x86 80-bit long double:
+    the exact product rounded to 64 significant bits, then truncated."""
+    if fract == 0.0 or fract != fract:
+        return 0
+    num, den = fract.as_integer_ratio()
+    p = num * _DECUNIT
+    negative = p < 0
+    if negative:
+        p = -p
+    drop = p.bit_length() - 64
+    if drop > 0:
+        q = p >> drop
+        r = p - (q << drop)
+        half = 1 << (drop - 1)
+        if r > half or (r == half and q & 1):
+            q += 1
+        p = q << drop
+    units = p // den
+    return -units if negative else units
+
+
+_I64: Final = struct.Struct(">q")
+_I64x2: Final = struct.Struct(">qq")
+
+
+# ---------------------------------------------------------------------------
+# Ordered map
+
+
+@final
+class OrderedMap:
+    """A mapping of bytes keys to bytes values with ordered access.
+
+    ``data`` is the plain dict (read it directly for speed; write through
+    ``put``/``pop``/``clear`` so that the index stays right).  The sorted
+    index exists only once an ordered method has been called.
+    """
+
+    data: Dict[bytes, bytes]
+    _keys: List[bytes]
+    _new: List[bytes]
+    _holes: Set[bytes]
+    _indexed: bool
+
+    def __init__(self) -> None:
+        self.data = {}
+        self._keys = []
+        self._new = []
+        self._holes = set()
+        self._indexed = False
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        return self.data.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        data = self.data
+        if self._indexed and key not in data:
+            holes = self._holes
+            if key in holes:
+                holes.discard(key)
+            else:
+                self._new.append(key)
+        data[key] = value
+
+    def pop(self, key: bytes) -> Optional[bytes]:
+        value = self.data.pop(key, None)
+        if value is not None and self._indexed:
+            self._holes.add(key)
+        return value
+
+    def clear(self) -> None:
+        self.data = {}
+        self._keys = []
+        self._new = []
+        self._holes = set()
+        self._indexed = False
+
+    def sorted_keys(self) -> List[bytes]:
+        """The index: every key in byte order (may also hold removed keys
+        not swept out yet; check ``key in data``)."""
+        if not self._indexed:
+            self._keys = sorted(self.data)
+            self._new = []
+            self._holes = set()
+            self._indexed = True
+            return self._keys
+        keys = self._keys
+        holes = self._holes
+        if holes and (len(holes) > 64 and len(holes) * 4 > len(keys) or self._new):
+            data = self.data
+            keys = [k for k in keys if k in data]
+            self._holes = set()
+        new = self._new
+        if new:
+            new.sort()
+            keys = keys + new
+            keys.sort()  # two sorted runs: linear time
+            self._new = []
+        self._keys = keys
+        return keys
+
+    def live_keys(self) -> List[bytes]:
+        """Every key in byte order."""
+        keys = self.sorted_keys()
+        if self._holes:
+            data = self.data
+            return [k for k in keys if k in data]
+        return list(keys)
+
+    def _scan_up(self, keys: List[bytes], i: int) -> Optional[bytes]:
+        data = self.data
+        n = len(keys)
+        while i < n:
+            k = keys[i]
+            if k in data:
+                return k
+            i += 1
+        return None
+
+    def _scan_down(self, keys: List[bytes], i: int) -> Optional[bytes]:
+        data = self.data
+        while i >= 0:
+            k = keys[i]
+            if k in data:
+                return k
+            i -= 1
+        return None
+
+    def first(self) -> Optional[bytes]:
+        return self._scan_up(self.sorted_keys(), 0)
+
+    def last(self) -> Optional[bytes]:
+        keys = self.sorted_keys()
+        return self._scan_down(keys, len(keys) - 1)
+
+    def ceiling(self, key: bytes) -> Optional[bytes]:
+        """The smallest key >= ``key``."""
+        keys = self.sorted_keys()
+        return self._scan_up(keys, bisect_left(keys, key))
+
+    def higher(self, key: bytes) -> Optional[bytes]:
+        """The smallest key > ``key``."""
+        keys = self.sorted_keys()
+        return self._scan_up(keys, bisect_right(keys, key))
+
+    def floor(self, key: bytes) -> Optional[bytes]:
+        """The largest key <= ``key``."""
+        keys = self.sorted_keys()
+        return self._scan_down(keys, bisect_right(keys, key) - 1)
+
+    def lower(self, key: bytes) -> Optional[bytes]:
+        """The largest key < ``key``."""
+        keys = self.sorted_keys()
+        return self._scan_down(keys, bisect_left(keys, key) - 1)
+
+    def prefixed(self, prefix: bytes, limit: int) -> List[bytes]:
+        """Keys starting with ``prefix`` in byte order, at most ``limit``
+        of them (negative: no limit)."""
+        out: List[bytes] = []
+        if limit == 0:
+            return out
+        keys = self.sorted_keys()
+        data = self.data
+        i = bisect_left(keys, prefix)
+        n = len(keys)
+        while i < n:
+            k = keys[i]
+            if not k.startswith(prefix):
+                break
+            if k in data:
+                out.append(k)
+                if len(out) == limit:
+                    break
+            i += 1
+        return out
+
+    def key_range(self, start: Optional[bytes], start_inclusive: bool, end: Optional[bytes],
+                  end_inclusive: bool, limit: int) -> List[bytes]:
+        """Keys between ``start`` and ``end`` (None: unbounded) in byte
+        order, at most ``limit`` (negative: no limit)."""
+        out: List[bytes] = []
+        if limit == 0:
+            return out
+        keys = self.sorted_keys()
+        data = self.data
+        if start is None:
+            i = 0
+        elif start_inclusive:
+            i = bisect_left(keys, start)
+        else:
+            i = bisect_right(keys, start)
+        n = len(keys)
+        while i < n:
+            k = keys[i]
+            if end is not None and (k > end or (k == end and not end_inclusive)):
+                break
+            if k in data:
+                out.append(k)
+                if len(out) == limit:
+                    break
+            i += 1
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Database specs
+
+
+@final
+class DBSpec:
+    """A parsed database argument (``casket.kct#bnum=1000``)."""
+
+    spec: str
+    path: str
+    type: int
+    options: Dict[str, str]
+
+    def __init__(self, spec: str, path: str, type_: int, options: Dict[str, str]) -> None:
+        self.spec = spec
+        self.path = path
+        self.type = type_
+        self.options = options
+
+    @property
+    def is_file(self) -> bool:
+        return self.type >= TYPE_HASH
+
+
+def parse_db_spec(spec: str) -> DBSpec:
+    """Parse a ktserver database argument; ValueError for an unknown type.
+
+    ``*`` cache hash, ``%`` cache tree, ``:`` stash, ``-`` prototype hash,
+    ``+`` prototype tree; ``name.kch`` / ``.kct`` / ``.kcd`` / ``.kcf``
+    file databases (``.kcd`` and ``.kcf`` are single files here too).
+    Options after ``#`` (``name=value``) are accepted and kept; a ``type=``
+    option overrides the type as in Kyoto Cabinet.
+    """
+    parts = spec.split("#")
+    path = parts[0]
+    options: Dict[str, str] = {}
+    for opt in parts[1:]:
+        name, sep, value = opt.partition("=")
+        if sep:
+            options[name] = value
+    type_ = _SYMBOL_TYPES.get(path, 0)
+    if type_ == 0:
+        lower = path.lower()
+        for suffix, t in _SUFFIX_TYPES.items():
+            if lower.endswith(suffix) and len(path) > len(suffix):
+                type_ = t
+                break
+    forced = options.get("type", "").lower()
+    if forced:
+        for suffix, t in _SUFFIX_TYPES.items():
+            if forced == suffix[1:]:
+                type_ = t
+        if forced in ("kch", "hash"):
+            type_ = TYPE_HASH
+        elif forced in ("kct", "tree"):
+            type_ = TYPE_TREE
+    if type_ == 0:
+        raise ValueError(
+            "unknown database type %r: use *, %%, :, -, + or a name ending in "
+            ".kch, .kct, .kcd or .kcf" % spec)
+    return DBSpec(spec, path, type_, options)
+
+
+# ---------------------------------------------------------------------------
+# File format
+
+
+_MAGIC: Final = b"KTSRVDB\n"
+_VERSION: Final = 1
+_HEADER: Final = struct.Struct(">8sIIQ")  # magic, version, type, record count
+_RECORD: Final = struct.Struct(">IIQ")  # ksiz, vsiz, xt
+_TRAILER: Final = struct.Struct(">4sI")  # b"END\n", crc32 of everything before
+
+
+def save_records(path: str, type_: int, items: List[Tuple[bytes, bytes, int]], hard: bool) -> int:
+    """Write ``items`` (key, value, xt) to ``path`` atomically; returns the
+    file size.
+
+    Format (all integers big-endian): header ``b"KTSRVDB\\n"``, version
+    u32 (1), database type u32, record count u64; then per record ksiz u32,
+    vsiz u32, xt u64 (absolute expiration time, 2**40-1 for never), key,
+    value; then ``b"END\\n"`` and the CRC-32 (u32) of every byte before it.
+    The file is written to ``path + ".tmp"`` and renamed over ``path``;
+    ``hard`` also fsyncs the file and its directory.
+    """
+    tmp = path + ".tmp"
+    crc = 0
+    size = 0
+    rec = _RECORD
+    with open(tmp, "wb") as f:
+        head = _HEADER.pack(_MAGIC, _VERSION, type_, len(items))
+        f.write(head)
+        crc = binascii.crc32(head, crc)
+        size += len(head)
+        chunk: List[bytes] = []
+        pending = 0
+        for key, value, xt in items:
+            part = rec.pack(len(key), len(value), xt)
+            chunk.append(part)
+            chunk.append(key)
+            chunk.append(value)
+            pending += len(part) + len(key) + len(value)
+            if pending >= 1 << 20:
+                data = b"".join(chunk)
+                f.write(data)
+                crc = binascii.crc32(data, crc)
+                size += len(data)
+                chunk = []
+                pending = 0
+        if chunk:
+            data = b"".join(chunk)
+            f.write(data)
+            crc = binascii.crc32(data, crc)
+            size += len(data)
+        tail = _TRAILER.pack(b"END\n", crc & 0xFFFFFFFF)
+        f.write(tail)
+        size += len(tail)
+        f.flush()
+        if hard:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if hard:
+        try:
+            dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        except OSError:
+            return size
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+        finally:
+            os.close(dfd)
+    return size
+
+
+def load_records(path: str) -> Tuple[int, List[Tuple[bytes, bytes, int]]]:
+    """Read a file written by ``save_records``: (type, items).  Raises
+    DBError (BROKEN) when the file is not one of ours or is damaged."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < _HEADER.size + _TRAILER.size or not data.startswith(_MAGIC):
+        raise DBError(5, "%s is not a kt.server database file (Kyoto Cabinet files "
+                         "are not readable by the built-in server)" % path)
+    magic: bytes
+    version: int
+    type_: int
+    count: int
+    magic, version, type_, count = _HEADER.unpack_from(data, 0)
+    if version != _VERSION:
+        raise DBError(5, "%s: unsupported file format version %d" % (path, version))
+    end = len(data) - _TRAILER.size
+    tag: bytes
+    crc: int
+    tag, crc = _TRAILER.unpack_from(data, end)
+    if tag != b"END\n" or binascii.crc32(data[:end]) & 0xFFFFFFFF != crc:
+        raise DBError(5, "%s: the file is truncated or damaged (checksum mismatch)" % path)
+    items: List[Tuple[bytes, bytes, int]] = []
+    pos = _HEADER.size
+    rec = _RECORD
+    for _ in range(count):
+        if pos + rec.size > end:
+            raise DBError(5, "%s: record count does not match the data" % path)
+        ksiz: int
+        vsiz: int
+        xt: int
+        ksiz, vsiz, xt = rec.unpack_from(data, pos)
+        pos += rec.size
+        if pos + ksiz + vsiz > end:
+            raise DBError(5, "%s: record runs past the end of the data" % path)
+        key = data[pos:pos + ksiz]
+        pos += ksiz
+        value = data[pos:pos + vsiz]
+        pos += vsiz
+        items.append((key, value, xt))
+    if pos != end:
+        raise DBError(5, "%s: trailing bytes after the last record" % path)
+    return type_, items
+
+
+# ---------------------------------------------------------------------------
+# Databases
+
+
+@final
+class Database:
+    """One Kyoto Tycoon database (see the module docstring).
+
+    ``path`` is the argument as given without options (``*``,
+    ``casket.kch``); ``file`` the file it lives in (None for in-memory
+    types).  Keys and values are bytes.  ``xt`` arguments follow Kyoto
+    Tycoon: seconds from now when positive, minus an absolute time when
+    negative, ``INT64_MAX`` (the default) for never.  Times returned are
+    absolute, ``XT_MAX`` meaning never.
+    """
+
+    path: str
+    type: int
+    ordered: bool
+    directed: bool
+    file: Optional[str]
+    options: Dict[str, str]
+    records: OrderedMap
+    xts: Dict[bytes, int]
+    _heap: List[Tuple[int, bytes]]
+    _score: int
+    _lock: threading.Lock
+    _dirty: bool
+
+    def __init__(self, path: str, type_: int, file: Optional[str] = None,
+                 options: Optional[Dict[str, str]] = None) -> None:
+        self.path = path
+        self.type = type_
+        self.ordered = type_ in _TREE_TYPES
+        self.directed = type_ in _DIRECTED_TYPES
+        self.file = file
+        self.options = options if options is not None else {}
+        self.records = OrderedMap()
+        self.xts = {}
+        self._heap = []
+        self._score = 0
+        self._lock = threading.Lock()
+        self._dirty = False
+
+    # -- internals (the caller holds the lock) ---------------------------------
+
+    def _visible(self, key: bytes, now: int) -> Optional[bytes]:
+        value = self.records.data.get(key)
+        if value is None:
+            return None
+        xts = self.xts
+        if xts:
+            xt = xts.get(key)
+            if xt is not None and now > xt:
+                return None
+        return value
+
+    def _xt_of(self, key: bytes) -> int:
+        xts = self.xts
+        if xts:
+            xt = xts.get(key)
+            if xt is not None:
+                return xt
+        return XT_MAX
+
+    def _store(self, key: bytes, value: bytes, xt: int) -> None:
+        """Store with absolute expiration time ``xt``."""
+        self.records.put(key, value)
+        if xt < XT_MAX:
+            self.xts[key] = xt
+            heapq.heappush(self._heap, (xt, key))
+        elif self.xts:
+            self.xts.pop(key, None)
+        self._dirty = True
+
+    def _delete(self, key: bytes) -> None:
+        self.records.pop(key)
+        if self.xts:
+            self.xts.pop(key, None)
+        self._dirty = True
+
+    def _tick(self, score: int, now: int) -> None:
+        """Account an operation; purge some expired records now and then."""
+        score += self._score
+        if score < _SCORE_TRIGGER:
+            self._score = score
+            return
+        step = score // _SCORE_UNIT
+        self._score = score - step * _SCORE_UNIT
+        if self._heap:
+            self._expire(step, now)
+
+    def _expire(self, limit: int, now: int) -> int:
+        heap = self._heap
+        xts = self.xts
+        removed = 0
+        while heap and removed < limit and heap[0][0] < now:
+            xt, key = heapq.heappop(heap)
+            if xts.get(key) == xt:
+                self._delete(key)
+                removed += 1
+        if len(heap) > 2 * len(xts) + 1024:
+            self._heap = [(xt, k) for k, xt in xts.items()]
+            heapq.heapify(self._heap)
+        return removed
+
+    # -- single records ---------------------------------------------------------
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        """The value of a visible record, or None."""
+        now = int(time.time())
+        with self._lock:
+            value = self._visible(key, now)
+            self._tick(_SCORE_READ, now)
+            return value
+
+    def get_with_xt(self, key: bytes) -> Optional[Tuple[bytes, int]]:
+        """(value, absolute expiration time) of a visible record, or None."""
+        now = int(time.time())
+        with self._lock:
+            value = self._visible(key, now)
+            self._tick(_SCORE_READ, now)
+            if value is None:
+                return None
+            return value, self._xt_of(key)
+
+    def check(self, key: bytes) -> Optional[Tuple[int, int]]:
+        """(value size, expiration time) of a visible record, or None."""
+        found = self.get_with_xt(key)
+        if found is None:
+            return None
+        return len(found[0]), found[1]
+
+    def set(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> None:
+        now = int(time.time())
+        with self._lock:
+            self._store(key, value, absolute_xt(xt, now))
+            self._tick(_SCORE_WRITE, now)
+
+    def add(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> bool:
+        """Store only if no visible record exists (False: DUPREC)."""
+        now = int(time.time())
+        with self._lock:
+            self._tick(_SCORE_WRITE, now)
+            if self._visible(key, now) is not None:
+                return False
+            self._store(key, value, absolute_xt(xt, now))
+            return True
+
+    def replace(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> bool:
+        """Store only if a visible record exists (False: NOREC)."""
+        now = int(time.time())
+        with self._lock:
+            self._tick(_SCORE_WRITE, now)
+            if self._visible(key, now) is None:
+                return False
+            self._store(key, value, absolute_xt(xt, now))
+            return True
+
+    def append(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> None:
+        """Append to the value (store it when missing); sets the new ``xt``."""
+        now = int(time.time())
+        with self._lock:
+            old = self._visible(key, now)
+            self._store(key, value if old is None else old + value, absolute_xt(xt, now))
+            self._tick(_SCORE_WRITE, now)
+
+    def remove(self, key: bytes) -> bool:
+        """Remove a visible record (False: NOREC).  An expired record is
+        purged but reported missing."""
+        now = int(time.time())
+        with self._lock:
+            self._tick(_SCORE_WRITE, now)
+            exists = key in self.records.data
+            visible = exists and self._visible(key, now) is not None
+            if exists:
+                self._delete(key)
+            return visible
+
+    def seize(self, key: bytes) -> Optional[Tuple[bytes, int]]:
+        """Get and remove a visible record: (value, xt) or None."""
+        now = int(time.time())
+        with self._lock:
+            self._tick(_SCORE_WRITE, now)
+            value = self._visible(key, now)
+            if value is None:
+                return None
+            xt = self._xt_of(key)
+            self._delete(key)
+            return value, xt
+
+    def cas(self, key: bytes, old: Optional[bytes], new: Optional[bytes],
+            xt: int = INT64_MAX) -> bool:
+        """Compare and swap (False: LOGIC "status conflict").
+
+        ``old`` None: succeed only if no visible record exists; ``new``
+        None: remove the record on success.
+        """
+        now = int(time.time())
+        with self._lock:
+            self._tick(_SCORE_WRITE, now)
+            current = self._visible(key, now)
+            if current is None:
+                if old is not None:
+                    return False
+                if new is not None:
+                    self._store(key, new, absolute_xt(xt, now))
+                return True
+            if old is None or current != old:
+                return False
+            if new is None:
+                self._delete(key)
+            else:
+                self._store(key, new, absolute_xt(xt, now))
+            return True
+
+    def increment(self, key: bytes, num: int, orig: int = 0,
+                  xt: int = INT64_MAX) -> Optional[int]:
+        """Add ``num`` to an 8-byte big-endian integer record; None when the
+        record is not 8 bytes long, or is missing and ``orig`` is INT64_MIN
+        ("try").  ``orig`` INT64_MAX ("set") stores ``num`` whatever the
+        current value; otherwise a missing record starts at ``orig``.
+        ``num`` 0 reads the current value without writing.  Integers wrap
+        around at 64 bits, as in ktserver."""
+        num = _wrap64(num)
+        orig = _wrap64(orig)
+        now = int(time.time())
+        with self._lock:
+            writable = num != 0 or orig != INT64_MIN
+            self._tick(_SCORE_WRITE if writable else _SCORE_READ, now)
+            current = self._visible(key, now)
+            onum: int
+            if current is not None:
+                if len(current) != 8:
+                    return None
+                if orig == INT64_MAX:
+                    onum = 0
+                else:
+                    onum = _I64.unpack(current)[0]
+                    if num == 0:
+                        return onum
+                result = _wrap64(num + onum)
+            else:
+                if orig == INT64_MIN:
+                    return None
+                result = num if orig == INT64_MAX else _wrap64(num + orig)
+            self._store(key, _I64.pack(result), absolute_xt(xt, now))
+            if result == INT64_MIN:
+                return None  # ktserver cannot tell this result from a failure
+            return result
+
+    def increment_double(self, key: bytes, num: float, orig: float = 0.0,
+                         xt: int = INT64_MAX) -> float:
+        """Add ``num`` to a 16-byte fixed-point record (integral part i64,
+        fraction i64 in units of 1e-15, big-endian); NaN means failure
+        (LOGIC).  ``orig`` -inf ("try") fails on a missing record, +inf
+        ("set") stores ``num`` whatever the current value."""
+        now = int(time.time())
+        with self._lock:
+            self._tick(_SCORE_WRITE, now)
+            current = self._visible(key, now)
+            set_mode = math.isinf(orig) and orig > 0
+            if current is not None:
+                if len(current) != 16:
+                    return math.nan
+                if set_mode:
+                    linteg = 0
+                    lfract = 0
+                else:
+                    pair: Tuple[int, int] = _I64x2.unpack(current)
+                    linteg, lfract = pair
+                if lfract == INT64_MIN and linteg == INT64_MIN:
+                    return math.nan
+                if linteg == INT64_MAX:
+                    return math.inf
+                if linteg == INT64_MIN:
+                    return -math.inf
+                if num == 0.0 and not set_mode:
+                    return linteg + lfract / _DECUNIT
+                if math.isnan(num):
+                    linteg = INT64_MIN
+                    lfract = INT64_MIN
+                    result = math.nan
+                elif math.isinf(num):
+                    linteg = INT64_MAX if num > 0 else INT64_MIN
+                    lfract = 0
+                    result = num
+                else:
+                    dfract, dinteg = math.modf(num)
+                    linteg = _wrap64(linteg + _to_int64(dinteg))
+                    lfract = _wrap64(lfract + _fract_units(dfract))
+                    if lfract >= _DECUNIT:
+                        linteg = _wrap64(linteg + 1)
+                        lfract -= _DECUNIT
+                    result = linteg + lfract / _DECUNIT
+            else:
+                if math.isnan(orig) or (math.isinf(orig) and orig < 0):
+                    return math.nan
+                if not math.isinf(orig):
+                    num += orig
+                result = num
+                if math.isnan(num):
+                    linteg = INT64_MIN
+                    lfract = INT64_MIN
+                elif math.isinf(num):
+                    linteg = INT64_MAX if num > 0 else INT64_MIN
+                    lfract = 0
+                else:
+                    dfract, dinteg = math.modf(num)
+                    linteg = _to_int64(dinteg)
+                    lfract = _fract_units(dfract)
+            self._store(key, _I64x2.pack(linteg, lfract), absolute_xt(xt, now))
+            return result
+
+    # -- bulk operations ----------------------------------------------------------
+
+    def fetch(self, keys: List[bytes], start: int, end: int, out_keys: List[bytes],
+              out_values: List[bytes], out_xts: List[int]) -> int:
+        """Append the visible records among ``keys[start:end]`` to the
+        three lists (key, value, absolute xt); returns how many were
+        missing.  One lock and one clock reading for the whole batch (the
+        binary get_bulk's hot path)."""
+        now = int(time.time())
+        misses = 0
+        with self._lock:
+            data = self.records.data
+            xts = self.xts
+            if xts:
+                for i in range(start, end):
+                    key = keys[i]
+                    value = data.get(key)
+                    if value is None:
+                        misses += 1
+                        continue
+                    xt = xts.get(key, XT_MAX)
+                    if now > xt:
+                        misses += 1
+                        continue
+                    out_keys.append(key)
+                    out_values.append(value)
+                    out_xts.append(xt)
+            else:
+                for i in range(start, end):
+                    key = keys[i]
+                    value = data.get(key)
+                    if value is None:
+                        misses += 1
+                        continue
+                    out_keys.append(key)
+                    out_values.append(value)
+                    out_xts.append(XT_MAX)
+            self._tick(_SCORE_READ * (end - start), now)
+        return misses
+
+    def store(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
+              end: int) -> None:
+        """Set ``keys[i]`` to ``values[i]`` with expiration ``xts[i]`` (Kyoto
+        Tycoon's reading of xt) for i in [start, end), under one lock (the
+        binary set_bulk's hot path)."""
+        now = int(time.time())
+        with self._lock:
+            records = self.records
+            for i in range(start, end):
+                xt = xts[i]
+                if xt > XT_MAX and not self.xts:
+                    records.put(keys[i], values[i])
+                else:
+                    self._store(keys[i], values[i], absolute_xt(xt, now))
+            self._dirty = True
+            self._tick(_SCORE_WRITE * (end - start), now)
+
+    def discard(self, keys: List[bytes], start: int, end: int) -> int:
+        """Remove ``keys[start:end]``; returns how many visible records were
+        removed (expired ones are purged without counting)."""
+        now = int(time.time())
+        hits = 0
+        with self._lock:
+            data = self.records.data
+            for i in range(start, end):
+                key = keys[i]
+                if key in data:
+                    if self._visible(key, now) is not None:
+                        hits += 1
+                    self._delete(key)
+            self._tick(_SCORE_WRITE * (end - start), now)
+        return hits
+
+    def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX) -> int:
+        now = int(time.time())
+        axt = absolute_xt(xt, now)
+        with self._lock:
+            for key, value in items:
+                self._store(key, value, axt)
+            self._tick(_SCORE_WRITE, now)
+        return len(items)
+
+    def remove_bulk(self, keys: List[bytes]) -> int:
+        now = int(time.time())
+        hits = 0
+        with self._lock:
+            data = self.records.data
+            for key in keys:
+                if key in data:
+                    if self._visible(key, now) is not None:
+                        hits += 1
+                    self._delete(key)
+            self._tick(_SCORE_WRITE, now)
+        return hits
+
+    def get_bulk(self, keys: List[bytes]) -> Dict[bytes, bytes]:
+        now = int(time.time())
+        out: Dict[bytes, bytes] = {}
+        with self._lock:
+            for key in keys:
+                value = self._visible(key, now)
+                if value is not None:
+                    out[key] = value
+            self._tick(_SCORE_READ, now)
+        return out
+
+    # -- whole database -------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of records, expired ones not purged yet included."""
+        return len(self.records.data)
+
+    def size(self) -> int:
+        """Approximate size in bytes: keys, values and 16 bytes a record."""
+        with self._lock:
+            total = 0
+            for key, value in self.records.data.items():
+                total += len(key) + len(value) + 16
+            return total
+
+    def clear(self) -> None:
+        with self._lock:
+            self.records.clear()
+            self.xts = {}
+            self._heap = []
+            self._score = 0
+            self._dirty = True
+
+    def vacuum(self, step: int = 0) -> int:
+        """Purge expired records: all of them when ``step`` <= 1, else up
+        to ``step``.  Returns how many were purged."""
+        now = int(time.time())
+        with self._lock:
+            if step > 1:
+                return self._expire(step, now)
+            expired = [k for k, xt in self.xts.items() if now > xt]
+            for key in expired:
+                self._delete(key)
+            self._heap = [(xt, k) for k, xt in self.xts.items()]
+            heapq.heapify(self._heap)
+            self._score = 0
+            return len(expired)
+
+    def items(self) -> List[Tuple[bytes, bytes, int]]:
+        """Every record (expired ones included) as (key, value, xt), in
+        key order."""
+        with self._lock:
+            data = self.records.data
+            xts = self.xts
+            return [(k, data[k], xts.get(k, XT_MAX)) for k in self.records.live_keys()]
+
+    def load(self, items: List[Tuple[bytes, bytes, int]]) -> None:
+        """Replace the contents with ``items`` (key, value, absolute xt)."""
+        with self._lock:
+            self.records.clear()
+            self.xts = {}
+            self._heap = []
+            for key, value, xt in items:
+                self._store(key, value, XT_MAX if xt >= XT_MAX else xt)
+            self._dirty = False
+
+    def synchronize(self, hard: bool = False) -> bool:
+        """Write a file database to its file (no-op for the others).
+        Returns False when it wrote nothing because nothing changed.
+        Raises DBError (SYSTEM) when the file cannot be written."""
+        file = self.file
+        if file is None:
+            return True
+        with self._lock:
+            data = self.records.data
+            xts = self.xts
+            items = [(k, data[k], xts.get(k, XT_MAX)) for k in self.records.live_keys()]
+            self._dirty = False
+        try:
+            save_records(file, self.type, items, hard)
+        except OSError as exc:
+            with self._lock:
+                self._dirty = True
+            raise DBError(E_SYSTEM, "writing %s failed: %s" % (file, exc)) from None
+        return True
+
+    @property
+    def dirty(self) -> bool:
+        """Whether a file database has changes not written yet."""
+        return self._dirty and self.file is not None
+
+    def status(self) -> Dict[str, str]:
+        """ktserver's status fields that make sense here."""
+        out: Dict[str, str] = {
+            "count": "%d" % self.count(),
+            "size": "%d" % self.size(),
+            "path": self.path,
+            "type": "%d" % self.type,
+            "realtype": "%d" % self.type,
+            "ktopts": "0",
+            "ktcapcnt": "-1",
+            "ktcapsiz": "-1",
+        }
+        if self.ordered:
+            out["rcomp"] = "lexical"
+        if self.file is not None:
+            try:
+                out["realsize"] = "%d" % os.path.getsize(self.file)
+            except OSError:
+                out["realsize"] = "0"
+        return out
+
+    # -- scans ----------------------------------------------------------------------
+
+    def match_prefix(self, prefix: bytes, limit: int = -1) -> List[bytes]:
+        """Keys starting with ``prefix`` (expired ones included)."""
+        with self._lock:
+            return self.records.prefixed(prefix, limit)
+
+    def match_regex(self, pattern: bytes, limit: int = -1) -> List[bytes]:
+        """Keys matching a POSIX extended regular expression (see
+        kt.server.ere).  DBError (LOGIC "compilation failed") for a bad
+        pattern."""
+        try:
+            compiled = compile_ere(pattern)
+        except EREError:
+            raise DBError(E_LOGIC, "compilation failed") from None
+        out: List[bytes] = []
+        if limit == 0:
+            return out
+        with self._lock:
+            keys = self.records.live_keys()
+        search = compiled.search
+        for key in keys:
+            nul = key.find(b"\x00")
+            if search(key if nul < 0 else key[:nul]) is not None:
+                out.append(key)
+                if len(out) == limit:
+                    break
+        return out
+
+    def match_similar(self, origin: bytes, distance: int, utf: bool,
+                      limit: int = -1) -> List[bytes]:
+        """Keys within Levenshtein ``distance`` of ``origin`` (in bytes, or
+        in characters with ``utf``), nearest first, then in byte order."""
+        if limit == 0:
+            return []
+        with self._lock:
+            keys = self.records.live_keys()
+        found: List[Tuple[int, bytes]] = []
+        if utf:
+            nul = origin.find(b"\x00")
+            ocodes = _utf8_codes(origin if nul < 0 else origin[:nul])
+            for key in keys:
+                kcodes = _utf8_codes(key)
+                if abs(len(ocodes) - len(kcodes)) > distance:
+                    continue
+                d = _levenshtein_codes(ocodes, kcodes, distance)
+                if d <= distance:
+                    found.append((d, key))
+        else:
+            olen = len(origin)
+            for key in keys:
+                if abs(olen - len(key)) > distance:
+                    continue
+                d = _levenshtein_bytes(origin, key, distance)
+                if d <= distance:
+                    found.append((d, key))
+        found.sort()
+        if limit > 0 and len(found) > limit:
+            found = found[:limit]
+        return [k for _, k in found]
+
+    def cursor(self) -> "Cursor":
+        return Cursor(self)
+
+
+def _levenshtein_bytes(a: bytes, b: bytes, bound: int) -> int:
+    """Edit distance of two byte strings (stops early past ``bound``)."""
+    if a == b:
+        return 0
+    if not a:
+        return len(b)
+    if not b:
+        return len(a)
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        ca = a[i - 1]
+        cur = [i] + [0] * len(b)
+        best = i
+        for j in range(1, len(b) + 1):
+            cost = 0 if ca == b[j - 1] else 1
+            v = prev[j - 1] + cost
+            x = prev[j] + 1
+            if x < v:
+                v = x
+            x = cur[j - 1] + 1
+            if x < v:
+                v = x
+            cur[j] = v
+            if v < best:
+                best = v
+        if best > bound:
+            return best
+        prev = cur
+    return prev[len(b)]
+
+
+def _levenshtein_codes(a: List[int], b: List[int], bound: int) -> int:
+    """Edit distance of two code point sequences."""
+    if a == b:
+        return 0
+    if not a:
+        return len(b)
+    if not b:
+        return len(a)
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        ca = a[i - 1]
+        cur = [i] + [0] * len(b)
+        best = i
+        for j in range(1, len(b) + 1):
+            cost = 0 if ca == b[j - 1] else 1
+            v = prev[j - 1] + cost
+            x = prev[j] + 1
+            if x < v:
+                v = x
+            x = cur[j - 1] + 1
+            if x < v:
+                v = x
+            cur[j] = v
+            if v < best:
+                best = v
+        if best > bound:
+            return best
+        prev = cur
+    return prev[len(b)]
+
+
+def _utf8_codes(data: bytes) -> List[int]:
+    """Code points of UTF-8 ``data`` decoded the way Kyoto Cabinet does
+    (invalid or overlong sequences are skipped, never an error)."""
+    out: List[int] = []
+    n = len(data)
+    i = 0
+    while i < n:
+        c = data[i]
+        if c < 0x80:
+            out.append(c)
+        elif c < 0xE0:
+            if i + 1 < n and data[i + 1] != 0:
+                c = ((c & 0x1F) << 6) | (data[i + 1] & 0x3F)
+                if c >= 0x80:
+                    out.append(c)
+                i += 1
+        elif c < 0xF0:
+            if i + 2 < n and data[i + 1] != 0 and data[i + 2] != 0:
+                c = ((c & 0x0F) << 12) | ((data[i + 1] & 0x3F) << 6) | (data[i + 2] & 0x3F)
+                if c >= 0x800:
+                    out.append(c)
+                i += 2
+        elif c < 0xF8:
+            if i + 3 < n and data[i + 1] != 0 and data[i + 2] != 0 and data[i + 3] != 0:
+                c = (((c & 0x07) << 18) | ((data[i + 1] & 0x3F) << 12)
+                     | ((data[i + 2] & 0x3F) << 6) | (data[i + 3] & 0x3F))
+                if c >= 0x10000:
+                    out.append(c)
+                i += 3
+        i += 1
+    return out
+
+
+@final
+class Cursor:
+    """A cursor of a Database: a position (a key) and a direction.
+
+    Methods return False / None when the cursor does not point at a
+    record (Kyoto Cabinet's NOREC); ``jump_back`` and ``step_back`` raise
+    DBError (NOIMPL) on hash-type databases.  A record removed or expired
+    under the cursor makes it move on to the next live record in its
+    direction.  On the B+ tree types (``%``, ``.kct``, ``.kcf``), after
+    ``jump_back``/``step_back`` the direction is backward: ``step=True``
+    reads and ``remove`` then move to the previous record, as in Kyoto
+    Cabinet; the other types always move forward.
+    """
+
+    db: Database
+    key: Optional[bytes]
+    back: bool
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.key = None
+        self.back = False
+
+    def _live_from(self, key: Optional[bytes], forward: bool, inclusive: bool,
+                   now: int) -> Optional[bytes]:
+        """The first visible key from ``key`` in the given direction."""
+        db = self.db
+        records = db.records
+        while key is not None:
+            if forward:
+                key = records.ceiling(key) if inclusive else records.higher(key)
+            else:
+                key = records.floor(key) if inclusive else records.lower(key)
+            if key is None:
+                return None
+            if db._visible(key, now) is not None:
+                return key
+            inclusive = False
+        return None
+
+    def _forward(self) -> bool:
+        return not (self.back and self.db.directed)
+
+    def _current(self, now: int) -> Optional[bytes]:
+        key = self.key
+        if key is None:
+            return None
+        db = self.db
+        if key in db.records.data and db._visible(key, now) is not None:
+            return key
+        key = self._live_from(key, self._forward(), False, now)
+        self.key = key
+        return key
+
+    def _advance(self, key: bytes, now: int) -> None:
+        self.key = self._live_from(key, self._forward(), False, now)
+
+    def jump(self, key: Optional[bytes] = None) -> bool:
+        """To the first record, or to ``key`` (tree types: the first record
+        at or after it; hash types: exactly it)."""
+        db = self.db
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_READ, now)
+            self.back = False
+            if key is None:
+                first = db.records.first()
+                self.key = None if first is None else self._live_from(first, True, True, now)
+            elif db.ordered:
+                self.key = self._live_from(key, True, True, now)
+            else:
+                self.key = key if db._visible(key, now) is not None else None
+            return self.key is not None
+
+    def jump_back(self, key: Optional[bytes] = None) -> bool:
+        """To the last record, or to the last record at or before ``key``."""
+        db = self.db
+        if not db.ordered:
+            raise DBError(E_NOIMPL, "not implemented")
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_READ, now)
+            self.back = True
+            if key is None:
+                last = db.records.last()
+                self.key = None if last is None else self._live_from(last, False, True, now)
+            else:
+                self.key = self._live_from(key, False, True, now)
+            return self.key is not None
+
+    def step(self) -> bool:
+        db = self.db
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_READ, now)
+            self.back = False
+            key = self._current(now)
+            if key is None:
+                return False
+            self.key = self._live_from(key, True, False, now)
+            return self.key is not None
+
+    def step_back(self) -> bool:
+        db = self.db
+        if not db.ordered:
+            raise DBError(E_NOIMPL, "not implemented")
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_READ, now)
+            self.back = True
+            key = self._current(now)
+            if key is None:
+                return False
+            self.key = self._live_from(key, False, False, now)
+            return self.key is not None
+
+    def get(self, step: bool = False) -> Optional[Tuple[bytes, bytes, int]]:
+        """(key, value, xt) of the current record; then move on if ``step``."""
+        db = self.db
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_READ, now)
+            key = self._current(now)
+            if key is None:
+                return None
+            value = db.records.data[key]
+            xt = db._xt_of(key)
+            if step:
+                self._advance(key, now)
+            return key, value, xt
+
+    def set_value(self, value: bytes, xt: int = INT64_MAX, step: bool = False) -> bool:
+        db = self.db
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_WRITE, now)
+            key = self._current(now)
+            if key is None:
+                return False
+            db._store(key, value, absolute_xt(xt, now))
+            if step:
+                self._advance(key, now)
+            return True
+
+    def remove(self) -> bool:
+        """Remove the current record; the cursor moves to the next one."""
+        db = self.db
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_WRITE, now)
+            key = self._current(now)
+            if key is None:
+                return False
+            db._delete(key)
+            self._advance(key, now)
+            return True
+
+    def seize(self) -> Optional[Tuple[bytes, bytes, int]]:
+        """(key, value, xt) of the current record, removing it."""
+        db = self.db
+        now = int(time.time())
+        with db._lock:
+            db._tick(_SCORE_WRITE, now)
+            key = self._current(now)
+            if key is None:
+                return None
+            value = db.records.data[key]
+            xt = db._xt_of(key)
+            db._delete(key)
+            self._advance(key, now)
+            return key, value, xt
+
+
+def open_database(spec: str, directory: Optional[str] = None) -> Database:
+    """Open (creating or loading its file) the database a ktserver-style
+    argument names.  Relative file paths are resolved against
+    ``directory`` (default: the current directory).  Raises ValueError for
+    an unknown type and DBError when the file cannot be read or created."""
+    parsed = parse_db_spec(spec)
+    file: Optional[str] = None
+    if parsed.is_file:
+        file = parsed.path
+        if directory is not None and not os.path.isabs(file):
+            file = os.path.join(directory, file)
+    db = Database(parsed.path, parsed.type, file, parsed.options)
+    if file is not None:
+        if os.path.exists(file):
+            if os.path.isdir(file):
+                raise DBError(E_INVALID, "%s is a directory (Kyoto Cabinet's directory "
+                                         "databases are not readable by the built-in "
+                                         "server)" % file)
+            try:
+                _, items = load_records(file)
+            except OSError as exc:
+                raise DBError(E_SYSTEM, "reading %s failed: %s" % (file, exc)) from None
+            db.load(items)
+        else:
+            try:
+                save_records(file, parsed.type, [], False)
+            except OSError as exc:
+                raise DBError(E_SYSTEM, "creating %s failed: %s" % (file, exc)) from None
+    return db

@@ -1,0 +1,11 @@
+"""Makes the helpers in tests/ (servers.py, tt_wire.py) importable as
+top-level modules from the contract suite."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
