@@ -21,8 +21,15 @@ COMPILED_MODULES = [
 ]
 
 ext_modules = []
-if os.environ.get("KT_USE_MYPYC", "0") == "1":
-    from mypyc.build import mypycify
+if (os.environ.get("KT_USE_MYPYC", "0") == "1"
+        and os.environ.get("_KT_DISCOVERING_REQUIREMENTS") != "1"):
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        raise SystemExit(
+            "KT_USE_MYPYC=1 needs mypy (mypyc) at build time: build with pip, "
+            "which installs it, or pip install mypy==2.4.1 first"
+        ) from None
 
     ext_modules = mypycify(
         COMPILED_MODULES,

@@ -19,9 +19,19 @@ def _extra() -> list:
     return []
 
 
+def _discovering(hook, config_settings):
+    # setuptools runs setup.py to discover requirements, before mypy is
+    # installed: tell setup.py not to compile during that run.
+    os.environ["_KT_DISCOVERING_REQUIREMENTS"] = "1"
+    try:
+        return hook(config_settings)
+    finally:
+        del os.environ["_KT_DISCOVERING_REQUIREMENTS"]
+
+
 def get_requires_for_build_wheel(config_settings=None):
-    return _orig.get_requires_for_build_wheel(config_settings) + _extra()
+    return _discovering(_orig.get_requires_for_build_wheel, config_settings) + _extra()
 
 
 def get_requires_for_build_editable(config_settings=None):
-    return _orig.get_requires_for_build_editable(config_settings) + _extra()
+    return _discovering(_orig.get_requires_for_build_editable, config_settings) + _extra()

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence
+from typing import IO, List, Optional, Sequence
 
 ROOT_ENV = dict(os.environ)
 
@@ -78,10 +78,19 @@ def wait_for_port(host: str, port: int, proc: subprocess.Popen, timeout: float =
 
 
 def _stderr(proc: subprocess.Popen) -> str:
+    """What the server wrote to stderr (kept in a file, so that a server
+    that writes a lot never blocks on a full pipe)."""
     try:
-        _, err = proc.communicate(timeout=1)
-        return (err or b"").decode(errors="replace")
+        proc.wait(timeout=2)
     except Exception:
+        pass
+    path = getattr(proc, "kt_stderr_path", None)
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()[-4000:]
+    except OSError:
         return ""
 
 
@@ -99,14 +108,20 @@ class RunningServer:
         self.proc: Optional[subprocess.Popen] = None
         self.port = 0
 
+    def _stderr_file(self) -> "IO[bytes]":
+        self._stderr_path = os.path.join(self.workdir, "server.stderr")
+        return open(self._stderr_path, "ab")
+
     def start(self, port: Optional[int] = None) -> "RunningServer":
         log = os.path.join(self.workdir, "server.log")
         if self.impl == "builtin":
             cmd = [sys.executable, "-m", "kt.server", self.kind, "-host", self.host,
                    "-port", str(port or 0), "-log", log,
                    *self.args, *self.databases]
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE)
+            with self._stderr_file() as err:
+                self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
+                                             stderr=err)
+            self.proc.kt_stderr_path = self._stderr_path  # type: ignore[attr-defined]
             assert self.proc.stdout is not None
             line = self.proc.stdout.readline().decode()
             if "listening on" not in line:
@@ -123,8 +138,10 @@ class RunningServer:
             else:
                 cmd = [path, "-host", self.host, "-port", str(self.port), "-log", log,
                        *self.args, *self.databases[:1]]
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE)
+            with self._stderr_file() as err:
+                self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL,
+                                             stderr=err)
+            self.proc.kt_stderr_path = self._stderr_path  # type: ignore[attr-defined]
             wait_for_port(self.host, self.port, self.proc)
         return self
 

@@ -65,7 +65,14 @@ import binascii
 import calendar
 import re
 import time
-from _codecs import escape_decode
+from urllib.parse import unquote_to_bytes
+
+try:  # CPython's C escape decoder: ~20x faster than unquote_to_bytes
+    from _codecs import escape_decode
+
+    _HAVE_ESCAPE_DECODE = True
+except ImportError:  # pragma: no cover - other interpreters
+    _HAVE_ESCAPE_DECODE = False
 from typing import Dict, Final, List, Optional, Sequence, Tuple, final
 
 from kt.errors import ProtocolError
@@ -252,6 +259,8 @@ def url_decode(data: bytes) -> bytes:
         return data
     if _BAD_PERCENT_RE.search(data) is not None:
         raise ProtocolError("invalid %%-escape in URL-encoded data %r" % data[:80])
+    if not _HAVE_ESCAPE_DECODE:  # pragma: no cover - other interpreters
+        return unquote_to_bytes(data)
     # Turn every %xx into \xNN and let the C escape decoder do the rest;
     # existing backslashes are doubled first so that they stay literal.
     escaped = data.replace(b"\\", b"\\\\").replace(b"%", b"\\x")
