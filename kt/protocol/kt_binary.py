@@ -284,22 +284,33 @@ def encode_set_bulk(
     small = db < 256 and (xt == XT_NONE or xt == XT_MAX)
     tail = _DB2[db] if small else b""
     xt8 = (_XT_NONE8 if xt == XT_NONE else _XT_MAX8) if small else b""
-    for key, value in pairs:
+    # Records often share their key and value lengths (fixed-width keys,
+    # fixed-size values): the previous record's header is then reused.
+    last_k = -1
+    last_v = -1
+    header = b""
+    items: List[Tuple[bytes, bytes]] = pairs if isinstance(pairs, list) else list(pairs)
+    for key, value in items:
         if not isinstance(key, bytes) or not isinstance(value, bytes):
             _check_key(key, "key")
             _check_key(value, "value")
         ksiz = len(key)
         vsiz = len(value)
-        if ksiz > DATA_MAX or vsiz > DATA_MAX:
-            _check_key(key, "key")
-            _check_key(value, "value")
-        if small and ksiz < 4096 and vsiz < 4096:
-            parts.append(tail)
-            parts.append(_LEN4[ksiz])
-            parts.append(_LEN4[vsiz])
-            parts.append(xt8)
+        if ksiz == last_k and vsiz == last_v:
+            parts.append(header)
+        elif small and ksiz < 4096 and vsiz < 4096:
+            header = tail + _LEN4[ksiz] + _LEN4[vsiz] + xt8
+            last_k = ksiz
+            last_v = vsiz
+            parts.append(header)
         else:
-            parts.append(_REC_FULL.pack(db, ksiz, vsiz, xt))
+            if ksiz > DATA_MAX or vsiz > DATA_MAX:
+                _check_key(key, "key")
+                _check_key(value, "value")
+            header = _REC_FULL.pack(db, ksiz, vsiz, xt)
+            last_k = ksiz
+            last_v = vsiz
+            parts.append(header)
         parts.append(key)
         parts.append(value)
     return b"".join(parts)
@@ -367,11 +378,17 @@ def _encode_keys(magic: int, keys: Sequence[bytes], db: int, flags: int) -> byte
     _check_count(len(keys))
     parts: List[bytes] = [_HEAD.pack(magic, flags, len(keys))]
     dbb = _DB2[db] if db < 256 else _U16.pack(db)
-    for key in keys:
+    last = -1
+    header = b""
+    items: List[bytes] = keys if isinstance(keys, list) else list(keys)
+    for key in items:
         if not isinstance(key, bytes) or len(key) > DATA_MAX:
             _check_key(key, "key")
-        parts.append(dbb)
-        parts.append(_len4(len(key)))
+        ksiz = len(key)
+        if ksiz != last:  # keys often share a length: reuse the header
+            header = dbb + _len4(ksiz)
+            last = ksiz
+        parts.append(header)
         parts.append(key)
     return b"".join(parts)
 
