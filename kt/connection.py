@@ -43,8 +43,12 @@ T = TypeVar("T")
 
 __all__ = ["Connection", "ConnectionPool"]
 
-#: Bytes asked of the kernel per recv() call.
-RECV_SIZE = 256 * 1024
+#: Bytes asked of the kernel by the first recv() of a reply.  Kept small:
+#: CPython allocates the whole size for every call, and a large allocation
+#: (an mmap) costs more than the round trip of a small request.  Reads that
+#: fill it grow the size fourfold, up to RECV_MAX, for the rest of that reply.
+RECV_SIZE = 16 * 1024
+RECV_MAX = 1024 * 1024
 
 
 # Incremented in every forked child (os.register_at_fork), so that pools and
@@ -146,9 +150,10 @@ class Connection:
             if result is not None:
                 return result
         recv = sock.recv
+        size = RECV_SIZE
         while True:
             try:
-                chunk = recv(RECV_SIZE)
+                chunk = recv(size)
             except OSError as exc:
                 if not received and _is_reset(exc):
                     raise _ClosedBeforeReply(
@@ -166,6 +171,8 @@ class Connection:
                     % self.address
                 )
             received = True
+            if len(chunk) == size and size < RECV_MAX:
+                size *= 4
             buf.feed(chunk)
             result = parse(buf)
             if result is not None:

@@ -33,7 +33,10 @@ __all__ = ["Logger", "Protocol", "ThreadedServer", "announce", "install_signal_h
 #: ktserver's and ttserver's own limit).
 MAX_FIELD = 1 << 28
 
-RECV_SIZE = 256 * 1024
+#: First recv() size per read; grows fourfold (to RECV_MAX) while reads fill
+#: it.  Small by default: CPython allocates the full size on every call.
+RECV_SIZE = 16 * 1024
+RECV_MAX = 1024 * 1024
 
 
 class Logger:
@@ -205,14 +208,22 @@ class ThreadedServer:
             buf = ReceiveBuffer(limit=MAX_FIELD + 64)
             recv = sock.recv
             sendall = sock.sendall
+            size = RECV_SIZE
             while not self._stopping.is_set():
                 try:
-                    chunk = recv(RECV_SIZE)
+                    chunk = recv(size)
                 except socket.timeout:
                     self.logger.info("(%s): connection timed out" % peer)
                     break
                 if not chunk:
                     break
+                # Grow while reads fill the size (a big request arriving);
+                # shrink back once a read comes in short.
+                if len(chunk) == size:
+                    if size < RECV_MAX:
+                        size *= 4
+                else:
+                    size = RECV_SIZE
                 buf.feed(chunk)
                 try:
                     out, close = protocol.process(buf)
