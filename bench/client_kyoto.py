@@ -202,8 +202,47 @@ def client_workloads(kind: str, port: int, min_time: float) -> Dict[str, float]:
     return out
 
 
+def interleaved(port: int, min_time: float) -> Dict[str, float]:
+    """This client (the build on PYTHONPATH) and ukt in one process, taking
+    turns in batches of 200 operations: the fairest single-operation
+    comparison, immune to the machine's load changing between processes."""
+    import ukt
+
+    from _builds import check_build
+
+    check_build()
+    import kt
+
+    ours = kt.KyotoTycoon(port=port, serializer=kt.KT_NONE)
+    theirs = ukt.KyotoTycoon(port=port, serializer=ukt.KT_NONE)
+    ours.set(KEYS[0], VALUE)
+    out: Dict[str, float] = {}
+    cases = [
+        ("get hit", lambda c: c.get(KEYS[0])),
+        ("get miss", lambda c: c.get(b"missing-key")),
+        ("set", lambda c: c.set(KEYS[0], VALUE)),
+    ]
+    for name, op in cases:
+        spent = {"kt": 0.0, "ukt": 0.0}
+        done = {"kt": 0, "ukt": 0}
+        deadline = time.perf_counter() + min_time * 4
+        while time.perf_counter() < deadline:
+            for label, client in (("kt", ours), ("ukt", theirs)):
+                t0 = time.perf_counter()
+                for _ in range(200):
+                    op(client)
+                spent[label] += time.perf_counter() - t0
+                done[label] += 200
+        out["interleaved %s: kt" % name] = done["kt"] / spent["kt"]
+        out["interleaved %s: ukt" % name] = done["ukt"] / spent["ukt"]
+    return out
+
+
 def worker_main(argv: List[str]) -> None:
     kind, port, min_time = argv[0], int(argv[1]), float(argv[2])
+    if kind == "interleaved":
+        print(json.dumps(interleaved(port, min_time)))
+        return
     if kind == "raw":
         result = raw_workloads(port, min_time)
     else:
@@ -276,6 +315,26 @@ def main() -> None:
         line += "%12s" % ("%.2fx" % (comp / raw) if comp and raw and not row.startswith("mem") else "-")
         line += "%12s" % ("%.2fx" % (comp / ukt_v) if comp and ukt_v and not row.startswith("mem") else "-")
         print(line)
+    compiled_path = dict(contenders).get("compiled")
+    if compiled_path:
+        env = dict(os.environ, PYTHONPATH=compiled_path, KT_BENCH_BUILD="compiled")
+        server.run()
+        try:
+            proc = subprocess.run([sys.executable, __file__, "--worker", "interleaved",
+                                   str(server.port), str(min_time)],
+                                  env=env, capture_output=True, text=True)
+        finally:
+            server.stop()
+        if proc.returncode == 0:
+            inter = json.loads(proc.stdout.strip().splitlines()[-1])
+            print()
+            print("interleaved in one process (compiled build vs ukt, ops/s):")
+            for name in ("get hit", "get miss", "set"):
+                a = inter["interleaved %s: kt" % name]
+                b = inter["interleaved %s: ukt" % name]
+                print("  %-10s kt %8.0f   ukt %8.0f   kt/ukt %.2fx" % (name, a, b, a / b))
+        else:
+            print("interleaved comparison failed:\n%s" % proc.stderr)
     print()
     print("targets (compiled): >= 0.9x raw on get hit and set; >= 1.05x ukt on single "
           "operations, >= 1.15x ukt on bulk; memory <= 3x payload")
