@@ -23,14 +23,12 @@ really serves compiled code.  Every server runs without logging (-lz).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -39,83 +37,31 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
+from _load import call, free_port, rate, start_server, stop_server  # noqa: E402
 from kt.protocol import kt_binary as kb  # noqa: E402
 from kt.protocol import kt_http as kh  # noqa: E402
-from kt.protocol.buffer import ReceiveBuffer  # noqa: E402
 
 VALUE = bytes(range(100))
 NKEYS = 1000
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
 
 
-def _recv_exact(sock: socket.socket, view: memoryview, n: int) -> None:
-    got = 0
-    while got < n:
-        k = sock.recv_into(view[got:n])
-        if k == 0:
-            raise ConnectionError("server closed the connection")
-        got += k
 
 
-def _load(args: Tuple[int, List[bytes], int, float]) -> int:
-    """Send requests in a loop for ``seconds``; return how many completed."""
-    port, requests, reply_size, seconds = args
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    view = memoryview(bytearray(reply_size + 16))
-    n = len(requests)
-    done = 0
-    i = 0
-    sendall = sock.sendall
-    deadline = time.perf_counter() + seconds
-    while True:
-        for _ in range(64):
-            sendall(requests[i])
-            _recv_exact(sock, view, reply_size)
-            i += 1
-            if i == n:
-                i = 0
-        done += 64
-        if time.perf_counter() >= deadline:
-            break
-    sock.close()
-    return done
 
 
-def _rate(port: int, requests: List[bytes], size: int, conns: int, seconds: float) -> float:
-    if conns == 1:
-        t0 = time.perf_counter()
-        done = _load((port, requests, size, seconds))
-        return done / (time.perf_counter() - t0)
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(conns) as pool:
-        t0 = time.perf_counter()
-        counts = pool.map(_load, [(port, requests, size, seconds)] * conns)
-        elapsed = time.perf_counter() - t0
-    return sum(counts) / elapsed
 
 
-def _call(sock: socket.socket, request: bytes, parse: object) -> object:
-    buf = ReceiveBuffer()
-    sock.sendall(request)
-    while True:
-        result = parse(buf)  # type: ignore[operator]
-        if result is not None:
-            return result
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        buf.feed(chunk)
 
 
 def _workloads(port: int, seconds: float) -> Dict[str, float]:
     keys = [b"key-%06d" % i for i in range(NKEYS)]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for i in range(0, NKEYS, 100):
-            n = _call(sock, kb.encode_set_bulk([(k, VALUE) for k in keys[i:i + 100]]),
+            n = call(sock, kb.encode_set_bulk([(k, VALUE) for k in keys[i:i + 100]]),
                       kb.parse_set_bulk_reply)
             assert n == 100, n
-        recs = _call(sock, kb.encode_get_bulk(keys[:100]), kb.GetBulkReplyParser().parse)
+        recs = call(sock, kb.encode_get_bulk(keys[:100]), kb.GetBulkReplyParser().parse)
         assert len(recs) == 100  # type: ignore[arg-type]
     record = 18 + len(keys[0]) + len(VALUE)
     gets = [kb.encode_get_bulk([k]) for k in keys]
@@ -123,15 +69,15 @@ def _workloads(port: int, seconds: float) -> Dict[str, float]:
     bulks = [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
     out: Dict[str, float] = {}
     for conns in (1, 8):
-        out["get x%d" % conns] = _rate(port, gets, 5 + record, conns, seconds)
-        out["set x%d" % conns] = _rate(port, sets, 5, conns, seconds)
-        out["get_bulk 100 x%d" % conns] = _rate(port, bulks, 5 + 100 * record, conns, seconds)
+        out["get x%d" % conns] = rate(port, gets, 5 + record, conns, seconds)
+        out["set x%d" % conns] = rate(port, sets, 5, conns, seconds)
+        out["get_bulk 100 x%d" % conns] = rate(port, bulks, 5 + 100 * record, conns, seconds)
     return out
 
 
 def _features(port: int) -> bytes:
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        resp = _call(sock, kh.encode_rpc_request("report", [], None, b"localhost"),
+        resp = call(sock, kh.encode_rpc_request("report", [], None, b"localhost"),
                      kh.ResponseParser().parse)
     return dict(resp.rpc_pairs()).get(b"conf_kt_features", b"")  # type: ignore[attr-defined]
 
@@ -151,7 +97,7 @@ def main() -> None:
     real = shutil.which("ktserver") if "--no-real" not in sys.argv else None
     if real:
         print("measuring ktserver (%s)..." % real, file=sys.stderr, flush=True)
-        port = _free_port()
+        port = free_port(KT_PORT_MAX)
         cmd = [real, "-host", "127.0.0.1", "-port", str(port), "-lz", "*"]
         columns.append(("ktserver", _measure(cmd, dict(os.environ), port, None, seconds)))
     else:
@@ -185,7 +131,7 @@ def _measure(cmd: List[str], env: Dict[str, str], port: Optional[int],
         seconds = 0.6 if "--quick" in sys.argv else 1.5
     workdir = tempfile.mkdtemp(prefix="kt-bench-kt-")
     try:
-        proc, port = _start(cmd, env, port, workdir)
+        proc, port = start_server(cmd, env, port, workdir)
         try:
             if build is not None:
                 compiled = b"(compiled)" in _features(port)
@@ -194,51 +140,15 @@ def _measure(cmd: List[str], env: Dict[str, str], port: Optional[int],
                                      % (build, compiled))
             return _workloads(port, seconds)
         finally:
-            _stop(proc)
+            stop_server(proc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _free_port() -> int:
-    import random
-
-    for _ in range(100):
-        port = random.randint(20000, KT_PORT_MAX)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no free port")
 
 
-def _start(cmd: List[str], env: Dict[str, str], port: Optional[int],
-           workdir: str) -> Tuple["subprocess.Popen[bytes]", int]:
-    proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    if port is None:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        if "listening on" not in line:
-            raise SystemExit("the server did not start: %r" % line)
-        return proc, int(line.split("listening on", 1)[1].split()[0].rsplit(":", 1)[1])
-    for _ in range(250):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.02)
-    raise SystemExit("the server did not listen on %d" % port)
 
 
-def _stop(proc: "subprocess.Popen[bytes]") -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 if __name__ == "__main__":

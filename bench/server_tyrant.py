@@ -20,92 +20,40 @@ build runs with PYTHONPATH at that build's directory (bench/_builds.py).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
+from _load import call, free_port, rate, start_server, stop_server  # noqa: E402
 from kt.protocol import tt_binary as tb  # noqa: E402
 
 VALUE = bytes(range(100))
 NKEYS = 1000
 
 
-def _recv_exact(sock: socket.socket, buf: bytearray, n: int) -> None:
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = sock.recv_into(view[got:n])
-        if k == 0:
-            raise ConnectionError("server closed the connection")
-        got += k
 
 
-def _load(args: Tuple[int, List[bytes], List[int], float]) -> int:
-    """Send requests in a loop for ``seconds``; return how many completed."""
-    port, requests, reply_sizes, seconds = args
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    buf = bytearray(max(reply_sizes) + 16)
-    n = len(requests)
-    done = 0
-    deadline = time.perf_counter() + seconds
-    i = 0
-    while True:
-        for _ in range(64):
-            sock.sendall(requests[i])
-            _recv_exact(sock, buf, reply_sizes[i])
-            i += 1
-            if i == n:
-                i = 0
-        done += 64
-        if time.perf_counter() >= deadline:
-            break
-    sock.close()
-    return done
 
 
-def _rate(port: int, requests: List[bytes], sizes: List[int], conns: int, seconds: float) -> float:
-    if conns == 1:
-        t0 = time.perf_counter()
-        done = _load((port, requests, sizes, seconds))
-        return done / (time.perf_counter() - t0)
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(conns) as pool:
-        t0 = time.perf_counter()
-        counts = pool.map(_load, [(port, requests, sizes, seconds)] * conns)
-        elapsed = time.perf_counter() - t0
-    return sum(counts) / elapsed
 
 
-def _call(sock: socket.socket, request: bytes, parse: object) -> object:
-    from kt.protocol.buffer import ReceiveBuffer
-
-    buf = ReceiveBuffer()
-    sock.sendall(request)
-    while True:
-        result = parse(buf)  # type: ignore[operator]
-        if result is not None:
-            return result
-        buf.feed(sock.recv(1 << 20))
 
 
 def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
     keys = [b"key-%06d" % i for i in range(NKEYS)]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for key in keys:
-            _call(sock, tb.encode_put(key, VALUE), tb.parse_status_reply)
+            call(sock, tb.encode_put(key, VALUE), tb.parse_status_reply)
     gets = [tb.encode_get(k) for k in keys]
     get_sizes = [5 + len(VALUE)] * len(gets)
     puts = [tb.encode_put(k, VALUE) for k in keys]
@@ -117,35 +65,35 @@ def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
     mget_sizes = [mget_size] * len(mgets)
     out: Dict[str, float] = {}
     for conns in (1, 8):
-        out["get x%d" % conns] = _rate(port, gets, get_sizes, conns, seconds)
-        out["put x%d" % conns] = _rate(port, puts, put_sizes, conns, seconds)
-        out["mget 100 x%d" % conns] = _rate(port, mgets, mget_sizes, conns, seconds)
+        out["get x%d" % conns] = rate(port, gets, get_sizes, conns, seconds)
+        out["put x%d" % conns] = rate(port, puts, put_sizes, conns, seconds)
+        out["mget 100 x%d" % conns] = rate(port, mgets, mget_sizes, conns, seconds)
     return out
 
 
 def _search_workloads(port: int, seconds: float) -> Dict[str, float]:
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        _call(sock, tb.encode_vanish(), tb.parse_status_reply)
+        call(sock, tb.encode_vanish(), tb.parse_status_reply)
         args: List[bytes] = []
         for i in range(10000):
             args.append(b"%d" % i)
             args.append(b"name\x00user%d\x00group\x00g%d\x00age\x00%d" % (i, i % 100, i % 90))
             if len(args) >= 2000:
-                _call(sock, tb.encode_misc(b"putlist", args), tb.MiscReplyParser().parse)
+                call(sock, tb.encode_misc(b"putlist", args), tb.MiscReplyParser().parse)
                 args = []
         if args:
-            _call(sock, tb.encode_misc(b"putlist", args), tb.MiscReplyParser().parse)
+            call(sock, tb.encode_misc(b"putlist", args), tb.MiscReplyParser().parse)
         search = tb.encode_misc(b"search", [b"addcond\x00group\x000\x00g42"], tb.MISC_NO_ULOG)
-        status, found = _call(sock, search, tb.MiscReplyParser().parse)  # type: ignore[misc]
+        status, found = call(sock, search, tb.MiscReplyParser().parse)  # type: ignore[misc]
         assert status == 0 and len(found) == 100, (status, len(found))
     size = 5 + sum(4 + len(pk) for pk in found)
     out: Dict[str, float] = {}
-    out["search 10k (no index)"] = _rate(port, [search], [size], 1, seconds)
+    out["search 10k (no index)"] = rate(port, [search], [size], 1, seconds)
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        reply = _call(sock, tb.encode_misc(b"setindex", [b"group", b"0"]),
+        reply = call(sock, tb.encode_misc(b"setindex", [b"group", b"0"]),
                       tb.MiscReplyParser().parse)
         assert reply == (0, []), reply
-    out["search 10k (index)"] = _rate(port, [search], [size], 1, seconds)
+    out["search 10k (index)"] = rate(port, [search], [size], 1, seconds)
     return out
 
 
@@ -184,16 +132,16 @@ def _measure_builtin(cmd: List[str], env: Dict[str, str], seconds: float) -> Dic
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        target = _start(cmd + ["*"], env, None, workdir)
+        target = start_server(cmd + ["*"], env, None, workdir)
         try:
             results.update(_kv_workloads(target[1], seconds))
         finally:
-            _stop(target[0])
-        target = _start(cmd + ["t.tct"], env, None, workdir)
+            stop_server(target[0])
+        target = start_server(cmd + ["t.tct"], env, None, workdir)
         try:
             results.update(_search_workloads(target[1], seconds))
         finally:
-            _stop(target[0])
+            stop_server(target[0])
         return results
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -204,52 +152,23 @@ def _measure_real(path: str, seconds: float) -> Dict[str, float]:
     try:
         results: Dict[str, float] = {}
         for db, fn in (("*", _kv_workloads), ("t.tct", _search_workloads)):
-            port = _free_port()
+            port = free_port()
             cmd = [path, "-host", "127.0.0.1", "-port", str(port), "-log",
                    os.path.join(workdir, "log"), db]
-            target = _start(cmd, dict(os.environ), port, workdir)
+            target = start_server(cmd, dict(os.environ), port, workdir)
             try:
                 results.update(fn(target[1], seconds))
             finally:
-                _stop(target[0])
+                stop_server(target[0])
         return results
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
-def _start(cmd: List[str], env: Dict[str, str], port: Optional[int],
-           workdir: str) -> Tuple["subprocess.Popen[bytes]", int]:
-    proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    if port is None:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        if "listening on" not in line:
-            raise SystemExit("the server did not start: %r" % line)
-        return proc, int(line.split("listening on", 1)[1].split()[0].rsplit(":", 1)[1])
-    for _ in range(250):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.02)
-    raise SystemExit("the server did not listen on %d" % port)
 
 
-def _stop(proc: "subprocess.Popen[bytes]") -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""Load generation and server processes shared by the server benchmarks.
+
+The load is raw sockets sending pre-encoded requests and reading exactly
+the known reply size, one process per connection, so that what is measured
+is the server, not a client library.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import socket
+import subprocess
+import time
+from typing import Dict, List, Optional, Tuple, Union
+
+from kt.protocol.buffer import ReceiveBuffer
+
+
+def recv_exact(sock: socket.socket, view: memoryview, n: int) -> None:
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:n])
+        if k == 0:
+            raise ConnectionError("server closed the connection")
+        got += k
+
+
+def load(args: Tuple[int, List[bytes], List[int], float]) -> int:
+    """Send ``requests`` in a loop for ``seconds`` over one connection (reply
+    i has ``sizes[i]`` bytes); return how many completed."""
+    port, requests, sizes, seconds = args
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    view = memoryview(bytearray(max(sizes) + 16))
+    n = len(requests)
+    done = 0
+    i = 0
+    sendall = sock.sendall
+    deadline = time.perf_counter() + seconds
+    while True:
+        for _ in range(64):
+            sendall(requests[i])
+            recv_exact(sock, view, sizes[i])
+            i += 1
+            if i == n:
+                i = 0
+        done += 64
+        if time.perf_counter() >= deadline:
+            break
+    sock.close()
+    return done
+
+
+def rate(port: int, requests: List[bytes], sizes: Union[int, List[int]], conns: int,
+         seconds: float) -> float:
+    """Requests per second with ``conns`` connections (one process each)."""
+    size_list = [sizes] * len(requests) if isinstance(sizes, int) else sizes
+    if conns == 1:
+        t0 = time.perf_counter()
+        done = load((port, requests, size_list, seconds))
+        return done / (time.perf_counter() - t0)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(conns) as pool:
+        t0 = time.perf_counter()
+        counts = pool.map(load, [(port, requests, size_list, seconds)] * conns)
+        elapsed = time.perf_counter() - t0
+    return sum(counts) / elapsed
+
+
+def call(sock: socket.socket, request: bytes, parse: object) -> object:
+    """One request, its reply parsed with a kt.protocol parse function."""
+    buf = ReceiveBuffer()
+    sock.sendall(request)
+    while True:
+        result = parse(buf)  # type: ignore[operator]
+        if result is not None:
+            return result
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf.feed(chunk)
+
+
+def free_port(maximum: int = 60999) -> int:
+    for _ in range(100):
+        port = random.randint(20000, maximum)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free port")
+
+
+def start_server(cmd: List[str], env: Dict[str, str], port: Optional[int],
+                 workdir: str) -> Tuple["subprocess.Popen[bytes]", int]:
+    """Start a server; ``port`` None means a built-in server on -port 0
+    (its ready line gives the port), else wait for ``port`` to accept."""
+    proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    if port is None:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if "listening on" not in line:
+            raise SystemExit("the server did not start: %r" % line)
+        return proc, int(line.split("listening on", 1)[1].split()[0].rsplit(":", 1)[1])
+    for _ in range(250):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit("the server did not listen on %d" % port)
+
+
+def stop_server(proc: "subprocess.Popen[bytes]") -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
