@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import textwrap
 import threading
 import time
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -23,6 +20,11 @@ from kt import (
     ProtocolError,
     ServerConnectionError,
     ServerError,
+)
+from concurrency import (
+    fork_child_uses_its_own_connections,
+    greenlets_share_one_client,
+    threads_share_one_client,
 )
 from servers import RunningServer, server_kinds
 
@@ -336,76 +338,17 @@ def test_ulog_without_update_log(client: KyotoTycoon) -> None:
 
 
 def test_sixteen_threads_share_one_client(client: KyotoTycoon) -> None:
-    errors: List[BaseException] = []
-
-    def worker(n: int) -> None:
-        try:
-            for i in range(100):
-                key = "t%d-%d" % (n, i)
-                value = "value of %s" % key
-                client.set(key, value)
-                assert client.get(key) == value
-                assert client.get_bulk([key, "t%d-x" % n]) == {key: value}
-                assert client.exists(key)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert client.count() == 1600
+    threads_share_one_client(client)
 
 
 def test_gevent_two_hundred_greenlets(kt_server: RunningServer) -> None:
     pytest.importorskip("gevent")
-    code = textwrap.dedent("""
-        from gevent import monkey; monkey.patch_all()
-        import gevent, sys
-        from kt import KyotoTycoon
-        client = KyotoTycoon(port=%d, timeout=20)
-        def work(n):
-            for i in range(20):
-                key = 'g%%d-%%d' %% (n, i)
-                client.set(key, key * 3)
-                assert client.get(key) == key * 3, key
-                assert client.get_bulk([key]) == {key: key * 3}
-            return n
-        jobs = [gevent.spawn(work, n) for n in range(200)]
-        gevent.joinall(jobs, raise_error=True)
-        assert sorted(j.value for j in jobs) == list(range(200))
-        print('ok', client.pool.idle_count)
-    """) % kt_server.port
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok")
+    greenlets_share_one_client("KyotoTycoon", kt_server.port)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_fork_child_never_reuses_parent_sockets(client: KyotoTycoon) -> None:
-    client.set("before", "fork")
-    parent_conns = client.pool.idle_count
-    assert parent_conns >= 1
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            for i in range(50):
-                client.set("child%d" % i, "c")
-                if client.get("child%d" % i) != "c":
-                    code = 3
-        except BaseException:
-            code = 4
-        os._exit(code)
-    for i in range(50):
-        client.set("parent%d" % i, "p")
-        assert client.get("parent%d" % i) == "p"
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    assert client.get("child49") == "c"
-    assert client.get("before") == "fork"
+    fork_child_uses_its_own_connections(client)
 
 
 # --- failures --------------------------------------------------------------------

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
-import threading
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -18,6 +14,11 @@ from kt import (
     ServerConnectionError,
     TokyoTyrant,
     TokyoTyrantError,
+)
+from concurrency import (
+    fork_child_uses_its_own_connections,
+    greenlets_share_one_client,
+    threads_share_one_client,
 )
 from servers import RunningServer, server_kinds
 
@@ -183,69 +184,17 @@ def test_errors(hclient: TokyoTyrant) -> None:
 
 
 def test_threads(hclient: TokyoTyrant) -> None:
-    errors: List[BaseException] = []
-
-    def worker(n: int) -> None:
-        try:
-            for i in range(100):
-                key = "t%d-%d" % (n, i)
-                hclient.set(key, key * 2)
-                assert hclient.get(key) == key * 2
-                assert hclient.get_bulk([key]) == {key: key * 2}
-        except BaseException as exc:  # pragma: no cover
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert len(hclient) == 1600
+    threads_share_one_client(hclient)
 
 
 def test_gevent(tt_hash_server: RunningServer) -> None:
     pytest.importorskip("gevent")
-    code = textwrap.dedent("""
-        from gevent import monkey; monkey.patch_all()
-        import gevent
-        from kt import TokyoTyrant
-        client = TokyoTyrant(port=%d, timeout=20)
-        def work(n):
-            for i in range(20):
-                key = 'g%%d-%%d' %% (n, i)
-                client.set(key, key)
-                assert client.get(key) == key
-            return n
-        jobs = [gevent.spawn(work, n) for n in range(200)]
-        gevent.joinall(jobs, raise_error=True)
-        print('ok')
-    """) % tt_hash_server.port
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok")
+    greenlets_share_one_client("TokyoTyrant", tt_hash_server.port)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_fork(hclient: TokyoTyrant) -> None:
-    hclient.set("before", "x")
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            for i in range(30):
-                hclient.set("child%d" % i, "c")
-                if hclient.get("child%d" % i) != "c":
-                    code = 3
-        except BaseException:
-            code = 4
-        os._exit(code)
-    for i in range(30):
-        hclient.set("parent%d" % i, "p")
-        assert hclient.get("parent%d" % i) == "p"
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    assert hclient.get("child29") == "c"
+    fork_child_uses_its_own_connections(hclient)
 
 
 @pytest.mark.parametrize("impl", server_kinds("tyrant"))
