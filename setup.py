@@ -18,6 +18,7 @@ COMPILED_MODULES = [
     "kt/protocol/tt_binary.py",
     # The connection pool: on every request of both clients.
     "kt/connection.py",
+    "kt/client.py",
     "kt/kyoto.py",
     "kt/tyrant.py",
     # The built-in Kyoto Tycoon server's hot path: request handling and storage.

@@ -12,7 +12,7 @@ import random
 import socket
 import subprocess
 import time
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from kt.protocol.buffer import ReceiveBuffer
 
@@ -122,3 +122,55 @@ def stop_server(proc: "subprocess.Popen[bytes]") -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def ops_per_second(fn: Callable[[int], object], min_time: float) -> float:
+    """Operations per second: ``fn(i)`` is one operation, run for
+    ``min_time`` seconds."""
+    n = 0
+    t0 = time.perf_counter()
+    deadline = t0 + min_time
+    while True:
+        for _ in range(50):
+            fn(n)
+            n += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return n / (now - t0)
+
+
+class RawFloor:
+    """The raw-socket floor of the client benchmarks: pre-encoded requests
+    over one socket, reading exactly the known reply size (no parsing)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def call(self, request: bytes, reply_size: int) -> None:
+        self.sock.sendall(request)
+        got = 0
+        recv = self.sock.recv
+        while got < reply_size:
+            chunk = recv(max(65536, reply_size))
+            if not chunk:
+                raise ConnectionError("closed")
+            got += len(chunk)
+
+    def reply_size(self, request: bytes) -> int:
+        """Send ``request`` once and count the bytes of its reply."""
+        self.sock.sendall(request)
+        time.sleep(0.05)
+        data = self.sock.recv(1 << 24)
+        time.sleep(0.05)
+        self.sock.setblocking(False)
+        try:
+            while True:
+                more = self.sock.recv(1 << 24)
+                if not more:
+                    break
+                data += more
+        except BlockingIOError:
+            pass
+        self.sock.setblocking(True)
+        return len(data)

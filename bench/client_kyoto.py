@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -27,87 +26,38 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _load import RawFloor, ops_per_second  # noqa: E402
+
 VALUE = b"v" * 100
 NKEYS = 1000
 KEYS = [b"bench-%06d" % i for i in range(NKEYS)]
 
 
-def _rate(fn: Callable[[int], None], min_time: float) -> float:
-    """Operations per second: ``fn(i)`` is one operation."""
-    n = 0
-    t0 = time.perf_counter()
-    deadline = t0 + min_time
-    while True:
-        for _ in range(50):
-            fn(n)
-            n += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - t0)
-
-
 # --- contenders -------------------------------------------------------------
 
 
-class RawFloor:
-    """Pre-encoded requests over one socket; reads exactly the reply size."""
-
-    def __init__(self, port: int) -> None:
-        from kt.protocol import kt_binary as kb
-
-        self.kb = kb
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def call(self, request: bytes, reply_size: int) -> None:
-        self.sock.sendall(request)
-        got = 0
-        recv = self.sock.recv
-        while got < reply_size:
-            chunk = recv(max(65536, reply_size))
-            if not chunk:
-                raise ConnectionError("closed")
-            got += len(chunk)
-
-    def measure_reply(self, request: bytes) -> int:
-        self.sock.sendall(request)
-        time.sleep(0.05)
-        data = self.sock.recv(1 << 24)
-        time.sleep(0.05)
-        self.sock.setblocking(False)
-        try:
-            while True:
-                more = self.sock.recv(1 << 24)
-                if not more:
-                    break
-                data += more
-        except BlockingIOError:
-            pass
-        self.sock.setblocking(True)
-        return len(data)
-
-
 def raw_workloads(port: int, min_time: float) -> Dict[str, float]:
+    from kt.protocol import kt_binary as kb
+
     raw = RawFloor(port)
-    kb = raw.kb
     out: Dict[str, float] = {}
     set_req = kb.encode_set_bulk([(KEYS[0], VALUE)])
     get_req = kb.encode_get_bulk([KEYS[0]])
     miss_req = kb.encode_get_bulk([b"missing-key"])
     raw.call(set_req, 5)
-    out["set"] = _rate(lambda i: raw.call(set_req, 5), min_time)
-    n = raw.measure_reply(get_req)
-    out["get hit"] = _rate(lambda i: raw.call(get_req, n), min_time)
-    out["get miss"] = _rate(lambda i: raw.call(miss_req, 5), min_time)
+    out["set"] = ops_per_second(lambda i: raw.call(set_req, 5), min_time)
+    n = raw.reply_size(get_req)
+    out["get hit"] = ops_per_second(lambda i: raw.call(get_req, n), min_time)
+    out["get miss"] = ops_per_second(lambda i: raw.call(miss_req, 5), min_time)
     for size in (100, 1000):
         pairs = [(k, VALUE) for k in KEYS[:size]]
         sreq = kb.encode_set_bulk(pairs)
         greq = kb.encode_get_bulk(KEYS[:size])
         rreq = kb.encode_remove_bulk(KEYS[:size])
-        out["set_bulk %d" % size] = _rate(lambda i: raw.call(sreq, 5), min_time)
-        n = raw.measure_reply(greq)
-        out["get_bulk %d" % size] = _rate(lambda i: raw.call(greq, n), min_time)
-        out["remove_bulk %d" % size] = _rate(lambda i: raw.call(rreq, 5), min_time)
+        out["set_bulk %d" % size] = ops_per_second(lambda i: raw.call(sreq, 5), min_time)
+        n = raw.reply_size(greq)
+        out["get_bulk %d" % size] = ops_per_second(lambda i: raw.call(greq, n), min_time)
+        out["remove_bulk %d" % size] = ops_per_second(lambda i: raw.call(rreq, 5), min_time)
     return out
 
 
@@ -127,16 +77,16 @@ def client_workloads(kind: str, port: int, min_time: float) -> Dict[str, float]:
         incr = lambda k: client.incr(k, 1)
     out: Dict[str, float] = {}
     client.set(KEYS[0], VALUE)
-    out["set"] = _rate(lambda i: client.set(KEYS[i % NKEYS], VALUE), min_time)
-    out["get hit"] = _rate(lambda i: client.get(KEYS[i % NKEYS]), min_time)
-    out["get miss"] = _rate(lambda i: client.get(b"missing-key"), min_time)
+    out["set"] = ops_per_second(lambda i: client.set(KEYS[i % NKEYS], VALUE), min_time)
+    out["get hit"] = ops_per_second(lambda i: client.get(KEYS[i % NKEYS]), min_time)
+    out["get miss"] = ops_per_second(lambda i: client.get(b"missing-key"), min_time)
     for size in (100, 1000):
         data = {k: VALUE for k in KEYS[:size]}
         keys = KEYS[:size]
-        out["set_bulk %d" % size] = _rate(lambda i: client.set_bulk(data), min_time)
-        out["get_bulk %d" % size] = _rate(lambda i: client.get_bulk(keys), min_time)
-        out["remove_bulk %d" % size] = _rate(lambda i: client.remove_bulk(keys), min_time)
-    out["incr"] = _rate(lambda i: incr(b"counter"), min_time)
+        out["set_bulk %d" % size] = ops_per_second(lambda i: client.set_bulk(data), min_time)
+        out["get_bulk %d" % size] = ops_per_second(lambda i: client.get_bulk(keys), min_time)
+        out["remove_bulk %d" % size] = ops_per_second(lambda i: client.remove_bulk(keys), min_time)
+    out["incr"] = ops_per_second(lambda i: incr(b"counter"), min_time)
 
     # 8 threads sharing one client
     client.set_bulk({k: VALUE for k in KEYS})
@@ -187,17 +137,17 @@ def client_workloads(kind: str, port: int, min_time: float) -> Dict[str, float]:
         rpc_check = kh.encode_rpc_request("check", [(b"key", KEYS[0])], None, host)
         client.set(KEYS[0], VALUE)
         out["transport: get binary"] = out["get hit"]
-        out["transport: get HTTP RPC"] = _rate(
+        out["transport: get HTTP RPC"] = ops_per_second(
             lambda i: pool.execute(rpc_get, kh.ResponseParser().parse), min_time)
-        out["transport: get HTTP REST"] = _rate(
+        out["transport: get HTTP REST"] = ops_per_second(
             lambda i: pool.execute(rest_get, kh.ResponseParser().parse), min_time)
         out["transport: set binary"] = out["set"]
-        out["transport: set HTTP RPC"] = _rate(
+        out["transport: set HTTP RPC"] = ops_per_second(
             lambda i: pool.execute(rpc_set, kh.ResponseParser().parse), min_time)
-        out["transport: exists HTTP check"] = _rate(lambda i: client.exists(KEYS[0]), min_time)
-        out["transport: exists via binary get"] = _rate(
+        out["transport: exists HTTP check"] = ops_per_second(lambda i: client.exists(KEYS[0]), min_time)
+        out["transport: exists via binary get"] = ops_per_second(
             lambda i: client.get_raw(KEYS[0]) is not None, min_time)
-        out["transport: check RPC raw"] = _rate(
+        out["transport: check RPC raw"] = ops_per_second(
             lambda i: pool.execute(rpc_check, kh.ResponseParser().parse), min_time)
     return out
 

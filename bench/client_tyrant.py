@@ -15,51 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _load import RawFloor, ops_per_second  # noqa: E402
+
 VALUE = b"v" * 100
 KEYS = [b"bench-%06d" % i for i in range(1000)]
-
-
-def _rate(fn: Callable[[int], None], min_time: float) -> float:
-    n = 0
-    t0 = time.perf_counter()
-    deadline = t0 + min_time
-    while True:
-        for _ in range(50):
-            fn(n)
-            n += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - t0)
-
-
-class Raw:
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def call(self, request: bytes, size: int) -> None:
-        self.sock.sendall(request)
-        got = 0
-        while got < size:
-            chunk = self.sock.recv(max(size, 65536))
-            if not chunk:
-                raise ConnectionError("closed")
-            got += len(chunk)
-
-    def measure(self, request: bytes) -> int:
-        self.sock.sendall(request)
-        time.sleep(0.05)
-        return len(self.sock.recv(1 << 24))
 
 
 def _search_args() -> List[bytes]:
@@ -73,24 +40,24 @@ def _search_args() -> List[bytes]:
 def raw_work(port: int, table_port: int, min_time: float) -> Dict[str, float]:
     from kt.protocol import tt_binary as tb
 
-    raw = Raw(port)
+    raw = RawFloor(port)
     out: Dict[str, float] = {}
     put = tb.encode_put(KEYS[0], VALUE)
     get = tb.encode_get(KEYS[0])
     miss = tb.encode_get(b"missing")
-    out["put"] = _rate(lambda i: raw.call(put, 1), min_time)
-    n = raw.measure(get)
-    out["get"] = _rate(lambda i: raw.call(get, n), min_time)
-    out["get miss"] = _rate(lambda i: raw.call(miss, 1), min_time)
+    out["put"] = ops_per_second(lambda i: raw.call(put, 1), min_time)
+    n = raw.reply_size(get)
+    out["get"] = ops_per_second(lambda i: raw.call(get, n), min_time)
+    out["get miss"] = ops_per_second(lambda i: raw.call(miss, 1), min_time)
     putlist = tb.encode_misc(b"putlist", [x for k in KEYS[:100] for x in (k, VALUE)])
-    out["putlist 100 (set_bulk)"] = _rate(lambda i: raw.call(putlist, 5), min_time)
+    out["putlist 100 (set_bulk)"] = ops_per_second(lambda i: raw.call(putlist, 5), min_time)
     mget = tb.encode_mget(KEYS[:100])
-    n = raw.measure(mget)
-    out["mget 100 (get_bulk)"] = _rate(lambda i: raw.call(mget, n), min_time)
-    traw = Raw(table_port)
+    n = raw.reply_size(mget)
+    out["mget 100 (get_bulk)"] = ops_per_second(lambda i: raw.call(mget, n), min_time)
+    traw = RawFloor(table_port)
     search = tb.encode_misc(b"search", _search_args(), tb.MISC_NO_ULOG)
-    n = traw.measure(search)
-    out["table search, 100 rows"] = _rate(lambda i: traw.call(search, n), min_time)
+    n = traw.reply_size(search)
+    out["table search, 100 rows"] = ops_per_second(lambda i: traw.call(search, n), min_time)
     return out
 
 
@@ -102,17 +69,17 @@ def client_work(port: int, table_port: int, min_time: float) -> Dict[str, float]
 
     client = kt.TokyoTyrant(port=port, serializer=kt.KT_NONE)
     out: Dict[str, float] = {}
-    out["put"] = _rate(lambda i: client.set(KEYS[i % 1000], VALUE), min_time)
-    out["get"] = _rate(lambda i: client.get(KEYS[i % 1000]), min_time)
-    out["get miss"] = _rate(lambda i: client.get(b"missing"), min_time)
+    out["put"] = ops_per_second(lambda i: client.set(KEYS[i % 1000], VALUE), min_time)
+    out["get"] = ops_per_second(lambda i: client.get(KEYS[i % 1000]), min_time)
+    out["get miss"] = ops_per_second(lambda i: client.get(b"missing"), min_time)
     data = {k: VALUE for k in KEYS[:100]}
-    out["putlist 100 (set_bulk)"] = _rate(lambda i: client.set_bulk(data), min_time)
+    out["putlist 100 (set_bulk)"] = ops_per_second(lambda i: client.set_bulk(data), min_time)
     keys = KEYS[:100]
-    out["mget 100 (get_bulk)"] = _rate(lambda i: client.get_bulk(keys), min_time)
+    out["mget 100 (get_bulk)"] = ops_per_second(lambda i: client.get_bulk(keys), min_time)
     table = kt.TokyoTyrant(port=table_port, serializer=kt.TT_TABLE)
     query = kt.QueryBuilder().filter("n", kt.OP_NUM_LT, 100).order_by("n", kt.ORDER_NUM_ASC)
     assert len(query.execute(table)) == 100
-    out["table search, 100 rows"] = _rate(lambda i: query.execute(table), min_time)
+    out["table search, 100 rows"] = ops_per_second(lambda i: query.execute(table), min_time)
     return out
 
 

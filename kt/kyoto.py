@@ -32,22 +32,20 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
-    TypeVar,
     Union,
 )
 
-from kt.connection import Connection, ConnectionPool, fork_epoch
+from kt.client import PooledClient, merge_items
+from kt.connection import Connection, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
-from kt.protocol.buffer import ReceiveBuffer
-from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, text, texts, to_bytes
-from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
+from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, texts, to_bytes
+from kt.serializers import KT_BINARY, Serializer
 
 __all__ = ["KyotoTycoon", "Cursor", "LuaHelper"]
 
 Key = Union[str, bytes]
-T = TypeVar("T")
 
 _XT_NONE = kb.XT_NONE
 _XT_MAX = kb.XT_MAX
@@ -75,7 +73,7 @@ def _xt_out(xt: int) -> Optional[int]:
     return None if xt >= _XT_MAX else xt
 
 
-class KyotoTycoon:
+class KyotoTycoon(PooledClient):
     """Client for a Kyoto Tycoon server.
 
     :param host: server host.
@@ -111,32 +109,10 @@ class KyotoTycoon:
         max_idle_time: Optional[float] = 20.0,
         socket_module: Any = None,
     ) -> None:
-        if not isinstance(host, str):
-            raise TypeError("host must be a str, not %s" % type(host).__name__)
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError("port must be an int, not %s" % type(port).__name__)
-        if not hasattr(serializer, "encode") or not hasattr(serializer, "decode"):
-            raise TypeError("serializer must have encode() and decode() methods")
-        if serializer is KT_MSGPACK:
-            KT_MSGPACK.check()  # type: ignore[attr-defined]
-        self.host = host
-        self.port = port
-        self.serializer = serializer
-        self.decode_keys = decode_keys
-        self.timeout = timeout
+        super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
+                         pool_timeout, connect_timeout, max_idle_time, socket_module)
         self.default_db = self._check_db(default_db)
-        self._encode = serializer.encode
-        self._decode = serializer.decode
-        # KT_BINARY and KT_NONE values are converted in compiled loops
-        # (kt.protocol.convert) rather than one serializer call per record.
-        self._text_values: Optional[bool] = (
-            True if serializer is KT_BINARY else False if serializer is KT_NONE else None)
         self._host_header = ("%s:%d" % (host, port)).encode("idna" if not host.isascii() else "ascii")
-        self._pool = ConnectionPool(
-            host, port, timeout=timeout, connect_timeout=connect_timeout,
-            max_connections=max_connections, pool_timeout=pool_timeout,
-            max_idle_time=max_idle_time, socket_module=socket_module,
-        )
 
     # -- plumbing ----------------------------------------------------------
 
@@ -152,15 +128,6 @@ class KyotoTycoon:
         if db is None:
             return self.default_db
         return self._check_db(db)
-
-    def _key_out(self, key: bytes) -> Any:
-        if self.decode_keys:
-            return text(key)
-        return key
-
-    @property
-    def pool(self) -> ConnectionPool:
-        return self._pool
 
     def _rpc(
         self,
@@ -272,11 +239,7 @@ class KyotoTycoon:
                  **kwargs: Any) -> Optional[int]:
         """Store many records; returns how many were stored (None with
         ``no_reply=True``)."""
-        items: Dict[Any, Any] = {}
-        if __data is not None:
-            items.update(__data)
-        if kwargs:
-            items.update(kwargs)
+        items = merge_items(__data, kwargs)
         if self._text_values is not None:
             pairs = items_to_pairs(items.items(), self._text_values)
         else:
@@ -309,11 +272,7 @@ class KyotoTycoon:
         serialized and output values deserialized with the client's
         serializer; otherwise values go as they are (str as UTF-8) and come
         back as bytes.  A procedure that fails raises ServerError."""
-        items: Dict[Any, Any] = {}
-        if __data is not None:
-            items.update(__data)
-        if kwargs:
-            items.update(kwargs)
+        items = merge_items(__data, kwargs)
         if encode_values:
             encode = self._encode
             pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
@@ -656,32 +615,6 @@ class KyotoTycoon:
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "Cursor":
         """A server-side cursor over a database (see ``Cursor``)."""
         return Cursor(self, self._db(db), cursor_id)
-
-    # -- connections ------------------------------------------------------------
-
-    def checkin(self) -> None:
-        """Kept for compatibility: connections go back to the pool after each
-        request already, so there is nothing to return."""
-
-    def close(self) -> None:
-        """Close the idle connections of this client (used ones close when
-        they come back).  The client stays usable: the next request
-        reconnects."""
-        self._pool.close_all()
-
-    def close_all(self) -> int:
-        """Close every pooled connection; returns how many were idle."""
-        return self._pool.close_all()
-
-    def close_idle(self, older_than: float = 0.0) -> int:
-        """Close connections idle for more than ``older_than`` seconds."""
-        return self._pool.close_idle(older_than)
-
-    def __enter__(self) -> "KyotoTycoon":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "<KyotoTycoon %s db=%d>" % (self._pool.address, self.default_db)

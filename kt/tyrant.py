@@ -25,12 +25,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
-from kt.connection import ConnectionPool
+from kt.client import PooledClient, merge_items
 from kt.errors import ProtocolError, TokyoTyrantError
 from kt.protocol import tt_binary as tb
-from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.convert import items_to_pairs, keys_to_bytes, pairs_dict, text, texts, to_bytes
-from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
+from kt.serializers import KT_BINARY, Serializer
 from kt.table import INDEX_DELETE, INDEX_KEEP, INDEX_OPTIMIZE
 
 __all__ = ["TokyoTyrant"]
@@ -43,7 +42,7 @@ def _key(key: object) -> bytes:
     return to_bytes(key, "key")
 
 
-class TokyoTyrant:
+class TokyoTyrant(PooledClient):
     """Client for a Tokyo Tyrant server.
 
     :param host: server host.
@@ -70,37 +69,10 @@ class TokyoTyrant:
         max_idle_time: Optional[float] = None,
         socket_module: Any = None,
     ) -> None:
-        if not isinstance(host, str):
-            raise TypeError("host must be a str, not %s" % type(host).__name__)
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError("port must be an int, not %s" % type(port).__name__)
-        if not hasattr(serializer, "encode") or not hasattr(serializer, "decode"):
-            raise TypeError("serializer must have encode() and decode() methods")
-        if serializer is KT_MSGPACK:
-            KT_MSGPACK.check()  # type: ignore[attr-defined]
-        self.host = host
-        self.port = port
-        self.serializer = serializer
-        self.decode_keys = decode_keys
-        self.timeout = timeout
-        self._encode = serializer.encode
-        self._decode = serializer.decode
-        self._text_values: Optional[bool] = (
-            True if serializer is KT_BINARY else False if serializer is KT_NONE else None)
-        self._pool = ConnectionPool(
-            host, port, timeout=timeout, connect_timeout=connect_timeout,
-            max_connections=max_connections, pool_timeout=pool_timeout,
-            max_idle_time=max_idle_time, socket_module=socket_module,
-        )
+        super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
+                         pool_timeout, connect_timeout, max_idle_time, socket_module)
 
     # -- plumbing ----------------------------------------------------------
-
-    @property
-    def pool(self) -> ConnectionPool:
-        return self._pool
-
-    def _key_out(self, key: bytes) -> Any:
-        return text(key) if self.decode_keys else key
 
     def _error(self, what: str, cmd: int, status: int) -> TokyoTyrantError:
         code = tb.error_code(cmd, status)
@@ -151,7 +123,7 @@ class TokyoTyrant:
     def setnr_bulk(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> None:
         """Store many records without waiting for replies (one round of
         putnr commands sent together)."""
-        items = self._items(__data, kwargs)
+        items = merge_items(__data, kwargs)
         encode = self._encode
         data = b"".join(tb.encode_putnr(_key(k), encode(v)) for k, v in items.items())
         if data:
@@ -211,15 +183,6 @@ class TokyoTyrant:
 
     # -- bulk -----------------------------------------------------------------
 
-    @staticmethod
-    def _items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) -> Dict[Any, Any]:
-        items: Dict[Any, Any] = {}
-        if data is not None:
-            items.update(data)
-        if kwargs:
-            items.update(kwargs)
-        return items
-
     def _mget(self, keys: List[bytes]) -> List[Tuple[bytes, bytes]]:
         status, records = self._pool.execute(tb.encode_mget(keys), tb.MgetReplyParser().parse, True)
         if status != 0:
@@ -246,7 +209,7 @@ class TokyoTyrant:
     def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, update_log: bool = True,
                  **kwargs: Any) -> bool:
         """Store many records in one request (misc putlist)."""
-        items = self._items(__data, kwargs)
+        items = merge_items(__data, kwargs)
         if self._text_values is not None:
             pairs = items_to_pairs(items.items(), self._text_values)
         else:
@@ -549,28 +512,6 @@ class TokyoTyrant:
     def _search_hint(self, search: tb.TTSearch) -> str:
         _, hint = tb.split_hint(self._run_search(search, True))
         return hint.decode("utf-8", "replace")
-
-    # -- connections ------------------------------------------------------------
-
-    def checkin(self) -> None:
-        """Kept for compatibility: connections return to the pool after each
-        request already."""
-
-    def close(self) -> None:
-        """Close idle connections (the client stays usable)."""
-        self._pool.close_all()
-
-    def close_all(self) -> int:
-        return self._pool.close_all()
-
-    def close_idle(self, older_than: float = 0.0) -> int:
-        return self._pool.close_idle(older_than)
-
-    def __enter__(self) -> "TokyoTyrant":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "<TokyoTyrant %s>" % self._pool.address

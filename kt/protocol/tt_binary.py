@@ -670,34 +670,30 @@ def parse_value_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, bytes]]:
     return (status, value)
 
 
-def parse_vsiz_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, int]]:
-    """vsiz: (status, size of the value)."""
+def _parse_status_number(buf: ReceiveBuffer, field: struct.Struct) -> Optional[Tuple[int, int]]:
+    """``[status]`` alone on failure, ``[0][number]`` on success."""
     if not buf.ensure(1):
         return None
     status: int = buf.data[buf.pos]
     if status != 0:
         buf.pos += 1
         return (status, 0)
-    if not buf.ensure(5):
+    size = 1 + field.size
+    if not buf.ensure(size):
         return None
-    size: int = _U32.unpack_from(buf.data, buf.pos + 1)[0]
-    buf.pos += 5
-    return (status, size)
+    number: int = field.unpack_from(buf.data, buf.pos + 1)[0]
+    buf.pos += size
+    return (status, number)
+
+
+def parse_vsiz_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, int]]:
+    """vsiz: (status, size of the value)."""
+    return _parse_status_number(buf, _U32)
 
 
 def parse_addint_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, int]]:
     """addint: (status, new value as a signed 32-bit integer)."""
-    if not buf.ensure(1):
-        return None
-    status: int = buf.data[buf.pos]
-    if status != 0:
-        buf.pos += 1
-        return (status, 0)
-    if not buf.ensure(5):
-        return None
-    total: int = _I32.unpack_from(buf.data, buf.pos + 1)[0]
-    buf.pos += 5
-    return (status, total)
+    return _parse_status_number(buf, _I32)
 
 
 def parse_adddouble_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, float]]:
@@ -719,17 +715,7 @@ def parse_adddouble_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, float]]:
 
 def parse_u64_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, int]]:
     """rnum and size: (status, number).  ttserver always sends status 0."""
-    if not buf.ensure(1):
-        return None
-    status: int = buf.data[buf.pos]
-    if status != 0:
-        buf.pos += 1
-        return (status, 0)
-    if not buf.ensure(9):
-        return None
-    number: int = _U64.unpack_from(buf.data, buf.pos + 1)[0]
-    buf.pos += 9
-    return (status, number)
+    return _parse_status_number(buf, _U64)
 
 
 def decode_stat_text(text: bytes) -> Dict[str, str]:

@@ -174,6 +174,24 @@ def _error_text(code: int, message: str) -> bytes:
 _NOREC_TEXT: Final = _error_text(E_NOREC, "no record")
 
 
+def _db_runs(idxs: List[int]) -> List[int]:
+    """Batches of a bulk request: consecutive records naming the same
+    database go together.  Returns [db, start, end, db, start, end, ...]."""
+    runs: List[int] = []
+    n = len(idxs)
+    i = 0
+    while i < n:
+        idx = idxs[i]
+        j = i + 1
+        while j < n and idxs[j] == idx:
+            j += 1
+        runs.append(idx)
+        runs.append(i)
+        runs.append(j)
+        i = j
+    return runs
+
+
 @final
 class KyotoEngine:
     """State shared by every connection of one server."""
@@ -431,7 +449,6 @@ class KyotoSession:
 
     def _bin_get_bulk(self, recs: kb.BulkRecords) -> bytes:
         keys = recs.keys
-        n = len(keys)
         dbs = self._dbs
         ndb = len(dbs)
         idxs = recs.dbs
@@ -439,20 +456,17 @@ class KyotoSession:
         found_dbs = found.dbs
         misses = 0
         tried = 0
-        i = 0
-        while i < n:
-            # Consecutive records naming the same database go as one batch.
-            idx = idxs[i]
-            j = i + 1
-            while j < n and idxs[j] == idx:
-                j += 1
+        runs = _db_runs(idxs)
+        for r in range(0, len(runs), 3):
+            idx = runs[r]
+            i = runs[r + 1]
+            j = runs[r + 2]
             if idx < ndb:
                 before = len(found.keys)
                 misses += dbs[idx].fetch(keys, i, j, found.keys, found.values, found.xts)
                 tried += j - i
                 for _ in range(len(found.keys) - before):
                     found_dbs.append(idx)
-            i = j
         counts = self.counts
         counts[C_GET] += tried
         counts[C_GET_MISS] += misses
@@ -462,21 +476,18 @@ class KyotoSession:
 
     def _bin_set_bulk(self, recs: kb.BulkRecords) -> bytes:
         keys = recs.keys
-        n = len(keys)
         dbs = self._dbs
         ndb = len(dbs)
         idxs = recs.dbs
         hits = 0
-        i = 0
-        while i < n:
-            idx = idxs[i]
-            j = i + 1
-            while j < n and idxs[j] == idx:
-                j += 1
+        runs = _db_runs(idxs)
+        for r in range(0, len(runs), 3):
+            idx = runs[r]
+            i = runs[r + 1]
+            j = runs[r + 2]
             if idx < ndb:
                 dbs[idx].store(keys, recs.values, recs.xts, i, j)
                 hits += j - i
-            i = j
         self.counts[C_SET] += hits
         if hits == 1:
             return _SET_BULK_REPLY_1
@@ -486,22 +497,19 @@ class KyotoSession:
 
     def _bin_remove_bulk(self, recs: kb.BulkRecords) -> bytes:
         keys = recs.keys
-        n = len(keys)
         dbs = self._dbs
         ndb = len(dbs)
         idxs = recs.dbs
         hits = 0
         tried = 0
-        i = 0
-        while i < n:
-            idx = idxs[i]
-            j = i + 1
-            while j < n and idxs[j] == idx:
-                j += 1
+        runs = _db_runs(idxs)
+        for r in range(0, len(runs), 3):
+            idx = runs[r]
+            i = runs[r + 1]
+            j = runs[r + 2]
             if idx < ndb:
                 hits += dbs[idx].discard(keys, i, j)
                 tried += j - i
-            i = j
         self.counts[C_REMOVE] += tried
         self.counts[C_REMOVE_MISS] += tried - hits
         return kb.encode_remove_bulk_reply(hits)

@@ -1127,21 +1127,17 @@ class Database:
         if utf:
             nul = origin.find(b"\x00")
             ocodes = _utf8_codes(origin if nul < 0 else origin[:nul])
-            for key in keys:
-                kcodes = _utf8_codes(key)
-                if abs(len(ocodes) - len(kcodes)) > distance:
-                    continue
-                d = _levenshtein_codes(ocodes, kcodes, distance)
-                if d <= distance:
-                    found.append((d, key))
         else:
-            olen = len(origin)
-            for key in keys:
-                if abs(olen - len(key)) > distance:
-                    continue
-                d = _levenshtein_bytes(origin, key, distance)
-                if d <= distance:
-                    found.append((d, key))
+            ocodes = list(origin)
+        for key in keys:
+            # Byte mode compares bytes, utf mode code points: both as lists
+            # of ints, so that one edit-distance routine serves both.
+            kcodes = _utf8_codes(key) if utf else list(key)
+            if abs(len(ocodes) - len(kcodes)) > distance:
+                continue
+            d = _levenshtein(ocodes, kcodes, distance)
+            if d <= distance:
+                found.append((d, key))
         found.sort()
         if limit > 0 and len(found) > limit:
             found = found[:limit]
@@ -1151,39 +1147,9 @@ class Database:
         return Cursor(self)
 
 
-def _levenshtein_bytes(a: bytes, b: bytes, bound: int) -> int:
-    """Edit distance of two byte strings (stops early past ``bound``)."""
-    if a == b:
-        return 0
-    if not a:
-        return len(b)
-    if not b:
-        return len(a)
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        ca = a[i - 1]
-        cur = [i] + [0] * len(b)
-        best = i
-        for j in range(1, len(b) + 1):
-            cost = 0 if ca == b[j - 1] else 1
-            v = prev[j - 1] + cost
-            x = prev[j] + 1
-            if x < v:
-                v = x
-            x = cur[j - 1] + 1
-            if x < v:
-                v = x
-            cur[j] = v
-            if v < best:
-                best = v
-        if best > bound:
-            return best
-        prev = cur
-    return prev[len(b)]
-
-
-def _levenshtein_codes(a: List[int], b: List[int], bound: int) -> int:
-    """Edit distance of two code point sequences."""
+def _levenshtein(a: List[int], b: List[int], bound: int) -> int:
+    """Edit distance of two sequences of bytes or code points (stops early
+    once every path is past ``bound``)."""
     if a == b:
         return 0
     if not a:
