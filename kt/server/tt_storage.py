@@ -43,7 +43,7 @@ import re
 import struct
 import tempfile
 from bisect import bisect_left, bisect_right, insort
-from typing import Dict, Final, List, Optional, Pattern, Tuple
+from typing import Dict, Final, Iterable, List, Optional, Pattern, Tuple
 
 from kt.server.ere import EREError, translate
 
@@ -236,6 +236,20 @@ def write_file(path: str, kind: int, meta: bytes, records: List[Tuple[bytes, byt
         except OSError:
             pass
         raise
+
+
+def prefix_keys(keys: Iterable[bytes], prefix: bytes, max: int) -> List[bytes]:
+    """fwmkeys over unordered keys: those starting with ``prefix``, in
+    iteration order, at most ``max`` (negative: no limit)."""
+    out: List[bytes] = []
+    if max == 0:
+        return out
+    for key in keys:
+        if key.startswith(prefix):
+            out.append(key)
+            if len(out) == max:
+                break
+    return out
 
 
 class FileReader:
@@ -616,15 +630,7 @@ class HashDatabase(Database):
         return None
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
-        out: List[bytes] = []
-        if max == 0:
-            return out
-        for key in self.records:
-            if key.startswith(prefix):
-                out.append(key)
-                if len(out) == max:
-                    break
-        return out
+        return prefix_keys(self.records, prefix, max)
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         out: List[bytes] = []

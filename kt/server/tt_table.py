@@ -38,7 +38,7 @@ from typing import Callable, Dict, Final, List, Optional, Pattern, Set, Tuple
 
 from kt.protocol import tt_binary as tb
 from kt.server.tt_storage import (
-    KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, FileReader, tc_atof,
+    KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, FileReader, prefix_keys, tc_atof,
     tc_regex, write_file,
 )
 
@@ -863,15 +863,7 @@ class TableDatabase(Database):
         return None
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
-        out: List[bytes] = []
-        if max == 0:
-            return out
-        for key in self.records:
-            if key.startswith(prefix):
-                out.append(key)
-                if len(out) == max:
-                    break
-        return out
+        return prefix_keys(self.records, prefix, max)
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         out: List[bytes] = []
