@@ -25,6 +25,7 @@ from kt.protocol import kt_http as _kt_http
 from kt.protocol import tt_binary as _tt_binary
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer, ServerStartError
 from kt.kyoto import Cursor, KyotoTycoon
+from kt.lua import lua_script_path
 from kt.table import (
     INDEX_NUM,
     INDEX_QGRAM,
@@ -134,4 +135,5 @@ __all__ = [
     "TT_TABLE",
     "TokyoTyrantError",
     "__version__",
+    "lua_script_path",
 ]

@@ -22,6 +22,7 @@ Semantics worth knowing:
 from __future__ import annotations
 
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -44,6 +45,9 @@ from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, tex
 from kt.serializers import KT_BINARY, Serializer
 
 __all__ = ["KyotoTycoon", "Cursor", "LuaHelper"]
+
+if TYPE_CHECKING:  # the Lua helper containers (kt.containers) import this module
+    from kt import containers as _containers
 
 Key = Union[str, bytes]
 
@@ -618,6 +622,28 @@ class KyotoTycoon(PooledClient):
 
     def __repr__(self) -> str:
         return "<KyotoTycoon %s db=%d>" % (self._pool.address, self.default_db)
+
+    # -- containers of the Lua helper library (kt.containers) ------------------
+
+    def Hash(self, key: Key, db: Optional[int] = None) -> "_containers.Hash":
+        """A hash kept in record ``key`` (needs kt's kyoto.lua on the server)."""
+        from kt.containers import Hash
+        return Hash(self, key, db)
+
+    def Set(self, key: Key, db: Optional[int] = None) -> "_containers.Set":
+        """A set kept in record ``key`` (needs kt's kyoto.lua on the server)."""
+        from kt.containers import Set
+        return Set(self, key, db)
+
+    def List(self, key: Key, db: Optional[int] = None) -> "_containers.List":
+        """A list kept in record ``key`` (needs kt's kyoto.lua on the server)."""
+        from kt.containers import List
+        return List(self, key, db)
+
+    def Queue(self, key: Key, db: Optional[int] = None) -> "_containers.Queue":
+        """A queue named ``key`` (needs kt's kyoto.lua on the server)."""
+        from kt.containers import Queue
+        return Queue(self, key, db)
 
 
 class LuaHelper:

@@ -23,7 +23,7 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from kt.client import PooledClient, merge_items
 from kt.errors import ProtocolError, TokyoTyrantError
@@ -33,6 +33,9 @@ from kt.serializers import KT_BINARY, Serializer
 from kt.table import INDEX_DELETE, INDEX_KEEP, INDEX_OPTIMIZE
 
 __all__ = ["TokyoTyrant"]
+
+if TYPE_CHECKING:  # the Lua helper containers (kt.containers) import this module
+    from kt import containers as _containers
 
 Key = Union[str, bytes]
 _MGET_BATCH = 1000
@@ -515,6 +518,11 @@ class TokyoTyrant(PooledClient):
 
     def __repr__(self) -> str:
         return "<TokyoTyrant %s>" % self._pool.address
+
+    def Queue(self, key: Key) -> "_containers.TTQueue":
+        """A queue named ``key`` (needs kt's tyrant.lua on the server)."""
+        from kt.containers import TTQueue
+        return TTQueue(self, key)
 
 
 class TTLuaHelper:
