@@ -53,6 +53,19 @@ def _numbered(out: Mapping[bytes, bytes]) -> list[bytes]:
         values.append(value)
 
 
+def _items_result(values: list[Any], n: int) -> Any:
+    """What pop/peek return: one item or None for n == 1, else a list."""
+    if n == 1:
+        return values[0] if values else None
+    return values
+
+
+def _check_n(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError("n must be an int, not %s" % type(n).__name__)
+    return n
+
+
 class _Container:
     """A record of a Kyoto Tycoon database handled by the helper library."""
 
@@ -304,16 +317,12 @@ class Queue(_Container):
         return _number(self._call("queue_madd", args), b"num") if args else 0
 
     def _items(self, procedure: str, n: int) -> Any:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError("n must be an int, not %s" % type(n).__name__)
-        values = [self._decode(v) for v in _numbered(self._call(procedure, {b"n": _raw(n)}))]
-        if n == 1:
-            return values[0] if values else None
-        return values
+        raw = _numbered(self._call(procedure, {b"n": _raw(_check_n(n))}))
+        return _items_result([self._decode(v) for v in raw], n)
 
     def pop(self, n: int = 1) -> Any:
         """Remove and return the first item (None when empty), or with
-        ``n`` > 1 a list of up to n items (-1: all)."""
+        ``n`` other than 1 a list of up to n items (-1: all)."""
         return self._items("queue_pop", n)
 
     def rpop(self, n: int = 1) -> Any:
@@ -386,23 +395,16 @@ class TTQueue:
         """Append items (one call each); returns how many."""
         return sum(1 for item in items if self.add(item))
 
-    def _items(self, name: str, n: int) -> Any:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError("n must be an int, not %s" % type(n).__name__)
-        decode = self.client.serializer.decode
-        values = [decode(v) for v in parse_netstrings(self._call(name, _raw(n)))]
-        if n == 1:
-            return values[0] if values else None
-        return values
-
     def pop(self, n: int = 1) -> Any:
         """Remove and return the first item (None when empty), or with
-        ``n`` > 1 a list of up to n items (-1: all)."""
-        return self._items("queue_pop", n)
+        ``n`` other than 1 a list of up to n items (-1: all)."""
+        raw = parse_netstrings(self._call("queue_pop", _raw(_check_n(n))))
+        return _items_result([self.client.serializer.decode(v) for v in raw], n)
 
     def peek(self, n: int = 1) -> Any:
         """Like ``pop`` without removing."""
-        return self._items("queue_peek", n)
+        raw = parse_netstrings(self._call("queue_peek", _raw(_check_n(n))))
+        return _items_result([self.client.serializer.decode(v) for v in raw], n)
 
     def count(self) -> int:
         return int(self._call("queue_size"))

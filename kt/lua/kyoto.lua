@@ -136,11 +136,13 @@ function hmget(inmap, outmap)
   end)
 end
 
-local function hash_delete(inmap, outmap, fields)
-  return hash_op(inmap, function(h)
+-- Add (value "") or remove (value nil) entries of a map container;
+-- num is how many changed.
+local function map_change(keyarg, inmap, outmap, names, value)
+  return with_container(inmap, keyarg, kt.mapload, kt.mapdump, function(m)
     local n = 0
-    for _, field in ipairs(fields) do
-      if h[field] ~= nil then h[field] = nil; n = n + 1 end
+    for _, name in ipairs(names) do
+      if (m[name] == nil) ~= (value == nil) then m[name] = value; n = n + 1 end
     end
     outmap.num = n
     return n > 0
@@ -152,7 +154,7 @@ function hdel(inmap, outmap)
   if inmap.key == nil then return kt.RVEINVALID end
   local field = inmap.key
   inmap.key = nil
-  return hash_delete(inmap, outmap, {field})
+  return map_change("table_key", inmap, outmap, {field}, nil)
 end
 
 -- hmdel: table_key, field=anything... -> num
@@ -161,7 +163,7 @@ function hmdel(inmap, outmap)
   for field in pairs(inmap) do
     if field ~= "table_key" and field ~= "db" then fields[#fields + 1] = field end
   end
-  return hash_delete(inmap, outmap, fields)
+  return map_change("table_key", inmap, outmap, fields, nil)
 end
 
 -- hgetall: table_key -> every field=value
@@ -172,23 +174,28 @@ function hgetall(inmap, outmap)
   end)
 end
 
--- hlen: table_key -> num
-function hlen(inmap, outmap)
-  return hash_op(inmap, function(h)
-    outmap.num = count_map(h)
+-- Hashes and sets are both maps: their size and membership tests.
+local function map_len(keyarg, inmap, outmap)
+  return with_container(inmap, keyarg, kt.mapload, kt.mapdump, function(m)
+    outmap.num = count_map(m)
     return false
   end)
 end
 
--- hcontains: table_key, key -> num (1 or 0)
-function hcontains(inmap, outmap)
-  local field = inmap.key
-  if field == nil then return kt.RVEINVALID end
-  return hash_op(inmap, function(h)
-    outmap.num = (h[field] ~= nil) and 1 or 0
+local function map_has(keyarg, arg, inmap, outmap)
+  local wanted = inmap[arg]
+  if wanted == nil then return kt.RVEINVALID end
+  return with_container(inmap, keyarg, kt.mapload, kt.mapdump, function(m)
+    outmap.num = (m[wanted] ~= nil) and 1 or 0
     return false
   end)
 end
+
+-- hlen: table_key -> num
+function hlen(inmap, outmap) return map_len("table_key", inmap, outmap) end
+
+-- hcontains: table_key, key -> num (1 or 0)
+function hcontains(inmap, outmap) return map_has("table_key", "key", inmap, outmap) end
 
 -- Sets: one record holds a map whose keys are the members.
 
@@ -198,28 +205,12 @@ end
 
 -- sadd: key, value or "0".."n" -> num (members added)
 function sadd(inmap, outmap)
-  local members = values_of(inmap)
-  return set_op(inmap, function(s)
-    local n = 0
-    for _, m in ipairs(members) do
-      if s[m] == nil then s[m] = ""; n = n + 1 end
-    end
-    outmap.num = n
-    return n > 0
-  end)
+  return map_change("key", inmap, outmap, values_of(inmap), "")
 end
 
 -- srem: key, value or "0".."n" -> num (members removed)
 function srem(inmap, outmap)
-  local members = values_of(inmap)
-  return set_op(inmap, function(s)
-    local n = 0
-    for _, m in ipairs(members) do
-      if s[m] ~= nil then s[m] = nil; n = n + 1 end
-    end
-    outmap.num = n
-    return n > 0
-  end)
+  return map_change("key", inmap, outmap, values_of(inmap), nil)
 end
 
 local function sorted_keys(m)
@@ -238,22 +229,10 @@ function smembers(inmap, outmap)
 end
 
 -- sismember: key, value -> num (1 or 0)
-function sismember(inmap, outmap)
-  local member = inmap.value
-  if member == nil then return kt.RVEINVALID end
-  return set_op(inmap, function(s)
-    outmap.num = (s[member] ~= nil) and 1 or 0
-    return false
-  end)
-end
+function sismember(inmap, outmap) return map_has("key", "value", inmap, outmap) end
 
 -- scard: key -> num
-function scard(inmap, outmap)
-  return set_op(inmap, function(s)
-    outmap.num = count_map(s)
-    return false
-  end)
-end
+function scard(inmap, outmap) return map_len("key", inmap, outmap) end
 
 -- spop: key -> num (1 or 0), value (the removed member, if any)
 function spop(inmap, outmap)
