@@ -113,6 +113,7 @@ class Hash(_Container):
         return _number(out, b"num") == 1
 
     def get(self, field: Key, default: Any = None) -> Any:
+        """The value of ``field``, or ``default`` when it is absent."""
         out = self._call("hget", {b"key": _raw(field)})
         value = out.get(b"value")
         return default if value is None else self._decode(value)
@@ -164,12 +165,15 @@ class Hash(_Container):
         return {self.client._key_out(k): self._decode(v) for k, v in out.items()}
 
     def keys(self) -> list[Any]:
+        """The field names (one hgetall)."""
         return list(self.to_dict())
 
     def values(self) -> list[Any]:
+        """The values (one hgetall)."""
         return list(self.to_dict().values())
 
     def items(self) -> list[Any]:
+        """(field, value) pairs (one hgetall)."""
         return list(self.to_dict().items())
 
     def __iter__(self) -> Iterator[Any]:
@@ -270,6 +274,7 @@ class List(_Container):
         return self._decode(out[b"value"])
 
     def popleft(self) -> Any:
+        """Remove and return the first value (``pop(0)``)."""
         return self.pop(0)
 
     def __getitem__(self, index: Union[int, slice]) -> Any:
@@ -349,6 +354,7 @@ class Queue(_Container):
         return _number(self._call("queue_rremove", args), b"num")
 
     def count(self) -> int:
+        """The number of items (also ``len(queue)``)."""
         return _number(self._call("queue_size"), b"num")
 
     __len__ = count
@@ -407,6 +413,7 @@ class TTQueue:
         return _items_result([self.client.serializer.decode(v) for v in raw], n)
 
     def count(self) -> int:
+        """The number of items (also ``len(queue)``)."""
         return int(self._call("queue_size"))
 
     __len__ = count
