@@ -8,32 +8,41 @@ import subprocess
 import sys
 import textwrap
 import threading
-from typing import Any, List
+from typing import Any, Callable, List
 
 
-def threads_share_one_client(client: Any, threads: int = 16, ops: int = 100) -> None:
-    """Every thread writes and reads its own keys through the same client;
-    any cross-talk between requests shows up as a wrong value."""
+def run_threads(worker: Callable[[int], None], threads: int) -> None:
+    """Run ``worker(n)`` for n in range(threads), each in its own thread,
+    and fail with the first exception any of them raised."""
     errors: List[BaseException] = []
 
-    def worker(n: int) -> None:
+    def guarded(n: int) -> None:
         try:
-            for i in range(ops):
-                key = "t%d-%d" % (n, i)
-                value = "value of %s" % key
-                client.set(key, value)
-                assert client.get(key) == value
-                assert client.get_bulk([key, "t%d-x" % n]) == {key: value}
-                assert client.exists(key)
+            worker(n)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    workers = [threading.Thread(target=guarded, args=(n,)) for n in range(threads)]
     for t in workers:
         t.start()
     for t in workers:
         t.join()
     assert errors == []
+
+
+def threads_share_one_client(client: Any, threads: int = 16, ops: int = 100) -> None:
+    """Every thread writes and reads its own keys through the same client;
+    any cross-talk between requests shows up as a wrong value."""
+    def worker(n: int) -> None:
+        for i in range(ops):
+            key = "t%d-%d" % (n, i)
+            value = "value of %s" % key
+            client.set(key, value)
+            assert client.get(key) == value
+            assert client.get_bulk([key, "t%d-x" % n]) == {key: value}
+            assert client.exists(key)
+
+    run_threads(worker, threads)
     assert client.count() == threads * ops
 
 

@@ -1,9 +1,11 @@
--- The utility functions of both real servers' Lua APIs, exercised with
--- fixed inputs.  The same file runs on ktserver (-scr: procedure
--- "utilities" answers result=JSON), on ttserver (-ext: function
--- "utilities" returns the JSON) and on kt.server.lua
--- (tests/test_lua_runtime.py), and the JSON must be the same each time:
--- tests/lua/{kyoto,tyrant}_utilities.expected.json.
+-- The Lua APIs of both real servers, exercised with fixed inputs.  The
+-- same file runs on ktserver (-scr), on ttserver (-ext) and on the built-in
+-- servers / kt.server.lua, and the answers must be the same each time:
+--   utilities (both): the utility functions, as JSON text
+--     -> tests/lua/{kyoto,tyrant}_utilities.expected.json
+--   api, status, fail, crash, spin (ktserver): the __kyototycoon__ database,
+--     cursor and visitor functions, step by step -> tests/lua/kyoto_api.expected.txt
+-- (tests/test_lua_runtime.py, tests/test_kyoto_lua.py).
 
 local function hex(s)
   return (string.gsub(s, ".", function(c) return string.format("%02x", string.byte(c)) end))
@@ -63,6 +65,122 @@ local tt_cases = {
 }
 
 
+local function pack(...) return {n = select("#", ...), ...} end
+
+local function showall(t)
+  local parts = {}
+  for i = 1, t.n do parts[i] = show(t[i]) end
+  return table.concat(parts, " ")
+end
+
+local steps = {
+  {"dbs", function() return #kt.dbs, kt.dbs["*"] == kt.db, kt.dbs["%"] == kt.dbs[2] end},
+  {"rv", function() return kt.RVSUCCESS, kt.RVENOIMPL, kt.RVEINVALID, kt.RVELOGIC, kt.RVEINTERNAL end},
+  {"clear", function(db) return db:clear(), db:count() end},
+  {"set", function(db) return db:set("a", "1"), db:set("b", "2"), db:get("a") end},
+  {"add", function(db) return db:add("a", "x"), db:add("c", "3"), db:get("c") end},
+  {"replace", function(db) return db:replace("zz", "x"), db:replace("c", "33"), db:get("c") end},
+  {"append", function(db) return db:append("a", "+"), db:append("new", "n"), db:get("a"), db:get("new") end},
+  {"check", function(db) return db:check("a"), db:check("nope") end},
+  {"index", function(db) db.idx = "via newindex"; return db.idx, db["a"], db.nothing end},
+  {"increment", function(db) return db:increment("n", 5), db:increment("n", -2), db:increment("n"), db:increment("a", 1) end},
+  {"increment_double", function(db) return db:increment_double("d", 1.5), db:increment_double("d", 0.25), db:increment_double("a", 1) end},
+  {"cas", function(db) return db:cas("c", "33", "34"), db:cas("c", "33", "35"), db:get("c"), db:cas("c", "34", nil), db:get("c"), db:cas("c", nil, "new"), db:get("c") end},
+  {"remove", function(db) return db:remove("c"), db:remove("c"), db:get("c") end},
+  {"seize", function(db) local v = db:seize("b"); return v, db:get("b"), db:seize("b") end},
+  {"bulk", function(db)
+    local n = db:set_bulk({k1 = "v1", k2 = "v2", k3 = "v3"})
+    local got = db:get_bulk({"k1", "k3", "missing"})
+    local removed = db:remove_bulk({"k1", "missing"})
+    return n, got, removed, db:get("k1")
+  end},
+  {"match", function(db)
+    local p = db:match_prefix("k")
+    table.sort(p)
+    local r = db:match_regex("^k[23]$")
+    table.sort(r)
+    local s = db:match_similar("k9", 1)
+    table.sort(s)
+    return p, r, s, #db:match_prefix("k", 1)
+  end},
+  {"count", function(db) return db:count() end},
+  {"accept_function", function(db)
+    local seen = {}
+    db:accept("k2", function(k, v) seen[#seen + 1] = k .. "=" .. tostring(v); return v .. "!" end)
+    db:accept("fresh", function(k, v) seen[#seen + 1] = k .. "=" .. tostring(v); return "made" end)
+    db:accept("k3", function(k, v) return kt.Visitor.REMOVE end)
+    db:accept("k2", function(k, v) return kt.Visitor.NOP end)
+    return seen, db:get("k2"), db:get("fresh"), db:get("k3")
+  end},
+  {"accept_visitor", function(db)
+    local visitor = kt.Visitor:new()
+    local log = {}
+    function visitor:visit_full(k, v) log[#log + 1] = "full " .. k; return "visited" end
+    function visitor:visit_empty(k) log[#log + 1] = "empty " .. k; return kt.Visitor.NOP end
+    db:accept("k2", visitor)
+    db:accept("absent", visitor)
+    db:accept("new", visitor, false)
+    return log, db:get("k2"), db:get("absent"), db:get("new")
+  end},
+  {"accept_bulk", function(db)
+    db:accept_bulk({"k2", "fresh"}, function(k, v) return kt.Visitor.REMOVE end)
+    return db:get("k2"), db:get("fresh")
+  end},
+  {"iterate", function(db)
+    db:iterate(function(k, v) if k == "a" then return "A" end return kt.Visitor.NOP end)
+    return db:get("a")
+  end},
+  {"pairs", function(db)
+    local all = {}
+    for k, v in db:pairs() do all[k] = v end
+    return all
+  end},
+  {"cursor_walk", function(db)
+    local cur = db:cursor()
+    local n, first = 0, cur:jump()
+    while cur:get_key(true) do n = n + 1 end
+    cur:disable()
+    return first, n, db:count()
+  end},
+  {"transaction", function(db)
+    local ok = db:transaction(function() db:set("t", "1"); return true end)
+    return ok, db:get("t"), db:begin_transaction(), db:end_transaction(true)
+  end},
+}
+
+-- each argument shown, in order (Lua evaluates arguments left to right)
+local function trace(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = show((select(i, ...))) end
+  return table.concat(parts, " ")
+end
+
+local function abc_cursor(db)
+  db:clear()
+  db:set_bulk({a = "1", b = "2", c = "3"})
+  return db:cursor()
+end
+
+local ordered = {
+  {"cursor", function(db)
+    local cur = abc_cursor(db)
+    local text = trace(cur:jump(), cur:get_key(), pack(cur:get(true)), cur:get_value(),
+      cur:set_value("B"), cur:get_value(), cur:remove(), cur:get_key(), pack(cur:seize()),
+      cur:get_key(), cur:step(), cur:jump("b"), cur:db() == db)
+    cur:disable()
+    return text, db:count()
+  end},
+  {"cursor_back", function(db)
+    local cur = abc_cursor(db)
+    local text = trace(cur:jump_back(), cur:get_key(), cur:step_back(), cur:get_key(),
+      cur:jump("bb"), cur:get_key(), cur:jump_back("bb"), cur:get_key())
+    cur:disable()
+    local keys = {}
+    for k in db:pairs() do keys[#keys + 1] = k end
+    return text, table.concat(keys, ",")
+  end},
+}
+
 local function run(cases, now)
   local parts = {}
   for name, fn in pairs(cases) do
@@ -82,6 +200,36 @@ if kt then
     outmap.result = run(kt_cases, kt.time)
     return kt.RVSUCCESS
   end
+
+  local function run_steps(list, which, lines)
+    local db = kt.dbs[which]
+    for _, step in ipairs(list) do
+      local ok, result = pcall(function() return pack(step[2](db)) end)
+      lines[#lines + 1] = which .. " " .. step[1] .. ": " .. (ok and showall(result) or ("error " .. tostring(result)))
+    end
+  end
+
+  function api(inmap, outmap)
+    local lines = {}
+    local which = inmap.db or "*"
+    run_steps(steps, which, lines)
+    if which == "%" then run_steps(ordered, which, lines) end
+    kt.log("info", "api ran " .. #lines .. " steps")
+    outmap.result = table.concat(lines, "\n")
+    return kt.RVSUCCESS
+  end
+
+  function status(inmap, outmap)
+    outmap.count = kt.db:count()
+    outmap.type = type(kt.db:status())
+    outmap.size = kt.db:size() >= 0
+    outmap.path = kt.db:path()
+    return kt.RVSUCCESS
+  end
+
+  function fail(inmap, outmap) return kt.RVELOGIC end
+  function crash(inmap, outmap) error("deliberate") end
+  function spin(inmap, outmap) while true do end end
 else
   function utilities(key, value)
     return run(tt_cases, _time)

@@ -1,0 +1,117 @@
+"""ktserver's Lua API (``__kyototycoon__``) in the built-in server
+(kt.server.kyoto_lua): tests/lua/utilities.lua ("api") exercises the database,
+cursor and visitor functions and must answer what ktserver 1.0.0 answered
+(tests/lua/kyoto_api.expected.txt), on the built-in host and, when
+installed, on the real ktserver."""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterator, List, Tuple
+
+import pytest
+
+from concurrency import run_threads
+from servers import RunningServer, real_server_path
+
+pytest.importorskip("lupa", reason="lupa (Lua) is not installed: pip install 'kt-typed[lua]'")
+
+from kt import KyotoTycoon, lua_script_path  # noqa: E402
+from kt.server.kyoto_lua import LuaScriptHost  # noqa: E402
+from kt.server.scripting import ScriptLoadError  # noqa: E402
+from kt.server.storage import open_database  # noqa: E402
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
+SCRIPT = os.path.join(HERE, "utilities.lua")
+
+
+def _expected() -> bytes:
+    with open(os.path.join(HERE, "kyoto_api.expected.txt"), "rb") as f:
+        return f.read()
+
+
+def host(path: str = SCRIPT, timeout: float = 30.0) -> Tuple[LuaScriptHost, List[Tuple[str, str]]]:
+    logs: List[Tuple[str, str]] = []
+    dbs = [open_database("*"), open_database("%")]
+    h = LuaScriptHost(path, dbs, {b"*": 0, b"%": 1}, lambda level, msg: logs.append((level, msg)),
+                      timeout=timeout)
+    h.load()
+    return h, logs
+
+
+def test_api_answers_as_ktserver() -> None:
+    h, logs = host()
+    results: List[bytes] = []
+    for db in (b"*", b"%"):
+        status, out = h(b"api", {b"db": db})
+        assert status == 0
+        results.append(out[b"result"])
+    assert b"\n".join(results) + b"\n" == _expected()
+    assert ("INFO", "[SCRIPT]: api ran 26 steps") in logs
+
+
+def test_api_expectations_are_ktservers(tmp_path: str) -> None:
+    if real_server_path("kyoto") is None:
+        pytest.skip("no real ktserver installed")
+    with RunningServer("kyoto", "real", databases=["*", "%"], args=["-scr", SCRIPT],
+                       workdir=str(tmp_path)) as server:
+        client = KyotoTycoon(port=server.port)
+        parts = []
+        for db in ("*", "%"):
+            out = client.script("api", {"db": db}, encode_values=False)
+            assert out is not None
+            parts.append(out["result"])
+    assert b"\n".join(parts) + b"\n" == _expected()
+
+
+def test_status_outmap_and_failures() -> None:
+    h, logs = host(timeout=0.3)
+    assert h(b"status", {}) == (0, {b"count": b"0", b"path": b"*", b"type": b"table",
+                                    b"size": b"true"})
+    assert h(b"fail", {})[0] == 3  # RVELOGIC
+    assert h(b"crash", {}) == (5, {})  # RVEINTERNAL, logged
+    assert any("deliberate" in msg for level, msg in logs if level == "ERROR")
+    assert h(b"spin", {}) == (5, {})  # bounded by the time limit
+    assert h(b"no_such_procedure", {}) == (1, {})  # RVENOIMPL
+    assert h(b"status", {})[0] == 0  # still serving
+    assert "api" in h.procedures and "status" in h.procedures
+
+
+def test_states_are_pooled_per_concurrent_call() -> None:
+    h, _ = host(lua_script_path("kyoto"))
+
+    def worker(n: int) -> None:
+        for i in range(50):
+            status, out = h(b"queue_add", {b"queue": b"q", b"data": b"%d-%d" % (n, i)})
+            assert status == 0
+
+    run_threads(worker, 4)
+    status, out = h(b"queue_size", {b"queue": b"q"})
+    assert out == {b"num": b"200"}
+    status, out = h(b"queue_pop", {b"queue": b"q", b"n": b"-1"})
+    assert len(out) == 200 and len(set(out.values())) == 200
+
+
+def test_load_errors(tmp_path: str) -> None:
+    bad = os.path.join(str(tmp_path), "bad.lua")
+    with open(bad, "w") as f:
+        f.write("function broken( end")
+    with pytest.raises(ScriptLoadError, match="bad.lua"):
+        host(bad)
+    with pytest.raises(ScriptLoadError):
+        host(os.path.join(str(tmp_path), "missing.lua"))
+
+
+def test_outmap_values_convert_as_ktserver(tmp_path: str) -> None:
+    path = os.path.join(str(tmp_path), "conv.lua")
+    with open(path, "w") as f:
+        f.write("function conv(i, o) o.int = 42; o.float = 1.5; o.yes = true; o.tbl = {}; "
+                "o[7] = 'seven'; return '0' end\n"
+                "function none(i, o) o.x = 'y' end\n"
+                "function echo(i, o) for k, v in pairs(i) do o[k] = v end; return 0 end")
+    h, _ = host(path)
+    assert h(b"conv", {}) == (0, {b"int": b"42", b"float": b"1.500000", b"yes": b"true",
+                                  b"7": b"seven"})
+    assert h(b"none", {}) == (0, {b"x": b"y"})
+    data: Dict[bytes, bytes] = {b"k\x00": b"\xff\x00v", b"": b""}
+    assert h(b"echo", data) == (0, data)
