@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kt.server.kyoto_engine import RV_EINTERNAL, RV_EINVALID, RV_ELOGIC, RV_ENOIMPL, RV_ETIMEOUT, RV_SUCCESS
@@ -39,7 +38,7 @@ from kt.server.lua import (
     LuaScriptError,
     LuaState,
     LuaUnavailable,
-    install,
+    StatePool,
     kt_utilities,
     lua_bytes,
     lua_number,
@@ -366,14 +365,9 @@ class LuaScriptHost:
 
     def __init__(self, path: str, dbs: List[Database], dbmap: Dict[bytes, int],
                  log: Callable[[str, str], None], timeout: float = 30.0) -> None:
-        self.path = path
-        self.dbs = dbs
-        self._log = log
-        self.timeout = timeout
+        self.path, self.dbs, self._log, self.timeout = path, dbs, log, timeout
+        self.pool = StatePool(self._new_state)
         self._source = b""
-        self._idle: List[LuaState] = []
-        self._lock = threading.Lock()
-        self._threads = 0
         self.procedures: List[str] = []
 
     def load(self) -> List[str]:
@@ -385,17 +379,14 @@ class LuaScriptHost:
         except OSError as exc:
             raise ScriptLoadError("%s: %s" % (self.path, exc)) from None
         try:
-            state = self._new_state()
+            self.pool.release(self.pool.acquire())
         except (LuaUnavailable, LuaScriptError) as exc:
             raise ScriptLoadError("%s: %s" % (self.path, exc)) from None
-        self._idle.append(state)
         return self.procedures
 
-    def _new_state(self) -> LuaState:
+    def _new_state(self, number: int) -> LuaState:
         state = LuaState(self.timeout)
-        with self._lock:
-            self._threads += 1
-            thid = self._threads - 1
+        thid = number - 1
         utils = state.map((k.encode("ascii"), v) for k, v in kt_utilities(state).items())
         raws = state.table(
             state.map((k.encode("ascii"), v) for k, v in _RecordAPI(state, db).functions().items())
@@ -419,19 +410,12 @@ class LuaScriptHost:
         text = lua_bytes(message) if message is not None else b""
         self._log(level, "[SCRIPT]: %s" % text.decode("utf-8", "replace"))
 
-    def _acquire(self) -> LuaState:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._new_state()
-
     def __call__(self, name: bytes, inmap: Dict[bytes, bytes]) -> Tuple[int, Dict[bytes, bytes]]:
-        state = self._acquire()
+        state = self.pool.acquire()
         try:
             return self._run(state, name, inmap)
         finally:
-            with self._lock:
-                self._idle.append(state)
+            self.pool.release(state)
 
     def _run(self, state: LuaState, name: bytes, inmap: Dict[bytes, bytes]
              ) -> Tuple[int, Dict[bytes, bytes]]:

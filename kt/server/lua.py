@@ -32,6 +32,7 @@ __all__ = [
     "LuaState",
     "LuaTimeout",
     "LuaUnavailable",
+    "StatePool",
     "load_lupa",
     "kt_utilities",
     "tt_utilities",
@@ -209,6 +210,30 @@ class LuaState:
         time.sleep(sec if sec > 0 else 0)
 
 
+class StatePool:
+    """Lua states for concurrent calls: an idle one is reused, else
+    ``factory(number)`` makes a new one (numbered from 1), as the real
+    servers keep one state per worker thread."""
+
+    def __init__(self, factory: Callable[[int], LuaState]) -> None:
+        self._factory = factory
+        self._idle: List[LuaState] = []
+        self._lock = threading.Lock()
+        self.created = 0
+
+    def acquire(self) -> LuaState:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.created += 1
+            number = self.created
+        return self._factory(number)
+
+    def release(self, state: LuaState) -> None:
+        with self._lock:
+            self._idle.append(state)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -344,11 +369,18 @@ def tt_utilities(state: LuaState) -> Dict[str, Callable[..., Any]]:
         "codec": lambda mode, data: lf.codec(s(mode), s(data), True),
         "hash": lambda mode, data: lf.tt_hash(s(mode), s(data)),
         "ucs": lambda arg: _ucs(state, arg),
+        "sleep": lambda sec=0: _slept(state, sec),
         "dist": lambda a, b, utf=False: lf.levdist(s(a), s(b), bool(utf)),
         "isect": lambda *tables: _set_op(state, tables, False),
         "union": lambda *tables: _set_op(state, tables, True),
     })
     return funcs
+
+
+def _slept(state: LuaState, seconds: Any) -> bool:
+    """ttserver's _sleep answers true."""
+    state.sleep(seconds)
+    return True
 
 
 def _ucs(state: LuaState, arg: Any) -> Any:

@@ -234,4 +234,68 @@ else
   function utilities(key, value)
     return run(tt_cases, _time)
   end
+
+  local tt_steps = {
+    {"globals", function() return type(_version), type(_pid), _sid ~= nil, _thnum > 0, _thid > 0 end},
+    {"vanish", function() return _vanish(), _rnum() end},
+    {"put", function() return _put("a", "1"), _put("b", "2"), _get("a"), _get("zz") end},
+    {"putkeep", function() return _putkeep("a", "x"), _putkeep("c", "3"), _get("c") end},
+    {"putcat", function() return _putcat("a", "+"), _putcat("n", "new"), _get("a"), _get("n") end},
+    {"out", function() return _out("n"), _out("n"), _get("n") end},
+    {"vsiz", function() return _vsiz("a"), _vsiz("zz") end},
+    {"addint", function() return _addint("i", 5), _addint("i", -2), _addint("a", 1) end},
+    {"adddouble", function() return _adddouble("d", 1.5), _adddouble("d", 0.25) end},
+    {"fwmkeys", function() return sorted(_fwmkeys("")), _fwmkeys("a"), #_fwmkeys("", 2) end},
+    {"rnum", function() return _rnum(), _size() > 0 end},
+    {"iter", function()
+      local keys = {}
+      _iterinit()
+      while true do local k = _iternext(); if not k then break end; keys[#keys + 1] = k end
+      return sorted(keys)
+    end},
+    {"foreach", function()
+      local seen = {}
+      local ok = _foreach(function(k, v) seen[#seen + 1] = k .. "=" .. v; return true end)
+      return ok, sorted(seen)
+    end},
+    {"misc", function() return _misc("putlist", "m1", "v1", "m2", "v2"), _misc("getlist", {"m1", "m2", "zz"}), _misc("outlist", "m1"), _get("m1"), _misc("nosuch") end},
+    {"stash", function()
+      return _stashput("s", "1"), _stashputkeep("s", "x"), _stashputcat("s", "2"), _stashget("s"),
+        _stashout("s"), _stashget("s"), _stashputkeep("t", "9"), _stashvanish(), _stashget("t")
+    end},
+    {"stashforeach", function()
+      _stashput("p", "1"); _stashput("q", "2")
+      local seen = {}
+      _stashforeach(function(k, v) seen[#seen + 1] = k .. v; return true end)
+      _stashvanish()
+      return sorted(seen)
+    end},
+    {"lock", function() return _lock("L"), _unlock("L"), _unlock("L") end},
+    {"eval", function() return _eval("evaluated = 40 + 2"), evaluated end},
+    {"files", function()
+      local dir = "kt-lua-test-dir"
+      _remove(dir)
+      local made = _mkdir(dir)
+      local st = _stat(dir)
+      return made, _mkdir(dir), st._directory, st._regular, #_glob(dir), _remove(dir), _stat(dir)
+    end},
+    {"sleep", function() return _sleep(0.01), _time() > 0 end},
+  }
+
+  function api(key, value)
+    local lines = {}
+    for _, step in ipairs(tt_steps) do
+      local ok, result = pcall(function() return pack(step[2]()) end)
+      lines[#lines + 1] = step[1] .. ": " .. (ok and showall(result) or ("error " .. tostring(result)))
+    end
+    _log("api ran " .. #lines .. " steps")
+    return table.concat(lines, "\n")
+  end
+
+  function number(key, value) return 42 end
+  function yes(key, value) return true end
+  function no(key, value) return false end
+  function first(key, value) return {"one", "two"} end
+  function crash(key, value) error("deliberate") end
+  function spin(key, value) while true do end end
 end

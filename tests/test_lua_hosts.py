@@ -1,8 +1,11 @@
-"""ktserver's Lua API (``__kyototycoon__``) in the built-in server
-(kt.server.kyoto_lua): tests/lua/utilities.lua ("api") exercises the database,
-cursor and visitor functions and must answer what ktserver 1.0.0 answered
-(tests/lua/kyoto_api.expected.txt), on the built-in host and, when
-installed, on the real ktserver."""
+"""The Lua hosts of the built-in servers: ktserver's ``__kyototycoon__``
+(kt.server.kyoto_lua) and ttserver's ``_`` functions (kt.server.tyrant_lua).
+
+tests/lua/utilities.lua ("api") exercises the database, cursor, visitor
+and ``_`` functions step by step and must answer what ktserver 1.0.0 and
+ttserver 1.1.41 answered (tests/lua/{kyoto,tyrant}_api.expected.txt), on
+the built-in hosts and, when installed, on the real servers.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +19,26 @@ from servers import RunningServer, real_server_path
 
 pytest.importorskip("lupa", reason="lupa (Lua) is not installed: pip install 'kt-typed[lua]'")
 
-from kt import KyotoTycoon, lua_script_path  # noqa: E402
+from kt import KyotoTycoon, TokyoTyrant, lua_script_path  # noqa: E402
+from kt.server.base import Logger  # noqa: E402
 from kt.server.kyoto_lua import LuaScriptHost  # noqa: E402
+from kt.server.lua import LuaScriptError  # noqa: E402
 from kt.server.scripting import ScriptLoadError  # noqa: E402
 from kt.server.storage import open_database  # noqa: E402
+from kt.server.tyrant import ExtDatabase, TyrantState  # noqa: E402
+from kt.server.tyrant import open_database as open_tt_database  # noqa: E402
+from kt.server.tyrant_lua import LuaExtension, LuaExtLoadError  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 SCRIPT = os.path.join(HERE, "utilities.lua")
 
 
-def _expected() -> bytes:
-    with open(os.path.join(HERE, "kyoto_api.expected.txt"), "rb") as f:
+def _expected(kind: str) -> bytes:
+    with open(os.path.join(HERE, "%s_api.expected.txt" % kind), "rb") as f:
         return f.read()
+
+
+# -- Kyoto Tycoon ---------------------------------------------------------------
 
 
 def host(path: str = SCRIPT, timeout: float = 30.0) -> Tuple[LuaScriptHost, List[Tuple[str, str]]]:
@@ -46,7 +57,7 @@ def test_api_answers_as_ktserver() -> None:
         status, out = h(b"api", {b"db": db})
         assert status == 0
         results.append(out[b"result"])
-    assert b"\n".join(results) + b"\n" == _expected()
+    assert b"\n".join(results) + b"\n" == _expected("kyoto")
     assert ("INFO", "[SCRIPT]: api ran 26 steps") in logs
 
 
@@ -61,7 +72,7 @@ def test_api_expectations_are_ktservers(tmp_path: str) -> None:
             out = client.script("api", {"db": db}, encode_values=False)
             assert out is not None
             parts.append(out["result"])
-    assert b"\n".join(parts) + b"\n" == _expected()
+    assert b"\n".join(parts) + b"\n" == _expected("kyoto")
 
 
 def test_status_outmap_and_failures() -> None:
@@ -92,7 +103,7 @@ def test_states_are_pooled_per_concurrent_call() -> None:
     assert len(out) == 200 and len(set(out.values())) == 200
 
 
-def test_load_errors(tmp_path: str) -> None:
+def test_kyoto_load_errors(tmp_path: str) -> None:
     bad = os.path.join(str(tmp_path), "bad.lua")
     with open(bad, "w") as f:
         f.write("function broken( end")
@@ -115,3 +126,81 @@ def test_outmap_values_convert_as_ktserver(tmp_path: str) -> None:
     assert h(b"none", {}) == (0, {b"x": b"y"})
     data: Dict[bytes, bytes] = {b"k\x00": b"\xff\x00v", b"": b""}
     assert h(b"echo", data) == (0, data)
+
+
+# -- Tokyo Tyrant ----------------------------------------------------------------
+
+
+def extension(path: str = SCRIPT, timeout: float = 30.0) -> Tuple[LuaExtension, List[str]]:
+    logs: List[str] = []
+    state = TyrantState(open_tt_database("*"), Logger(level="NONE"))
+    ext = LuaExtension(path, ExtDatabase(state), logs.append, timeout=timeout)
+    return ext, logs
+
+
+@pytest.fixture
+def in_tmp(tmp_path: str) -> Iterator[None]:
+    cwd = os.getcwd()
+    os.chdir(str(tmp_path))
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+
+
+def test_api_answers_as_ttserver(in_tmp: None) -> None:
+    ext, logs = extension()
+    functions = ext.load()
+    assert functions["api"](b"", b"") + b"\n" == _expected("tyrant")
+    assert logs == ["api ran 20 steps"]
+
+
+def test_api_expectations_are_ttservers(tmp_path: str) -> None:
+    if real_server_path("tyrant") is None:
+        pytest.skip("no real ttserver installed")
+    with RunningServer("tyrant", "real", databases=["*"], args=["-ext", SCRIPT],
+                       workdir=str(tmp_path)) as server:
+        assert TokyoTyrant(port=server.port).script("api", "", "") + b"\n" == _expected("tyrant")
+
+
+def test_results_convert_as_ttserver() -> None:
+    ext, _ = extension(timeout=0.3)
+    f = ext.load()
+    assert f["number"](b"k", b"v") == b"42"
+    assert f["yes"](b"k", b"v") == b"true"
+    assert f["no"](b"k", b"v") is None
+    assert f["first"](b"k", b"v") == b"one"
+    with pytest.raises(LuaScriptError, match="deliberate"):
+        f["crash"](b"k", b"v")
+    with pytest.raises(LuaScriptError, match="timed out"):
+        f["spin"](b"k", b"v")
+    assert f["number"](b"k", b"v") == b"42"
+    assert "utilities" in f and not any(name.startswith("_") for name in f)
+
+
+def test_helper_library_runs(in_tmp: None) -> None:
+    ext, _ = extension(lua_script_path("tyrant"))
+    f = ext.load()
+    assert f["queue_add"](b"q", b"a") == b"1" and f["queue_add"](b"q", b"b") == b"2"
+    assert f["queue_size"](b"q", b"") == b"2"
+    assert f["queue_pop"](b"q", b"-1") == b"1:a1:b"
+    assert f["lock"](b"x", b"") == b"true" and f["unlock"](b"x", b"") == b"true"
+
+
+def test_eval_reaches_every_state(in_tmp: None) -> None:
+    ext, _ = extension()
+    f = ext.load()
+    f["api"](b"", b"")  # runs _eval("evaluated = 40 + 2") in its state
+    other = ext._new_state(2)  # as a second worker thread would have
+    ext._catch_up(other)
+    assert other.globals[b"evaluated"] == 42
+
+
+def test_tyrant_load_errors(tmp_path: str) -> None:
+    bad = os.path.join(str(tmp_path), "bad.lua")
+    with open(bad, "w") as f:
+        f.write("function broken( end")
+    with pytest.raises(LuaExtLoadError, match="bad.lua"):
+        extension(bad)[0].load()
+    with pytest.raises(LuaExtLoadError):
+        extension(os.path.join(str(tmp_path), "missing.lua"))[0].load()
