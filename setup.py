@@ -16,6 +16,7 @@ COMPILED_MODULES = [
     "kt/protocol/kt_binary.py",
     "kt/protocol/kt_http.py",
     "kt/protocol/tt_binary.py",
+    "kt/protocol/tt_table.py",
     # The connection pool: on every request of both clients.
     "kt/connection.py",
     "kt/client.py",
