@@ -807,32 +807,33 @@ class MgetReplyParser:
         return result
 
 
-@final
-class FwmkeysReplyParser:
-    """fwmkeys reply: (status, [key, ...]).
+class _ListReplyParser:
+    """A reply ``[status][count u32]{[size u32][item]}``: (status, items).
 
-    ttserver always answers status 0 plus the key count; following tcrdb, a
-    non-zero status is taken to stand alone.  Keys are consumed as they
-    complete; the parser resets itself after returning a result.
+    Items are consumed as they complete; the parser resets itself after
+    returning a result.  With ``bare_failure`` a non-zero status stands
+    alone, without a count.
     """
 
+    _bare_failure: bool
     _started: bool
     _status: int
     _remaining: int
-    _keys: List[bytes]
+    _items: List[bytes]
 
-    def __init__(self) -> None:
+    def __init__(self, bare_failure: bool) -> None:
+        self._bare_failure = bare_failure
         self._started = False
         self._status = 0
         self._remaining = 0
-        self._keys = []
+        self._items = []
 
     def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, List[bytes]]]:
         if not self._started:
             if not buf.ensure(1):
                 return None
             first: int = buf.data[buf.pos]
-            if first != 0:
+            if first != 0 and self._bare_failure:
                 buf.pos += 1
                 return (first, [])
             if not buf.ensure(5):
@@ -844,20 +845,33 @@ class FwmkeysReplyParser:
             self._started = True
             self._status = status
             self._remaining = count
-            self._keys = []
-        keys = self._keys
-        remaining = _read_sized_items(buf, keys, self._remaining)
+            self._items = []
+        items = self._items
+        remaining = _read_sized_items(buf, items, self._remaining)
         self._remaining = remaining
         if remaining > 0:
             return None
-        result = (self._status, keys)
+        result = (self._status, items)
         self._started = False
-        self._keys = []
+        self._items = []
         return result
 
 
 @final
-class MiscReplyParser:
+class FwmkeysReplyParser(_ListReplyParser):
+    """fwmkeys reply: (status, [key, ...]).
+
+    ttserver always answers status 0 plus the key count; following tcrdb, a
+    non-zero status is taken to stand alone.  Keys are consumed as they
+    complete; the parser resets itself after returning a result.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+@final
+class MiscReplyParser(_ListReplyParser):
     """misc reply: (status, [element, ...]).
 
     The element count always follows the status byte: on failure ttserver
@@ -865,38 +879,8 @@ class MiscReplyParser:
     complete; the parser resets itself after returning a result.
     """
 
-    _started: bool
-    _status: int
-    _remaining: int
-    _elements: List[bytes]
-
     def __init__(self) -> None:
-        self._started = False
-        self._status = 0
-        self._remaining = 0
-        self._elements = []
-
-    def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, List[bytes]]]:
-        if not self._started:
-            if not buf.ensure(5):
-                return None
-            status: int
-            count: int
-            status, count = _REP_U32.unpack_from(buf.data, buf.pos)
-            buf.pos += 5
-            self._started = True
-            self._status = status
-            self._remaining = count
-            self._elements = []
-        elements = self._elements
-        remaining = _read_sized_items(buf, elements, self._remaining)
-        self._remaining = remaining
-        if remaining > 0:
-            return None
-        result = (self._status, elements)
-        self._started = False
-        self._elements = []
-        return result
+        super().__init__(False)
 
 
 # ---------------------------------------------------------------------------
@@ -1152,68 +1136,63 @@ class _Shape:
 _KV: Final = _Shape("II", [_F_KEY, _F_VALUE])
 _K: Final = _Shape("I", [_F_KEY])
 _NONE: Final = _Shape("", [])
-_SHAPES: Final[Dict[int, _Shape]] = {
-    CMD_PUT: _KV,
-    CMD_PUTKEEP: _KV,
-    CMD_PUTCAT: _KV,
-    CMD_PUTNR: _KV,
-    CMD_OUT: _K,
-    CMD_GET: _K,
-    CMD_VSIZ: _K,
-    CMD_ITERINIT: _NONE,
-    CMD_ITERNEXT: _NONE,
-    CMD_SYNC: _NONE,
-    CMD_VANISH: _NONE,
-    CMD_RNUM: _NONE,
-    CMD_SIZE: _NONE,
-    CMD_STAT: _NONE,
-    # width and port are read unsigned: above 2**31 they were negative.
-    CMD_PUTSHL: _Shape("III", [_F_KEY, _F_VALUE, _N_WIDTH]),
-    CMD_FWMKEYS: _Shape("Ii", [_F_PREFIX, _N_MAX]),
-    CMD_ADDINT: _Shape("Ii", [_F_KEY, _N_NUM]),
-    CMD_ADDDOUBLE: _Shape("Iqq", [_F_KEY, _N_INTEGRAL, _N_FRACTION]),
-    CMD_EXT: _Shape("IIII", [_F_NAME, _N_OPTS, _F_KEY, _F_VALUE]),
-    CMD_OPTIMIZE: _Shape("I", [_F_PARAMS]),
-    CMD_COPY: _Shape("I", [_F_PATH]),
-    CMD_RESTORE: _Shape("IQI", [_F_PATH, _N_TS, _N_OPTS]),
-    CMD_SETMST: _Shape("IIQI", [_F_HOST, _N_PORT, _N_TS, _N_OPTS]),
-}
+_SHAPES: Final[Dict[int, _Shape]] = dict(
+    [(c, _KV) for c in (CMD_PUT, CMD_PUTKEEP, CMD_PUTCAT, CMD_PUTNR)]
+    + [(c, _K) for c in (CMD_OUT, CMD_GET, CMD_VSIZ)]
+    + [(c, _NONE) for c in (CMD_ITERINIT, CMD_ITERNEXT, CMD_SYNC, CMD_VANISH, CMD_RNUM, CMD_SIZE, CMD_STAT)]
+    + [
+        # width and port are read unsigned: above 2**31 they were negative.
+        (CMD_PUTSHL, _Shape("III", [_F_KEY, _F_VALUE, _N_WIDTH])),
+        (CMD_FWMKEYS, _Shape("Ii", [_F_PREFIX, _N_MAX])),
+        (CMD_ADDINT, _Shape("Ii", [_F_KEY, _N_NUM])),
+        (CMD_ADDDOUBLE, _Shape("Iqq", [_F_KEY, _N_INTEGRAL, _N_FRACTION])),
+        (CMD_EXT, _Shape("IIII", [_F_NAME, _N_OPTS, _F_KEY, _F_VALUE])),
+        (CMD_OPTIMIZE, _Shape("I", [_F_PARAMS])),
+        (CMD_COPY, _Shape("I", [_F_PATH])),
+        (CMD_RESTORE, _Shape("IQI", [_F_PATH, _N_TS, _N_OPTS])),
+        (CMD_SETMST, _Shape("IIQI", [_F_HOST, _N_PORT, _N_TS, _N_OPTS])),
+    ]
+)
 
 
-def _set_bytes(req: TTRequest, slot: int, value: bytes) -> None:
+def _fill(req: TTRequest, slot: int, value: int, data: bytes, pos: int) -> int:
+    """Set the field ``slot`` of ``req``: a number field to ``value``, a byte
+    field to the ``value`` bytes of ``data`` at ``pos``.  Returns the
+    position after what was read."""
+    if slot >= _N_WIDTH:
+        if slot == _N_WIDTH:
+            req.width = value
+        elif slot == _N_NUM:
+            req.num = value
+        elif slot == _N_MAX:
+            req.max = value
+        elif slot == _N_INTEGRAL:
+            req.integral = value
+        elif slot == _N_FRACTION:
+            req.fraction = value
+        elif slot == _N_OPTS:
+            req.opts = value
+        elif slot == _N_TS:
+            req.ts = value
+        else:
+            req.port = value
+        return pos
+    end = pos + value
     if slot == _F_KEY:
-        req.key = value
+        req.key = data[pos:end]
     elif slot == _F_VALUE:
-        req.value = value
+        req.value = data[pos:end]
     elif slot == _F_NAME:
-        req.name = value
+        req.name = data[pos:end]
     elif slot == _F_PREFIX:
-        req.prefix = value
+        req.prefix = data[pos:end]
     elif slot == _F_PARAMS:
-        req.params = value
+        req.params = data[pos:end]
     elif slot == _F_PATH:
-        req.path = value
+        req.path = data[pos:end]
     else:
-        req.host = value
-
-
-def _set_number(req: TTRequest, slot: int, value: int) -> None:
-    if slot == _N_WIDTH:
-        req.width = value
-    elif slot == _N_NUM:
-        req.num = value
-    elif slot == _N_MAX:
-        req.max = value
-    elif slot == _N_INTEGRAL:
-        req.integral = value
-    elif slot == _N_FRACTION:
-        req.fraction = value
-    elif slot == _N_OPTS:
-        req.opts = value
-    elif slot == _N_TS:
-        req.ts = value
-    else:
-        req.port = value
+        req.host = data[pos:end]
+    return end
 
 
 def _parse_simple(buf: ReceiveBuffer, cmd: int) -> Optional[TTRequest]:
@@ -1247,13 +1226,7 @@ def _parse_simple(buf: ReceiveBuffer, cmd: int) -> Optional[TTRequest]:
     data = buf.data
     pos = buf.pos + head
     for i in range(len(slots)):
-        slot = slots[i]
-        value = values[i]
-        if slot < _N_WIDTH:
-            _set_bytes(req, slot, data[pos:pos + value])
-            pos += value
-        else:
-            _set_number(req, slot, value)
+        pos = _fill(req, slots[i], values[i], data, pos)
     buf.pos = pos
     return req
 

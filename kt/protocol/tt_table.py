@@ -280,11 +280,8 @@ class TTQuery:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TTQuery):
             return NotImplemented
-        return (
-            self.conditions == other.conditions
-            and self.orders == other.orders
-            and self.limit == other.limit
-            and self.offset == other.offset
+        return (self.conditions, self.orders, self.limit, self.offset) == (
+            other.conditions, other.orders, other.limit, other.offset
         )
 
     def __repr__(self) -> str:
@@ -340,13 +337,8 @@ class TTSearch:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TTSearch):
             return NotImplemented
-        return (
-            self.queries == other.queries
-            and self.columns == other.columns
-            and self.out == other.out
-            and self.count == other.count
-            and self.hint == other.hint
-            and self.mstype == other.mstype
+        return (self.queries, self.columns, self.out, self.count, self.hint, self.mstype) == (
+            other.queries, other.columns, other.out, other.count, other.hint, other.mstype
         )
 
     def __repr__(self) -> str:
