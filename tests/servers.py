@@ -118,6 +118,21 @@ class RunningServer:
         self.stop()
 
 
+def scripted_server(kind: str, impl: str, python_source: str, lua_source: str,
+                    databases: Sequence[str] = ("*",),
+                    workdir: Optional[str] = None) -> RunningServer:
+    """A server (not started yet) that loads procedures: the built-in one
+    from Python source, a real one from Lua (``-scr`` for ktserver, ``-ext``
+    for ttserver); the script file is written to the server's directory."""
+    workdir = workdir or tempfile.mkdtemp(prefix="kt-test-scr-")
+    stem, option = ("procs", "-scr") if kind == "kyoto" else ("ext", "-ext")
+    name, source = (stem + ".py", python_source) if impl == "builtin" else (stem + ".lua", lua_source)
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        f.write(source)
+    return RunningServer(kind, impl, databases=databases, args=[option, path], workdir=workdir)
+
+
 class ServerCache:
     """Running servers keyed by (kind, impl, databases)."""
 
