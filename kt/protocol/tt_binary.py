@@ -1155,6 +1155,10 @@ _SHAPES: Final[Dict[int, _Shape]] = dict(
 )
 
 
+#: _SHAPES by command byte (a list lookup is cheaper than a dict's).
+_SHAPE_OF: Final[List[Optional[_Shape]]] = [_SHAPES.get(c) for c in range(256)]
+
+
 def _fill(req: TTRequest, slot: int, value: int, data: bytes, pos: int) -> int:
     """Set the field ``slot`` of ``req``: a number field to ``value``, a byte
     field to the ``value`` bytes of ``data`` at ``pos``.  Returns the
@@ -1197,14 +1201,17 @@ def _fill(req: TTRequest, slot: int, value: int, data: bytes, pos: int) -> int:
 
 def _parse_simple(buf: ReceiveBuffer, cmd: int) -> Optional[TTRequest]:
     """Parse a request whose length is known from its fixed header."""
-    shape = _SHAPES.get(cmd)
+    shape = _SHAPE_OF[cmd]
     if shape is None:
         raise ProtocolError("Tokyo Tyrant request: unknown command 0x%02x" % cmd)
+    slots = shape.slots
+    if not slots:
+        buf.pos += 2
+        return TTRequest(cmd)
     head = shape.head
     if not buf.ensure(head):
         return None
     values: Tuple[int, ...] = shape.header.unpack_from(buf.data, buf.pos + 2)
-    slots = shape.slots
     total = head
     for i in range(len(slots)):
         slot = slots[i]
