@@ -20,9 +20,12 @@ from kt.errors import (
 )
 from kt.protocol import buffer as _buffer
 from kt.protocol import convert as _convert
+from kt.protocol import http as _http
 from kt.protocol import kt_binary as _kt_binary
 from kt.protocol import kt_http as _kt_http
+from kt.protocol import kt_tsv as _kt_tsv
 from kt.protocol import tt_binary as _tt_binary
+from kt.protocol import tt_table as _tt_table
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer, ServerStartError
 from kt.kyoto import Cursor, KyotoTycoon
 from kt.lua import lua_script_path
@@ -80,7 +83,9 @@ def _is_compiled(*modules: object) -> bool:
 
 
 #: True when the mypyc-compiled protocol modules are the ones imported.
-COMPILED: bool = _is_compiled(_buffer, _convert, _kt_binary, _kt_http, _tt_binary)
+COMPILED: bool = _is_compiled(
+    _buffer, _convert, _http, _kt_binary, _kt_http, _kt_tsv, _tt_binary, _tt_table
+)
 
 del _protocol
 
