@@ -8,6 +8,8 @@ from typing import Iterator, Sequence
 
 import pytest
 
+from kt.embedded import ServerStartError
+
 from servers import RunningServer
 
 
@@ -20,7 +22,7 @@ def lua_server(kind: str, impl: str, script: str, databases: Sequence[str],
                            workdir=workdir)
     try:
         server.start()
-    except RuntimeError as exc:
+    except (RuntimeError, ServerStartError) as exc:
         message = str(exc)
         if impl == "builtin" and ("Lua" in message or "lupa" in message):
             pytest.skip("the built-in %s server cannot run Lua here: %s"
