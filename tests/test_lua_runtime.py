@@ -170,3 +170,19 @@ def test_coroutines_are_bounded_too() -> None:
         with pytest.raises(kl.LuaTimeout):
             state.call(state.function(name))
     assert state.call(state.function(b"fine")) == (False, b"x")
+
+
+def test_memory_is_bounded_and_the_state_dropped() -> None:
+    state = kl.LuaState(timeout=10.0, max_memory=32 << 20)
+    state.load(b"function hog() local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 64) .. i end end",
+               "hog.lua")
+    with pytest.raises(kl.LuaScriptError, match="memory"):
+        state.call(state.function(b"hog"))
+    assert state.broken
+    made: list = []
+    pool = kl.StatePool(lambda n: made.append(n) or kl.LuaState())
+    first = pool.acquire()
+    first.broken = True
+    pool.release(first)
+    pool.acquire()
+    assert made == [1, 2]  # the broken state was not reused

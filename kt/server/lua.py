@@ -15,7 +15,8 @@ state has Lua's standard libraries, as the real servers' states do, but
 no way into Python: lupa's ``python`` table is removed and attribute
 access on the Python functions is refused.  An error inside a script,
 a run past the time limit (checked every few thousand Lua instructions and
-in ``sleep``) or a failing callback raises ``LuaScriptError``, which the
+in ``sleep``), running out of memory (256 MiB a state; that state is
+then dropped) or a failing callback raises ``LuaScriptError``, which the
 engines turn into the protocol's error answer.
 """
 
@@ -116,12 +117,14 @@ class LuaState:
     """One sandboxed Lua state.  Not thread-safe: callers serialize their
     use (``lock``) or keep one state per thread, as the real servers do."""
 
-    def __init__(self, timeout: float = 30.0) -> None:
+    def __init__(self, timeout: float = 30.0, max_memory: int = 256 << 20) -> None:
         lupa = load_lupa()
         self.lupa = lupa
         self.runtime = lupa.LuaRuntime(
             encoding=None, unpack_returned_tuples=True, register_eval=False,
-            register_builtins=False, attribute_filter=_no_attributes)
+            register_builtins=False, attribute_filter=_no_attributes, max_memory=max_memory)
+        #: True once the state ran out of memory: it is not used again.
+        self.broken = False
         self.lock = threading.RLock()
         self.timeout = timeout
         self.globals = self.runtime.globals()
@@ -180,6 +183,9 @@ class LuaState:
         self._set_deadline(self._deadline)
         try:
             result = fn(*args)
+        except self.lupa.LuaMemoryError:
+            self.broken = True
+            raise LuaScriptError("script ran out of memory") from None
         except self.lupa.LuaError as exc:
             message = _text(exc.args[0] if exc.args else exc)
             if "script timed out" in message:
@@ -230,6 +236,9 @@ class StatePool:
         return self._factory(number)
 
     def release(self, state: LuaState) -> None:
+        """Return a state for reuse (one that ran out of memory is dropped)."""
+        if state.broken:
+            return
         with self._lock:
             self._idle.append(state)
 
