@@ -1,7 +1,9 @@
-"""Plumbing shared by the built-in servers: listening, one thread per
-connection, logging in ktserver's style, the ready line, signals.
+"""The listening loop shared by the built-in servers: one thread per
+connection, the ready line, signals.
 
-Who calls it: kt.server.kyoto and kt.server.tyrant.  A server supplies a
+Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (``ThreadedServer``,
+``announce``, ``install_signal_handlers``); the engines subclass nothing
+here, their per-connection adapters subclass ``Protocol``.  A server supplies a
 ``Protocol`` factory; each connection gets its own protocol object, which
 is handed the connection's ReceiveBuffer after every read and answers with
 bytes to send.  The loop here never interprets bytes itself.
@@ -22,12 +24,13 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, List, Optional, Set, TextIO, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
+from kt.server.log import Logger
 
-__all__ = ["Logger", "Protocol", "ThreadedServer", "announce", "install_signal_handlers"]
+__all__ = ["MAX_FIELD", "Protocol", "ThreadedServer", "announce", "install_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
 #: ktserver's and ttserver's own limit).
@@ -37,69 +40,6 @@ MAX_FIELD = 1 << 28
 #: it.  Small by default: CPython allocates the full size on every call.
 RECV_SIZE = 16 * 1024
 RECV_MAX = 1024 * 1024
-
-
-class Logger:
-    """Timestamped log lines: ``2026-01-02T03:04:05.123456Z: [INFO]: text``.
-
-    ``level`` is the least important kind written: "DEBUG", "INFO",
-    "SYSTEM", "ERROR", or "NONE" to write nothing (ktserver's -lz).
-    """
-
-    LEVELS = ("DEBUG", "INFO", "SYSTEM", "ERROR")
-
-    def __init__(self, path: Optional[str] = None, stream: Optional[TextIO] = None,
-                 level: str = "INFO") -> None:
-        self._lock = threading.Lock()
-        self._path = path
-        self._file: Optional[TextIO] = None
-        self._stream = stream
-        if level == "NONE":
-            self._min = len(self.LEVELS)
-        else:
-            self._min = self.LEVELS.index(level) if level in self.LEVELS else 1
-        if path is not None:
-            self._file = open(path, "a", encoding="utf-8")
-
-    def log(self, level: str, message: str) -> None:
-        if level in self.LEVELS and self.LEVELS.index(level) < self._min:
-            return
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-        line = "%s.%06dZ: [%s]: %s\n" % (stamp, int((now % 1) * 1e6), level, message)
-        with self._lock:
-            out = self._file if self._file is not None else self._stream
-            if out is None:
-                return
-            try:
-                out.write(line)
-                out.flush()
-            except (OSError, ValueError):
-                pass
-
-    def enabled(self, level: str) -> bool:
-        """Whether lines of ``level`` are written (to skip formatting them)."""
-        if level not in self.LEVELS:
-            return self._min < len(self.LEVELS)
-        return self.LEVELS.index(level) >= self._min
-
-    def debug(self, message: str) -> None:
-        self.log("DEBUG", message)
-
-    def info(self, message: str) -> None:
-        self.log("INFO", message)
-
-    def system(self, message: str) -> None:
-        self.log("SYSTEM", message)
-
-    def error(self, message: str) -> None:
-        self.log("ERROR", message)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
 
 
 class Protocol:
