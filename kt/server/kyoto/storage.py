@@ -276,6 +276,9 @@ class OrderedMap:
         if holes and (len(holes) > 64 and len(holes) * 4 > len(keys) or self._new):
             data = self.data
             keys = [k for k in keys if k in data]
+            # A key added and removed again since the last merge waits in
+            # _new: it must not reach the index.
+            self._new = [k for k in self._new if k in data]
             self._holes = set()
         new = self._new
         if new:
