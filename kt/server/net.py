@@ -25,12 +25,14 @@ import threading
 import time
 import traceback
 from typing import Callable, List, Optional, Set, Tuple
+from typing import Protocol as TypingProtocol
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 
-__all__ = ["MAX_FIELD", "Protocol", "ThreadedServer", "announce", "install_signal_handlers"]
+__all__ = ["MAX_FIELD", "Engine", "Protocol", "Session", "SessionProtocol", "ThreadedServer",
+           "announce", "engine_protocol", "install_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
 #: ktserver's and ttserver's own limit).
@@ -40,6 +42,15 @@ MAX_FIELD = 1 << 28
 #: it.  Small by default: CPython allocates the full size on every call.
 RECV_SIZE = 16 * 1024
 RECV_MAX = 1024 * 1024
+
+
+class Session(TypingProtocol):
+    """What an engine hands each connection (kt.server.kyoto.engine's
+    KyotoSession, kt.server.tyrant.engine's TyrantSession)."""
+
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]: ...
+
+    def close(self) -> None: ...
 
 
 class Protocol:
@@ -58,6 +69,33 @@ class Protocol:
 
     def connection_lost(self) -> None:
         """Called once when the connection ends, whatever the reason."""
+
+
+class SessionProtocol(Protocol):
+    """A Protocol that hands the bytes to an engine's session."""
+
+    def __init__(self, peer: str, session: Session) -> None:
+        super().__init__(peer)
+        self.session = session
+
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
+        return self.session.process(buf)
+
+    def connection_lost(self) -> None:
+        self.session.close()
+
+
+class Engine(TypingProtocol):
+    """What hands out sessions (KyotoEngine, TyrantEngine)."""
+
+    def session(self, peer: str) -> Session: ...
+
+
+def engine_protocol(engine: Engine) -> Callable[[str], Protocol]:
+    """The protocol factory of a ThreadedServer serving ``engine``."""
+    def factory(peer: str) -> Protocol:
+        return SessionProtocol(peer, engine.session(peer))
+    return factory
 
 
 class ThreadedServer:

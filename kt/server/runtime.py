@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
-from typing import Callable, NoReturn, Optional
+from typing import Callable, List, NoReturn, Optional
 
 from kt.server.log import Logger
 
-__all__ = ["UsageError", "ServerArgumentParser", "refuse_lua", "PeriodicTask",
+__all__ = ["UsageError", "ServerArgumentParser", "parse_command_line", "refuse_lua", "PeriodicTask",
            "write_pid_file", "remove_pid_file"]
 
 
@@ -33,6 +34,16 @@ class ServerArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def parse_command_line(parse: Callable[[List[str]], argparse.Namespace], argv: List[str],
+                       server: str, usage: str) -> Optional[argparse.Namespace]:
+    """``parse(argv)``; None after printing its UsageError and ``usage``."""
+    try:
+        return parse(argv)
+    except UsageError as exc:
+        sys.stderr.write("kt.server %s: %s\n%s" % (server, exc, usage))
+        return None
 
 
 def refuse_lua(path: str, server: str) -> Optional[str]:

@@ -154,29 +154,19 @@ class SnapshotReader:
     def raw(self, n: int) -> bytes:
         pos = self.pos
         if n < 0 or pos + n > self.end:
-            raise self.fail("the body ends before a field of %d bytes" % n)
+            raise self.fail("the body ends before a field of %d byte(s)" % n)
         self.pos = pos + n
         return self.data[pos:pos + n]
 
     def u8(self) -> int:
-        if self.pos + 1 > self.end:
-            raise self.fail("the body ends before a field of 1 bytes")
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
+        return self.raw(1)[0]
 
     def u32(self) -> int:
-        if self.pos + 4 > self.end:
-            raise self.fail("the body ends before a field of 4 bytes")
-        value: int = _U32.unpack_from(self.data, self.pos)[0]
-        self.pos += 4
+        value: int = _U32.unpack(self.raw(4))[0]
         return value
 
     def u64(self) -> int:
-        if self.pos + 8 > self.end:
-            raise self.fail("the body ends before a field of 8 bytes")
-        value: int = _U64.unpack_from(self.data, self.pos)[0]
-        self.pos += 8
+        value: int = _U64.unpack(self.raw(8))[0]
         return value
 
     def finish(self) -> None:

@@ -13,8 +13,7 @@ import pytest
 
 from kt.protocol import tt_binary as tb
 from kt.server.log import Logger
-from kt.server.net import ThreadedServer
-from kt.server.tyrant.cli import TyrantProtocol
+from kt.server.net import ThreadedServer, engine_protocol
 from kt.server.tyrant.engine import TyrantEngine
 from kt.server.tyrant.storage import open_database
 
@@ -26,7 +25,7 @@ ROUNDS = 200
 def server() -> Iterator[Tuple[ThreadedServer, int]]:
     logger = Logger(None, sys.stderr, "NONE")
     engine = TyrantEngine(open_database("*"), logger)
-    srv = ThreadedServer("127.0.0.1", 0, lambda peer: TyrantProtocol(engine, peer), logger)
+    srv = ThreadedServer("127.0.0.1", 0, engine_protocol(engine), logger)
     _, port = srv.bind()
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

@@ -28,19 +28,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
-from kt.protocol.buffer import ReceiveBuffer
-from kt.server.kyoto.engine import KyotoEngine, KyotoSession
+from kt.server.kyoto.engine import KyotoEngine
 from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
 from kt.server.kyoto.storage import Database, DBError, open_database
 from kt.server.log import Logger
-from kt.server.net import Protocol, ThreadedServer, announce, install_signal_handlers
+from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
-    PeriodicTask, ServerArgumentParser, UsageError, refuse_lua, remove_pid_file, write_pid_file,
+    PeriodicTask, ServerArgumentParser, parse_command_line, refuse_lua, remove_pid_file,
+    write_pid_file,
 )
 
-__all__ = ["main", "KyotoProtocol", "parse_args"]
+__all__ = ["main", "parse_args"]
 
 USAGE = """usage: python -m kt.server kyoto [-host str] [-port num] [-tout num] [-th num]
         [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [db...]
@@ -98,20 +98,6 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     return opts
 
 
-class KyotoProtocol(Protocol):
-    """Adapts a KyotoSession to kt.server.net's connection loop."""
-
-    def __init__(self, engine: KyotoEngine, peer: str) -> None:
-        super().__init__(peer)
-        self.session: KyotoSession = engine.session(peer)
-
-    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
-        return self.session.process(buf)
-
-    def connection_lost(self) -> None:
-        self.session.close()
-
-
 def _sync_all(dbs: List[Database], logger: Logger, hard: bool, only_dirty: bool) -> bool:
     ok = True
     for db in dbs:
@@ -133,10 +119,8 @@ def _fail(logger: Logger, message: str) -> int:
 
 def main(argv: List[str]) -> int:
     """Run the server in the foreground; returns the exit status."""
-    try:
-        opts = parse_args(argv)
-    except UsageError as exc:
-        sys.stderr.write("kt.server kyoto: %s\n%s" % (exc, USAGE))
+    opts = parse_command_line(parse_args, argv, "kyoto", USAGE)
+    if opts is None:
         return 1
     try:
         logger = Logger(opts.log_path, sys.stderr, opts.log_level)
@@ -189,7 +173,7 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     engine = KyotoEngine(dbs, logger, None, opts.threads)
     if opts.script is not None:
         _load_script(opts.script, dbs, engine, logger)
-    server = ThreadedServer(opts.host, opts.port, lambda peer: KyotoProtocol(engine, peer),
+    server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
                             logger, timeout=opts.timeout if opts.timeout > 0 else None,
                             name="kyoto")
     try:

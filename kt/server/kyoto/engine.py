@@ -505,8 +505,7 @@ class KyotoSession:
 
     def _call(self, name: str, inmap: Dict[bytes, bytes], outmap: Dict[bytes, bytes]) -> int:
         """Run procedure ``name``; returns the HTTP status."""
-        engine = self.engine
-        idx = engine.resolve_db(inmap.get(b"DB"))
+        idx = self.engine.resolve_db(inmap.get(b"DB"))
         db: Optional[Database] = self._dbs[idx] if idx >= 0 else None
         cur: Optional[Cursor] = None
         raw_cur = inmap.get(b"CUR")
@@ -524,22 +523,13 @@ class KyotoSession:
                     return 200
         if name.startswith("cur_") and name != "cur_delete":
             return self._cursor_proc(name, cur, inmap, outmap)
-        if name == "get":
-            return self._proc_get(db, inmap, outmap, False)
-        if name == "set" or name == "add" or name == "replace" or name == "append":
-            return self._proc_store(name, db, inmap, outmap)
-        if name == "remove":
-            return self._proc_remove(db, inmap, outmap)
-        if name == "check":
-            return self._proc_check(db, inmap, outmap)
-        if name == "seize":
-            return self._proc_get(db, inmap, outmap, True)
-        if name == "increment":
-            return self._proc_increment(db, inmap, outmap)
-        if name == "increment_double":
-            return self._proc_increment_double(db, inmap, outmap)
-        if name == "cas":
-            return self._proc_cas(db, inmap, outmap)
+        if name in _KEYED_PROCS:
+            if db is None:
+                return _fail(outmap, 400, _ERR_NO_DB)
+            key = inmap.get(b"key")
+            if key is None:
+                return _fail(outmap, 400, _ERR_PARAMS)
+            return self._call_keyed(name, db, key, inmap, outmap)
         if name == "set_bulk":
             return self._proc_set_bulk(db, inmap, outmap)
         if name == "get_bulk":
@@ -548,33 +538,33 @@ class KyotoSession:
             return self._proc_remove_bulk(db, inmap, outmap)
         if name == "match_prefix" or name == "match_regex" or name == "match_similar":
             return self._proc_match(name, db, inmap, outmap)
-        if name == "status":
-            if db is None:
-                return _fail(outmap, 400, _ERR_NO_DB)
-            self.counts[C_MISC] += 1
-            for k, v in db.status().items():
-                outmap[k.encode("ascii")] = v.encode("utf-8", "surrogateescape")
-            return 200
+        return self._call_admin(name, db, inmap, outmap)
+
+    def _call_keyed(self, name: str, db: Database, key: bytes, inmap: Dict[bytes, bytes],
+                    outmap: Dict[bytes, bytes]) -> int:
+        """The procedures on one record (``key``) of database ``db``."""
+        if name == "get" or name == "seize":
+            return self._proc_get(db, key, inmap, outmap, name == "seize")
+        if name == "set" or name == "add" or name == "replace" or name == "append":
+            return self._proc_store(name, db, key, inmap, outmap)
+        if name == "remove":
+            return self._proc_remove(db, key, inmap, outmap)
+        if name == "check":
+            return self._proc_check(db, key, inmap, outmap)
+        if name == "increment" or name == "increment_double":
+            return self._proc_increment(db, key, inmap, outmap, name == "increment_double")
+        return self._proc_cas(db, key, inmap, outmap)
+
+    def _call_admin(self, name: str, db: Optional[Database], inmap: Dict[bytes, bytes],
+                    outmap: Dict[bytes, bytes]) -> int:
+        """The procedures about the server and whole databases."""
         if name == "void":
             return 200
         if name == "echo":
             outmap.update(inmap)
             return 200
         if name == "report":
-            outmap.update(engine.report())
-            return 200
-        if name == "clear":
-            if db is None:
-                return _fail(outmap, 400, _ERR_NO_DB)
-            self.counts[C_MISC] += 1
-            db.clear()
-            return 200
-        if name == "vacuum":
-            if db is None:
-                return _fail(outmap, 400, _ERR_NO_DB)
-            self.counts[C_MISC] += 1
-            step = inmap.get(b"step")
-            db.vacuum(atoi(step) if step is not None else 0)
+            outmap.update(self.engine.report())
             return 200
         if name == "synchronize":
             return self._proc_synchronize(db, inmap, outmap)
@@ -584,15 +574,23 @@ class KyotoSession:
             return _fail(outmap, 400, b"no update log allows no replication")
         if name == "tune_replication":
             return _fail(outmap, 501, b"the RTS file is not set")
-        return _fail(outmap, 501, b"not implemented: " + name.encode("latin-1"))
-
-    def _proc_get(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                  outmap: Dict[bytes, bytes], seize: bool) -> int:
+        if name != "status" and name != "clear" and name != "vacuum":
+            return _fail(outmap, 501, b"not implemented: " + name.encode("latin-1"))
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
+        self.counts[C_MISC] += 1
+        if name == "status":
+            for k, v in db.status().items():
+                outmap[k.encode("ascii")] = v.encode("utf-8", "surrogateescape")
+        elif name == "clear":
+            db.clear()
+        else:
+            step = inmap.get(b"step")
+            db.vacuum(atoi(step) if step is not None else 0)
+        return 200
+
+    def _proc_get(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
+                  outmap: Dict[bytes, bytes], seize: bool) -> int:
         counts = self.counts
         counts[C_GET] += 1
         if seize:
@@ -610,13 +608,8 @@ class KyotoSession:
             outmap[b"xt"] = b"%d" % rec[1]
         return 200
 
-    def _proc_check(self, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_check(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                     outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
         self.counts[C_GET] += 1
         rec = db.check(key)
         if rec is None:
@@ -627,13 +620,10 @@ class KyotoSession:
             outmap[b"xt"] = b"%d" % rec[1]
         return 200
 
-    def _proc_store(self, name: str, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_store(self, name: str, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                     outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
         value = inmap.get(b"value")
-        if key is None or value is None:
+        if value is None:
             return _fail(outmap, 400, _ERR_PARAMS)
         xt = _xt_param(inmap)
         self.counts[C_SET] += 1
@@ -651,78 +641,43 @@ class KyotoSession:
             db.append(key, value, xt)
         return 200
 
-    def _proc_remove(self, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_remove(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                      outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
         self.counts[C_REMOVE] += 1
         if not db.remove(key):
             self.counts[C_REMOVE_MISS] += 1
             return _fail(outmap, 450, _NOREC_TEXT)
         return 200
 
-    def _proc_increment(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                        outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
+    def _proc_increment(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
+                        outmap: Dict[bytes, bytes], real: bool) -> int:
+        """increment (``real`` False) and increment_double (True)."""
         num = inmap.get(b"num")
-        if key is None or num is None:
+        if num is None:
             return _fail(outmap, 400, _ERR_PARAMS)
         raw = inmap.get(b"orig")
-        orig = 0
-        if raw is not None:
-            raw = _cstr(raw)
-            if raw == b"try":
-                orig = INT64_MIN
-            elif raw == b"set":
-                orig = INT64_MAX
-            else:
-                orig = atoi(raw)
+        orig = _cstr(raw) if raw is not None else b"0"
+        xt = _xt_param(inmap)
         self.counts[C_SET] += 1
-        result = db.increment(key, atoi(num), orig, _xt_param(inmap))
-        if result is None:
+        text: Optional[bytes] = None
+        if real:
+            dorig = -math.inf if orig == b"try" else math.inf if orig == b"set" else atof(orig)
+            dresult = db.increment_double(key, atof(num), dorig, xt)
+            if not math.isnan(dresult):
+                text = _format_double(dresult)
+        else:
+            iorig = INT64_MIN if orig == b"try" else INT64_MAX if orig == b"set" else atoi(orig)
+            result = db.increment(key, atoi(num), iorig, xt)
+            if result is not None:
+                text = b"%d" % result
+        if text is None:
             self.counts[C_SET_MISS] += 1
             return _fail(outmap, 450, _error_text(E_LOGIC, "logical inconsistency"))
-        outmap[b"num"] = b"%d" % result
+        outmap[b"num"] = text
         return 200
 
-    def _proc_increment_double(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                               outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        num = inmap.get(b"num")
-        if key is None or num is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
-        raw = inmap.get(b"orig")
-        orig = 0.0
-        if raw is not None:
-            raw = _cstr(raw)
-            if raw == b"try":
-                orig = -math.inf
-            elif raw == b"set":
-                orig = math.inf
-            else:
-                orig = atof(raw)
-        self.counts[C_SET] += 1
-        result = db.increment_double(key, atof(num), orig, _xt_param(inmap))
-        if math.isnan(result):
-            self.counts[C_SET_MISS] += 1
-            return _fail(outmap, 450, _error_text(E_LOGIC, "logical inconsistency"))
-        outmap[b"num"] = _format_double(result)
-        return 200
-
-    def _proc_cas(self, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_cas(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                   outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
         self.counts[C_SET] += 1
         if not db.cas(key, inmap.get(b"oval"), inmap.get(b"nval"), _xt_param(inmap)):
             self.counts[C_SET_MISS] += 1
@@ -894,6 +849,11 @@ class KyotoSession:
             outmap[b"xt"] = b"%d" % rec[2]
         return 200
 
+
+_KEYED_PROCS: Final = frozenset([
+    "get", "seize", "set", "add", "replace", "append", "remove", "check", "increment",
+    "increment_double", "cas",
+])
 
 _CURSOR_PROCS: Final = frozenset([
     "cur_jump", "cur_jump_back", "cur_step", "cur_step_back", "cur_set_value",

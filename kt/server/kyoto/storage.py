@@ -621,20 +621,17 @@ class Database:
 
     def add(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> bool:
         """Store only if no visible record exists (False: DUPREC)."""
-        now = int(time.time())
-        with self._lock:
-            self._tick(_SCORE_WRITE, now)
-            if self._visible(key, now) is not None:
-                return False
-            self._store(key, value, absolute_xt(xt, now))
-            return True
+        return self._store_if(key, value, xt, False)
 
     def replace(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> bool:
         """Store only if a visible record exists (False: NOREC)."""
+        return self._store_if(key, value, xt, True)
+
+    def _store_if(self, key: bytes, value: bytes, xt: int, exists: bool) -> bool:
         now = int(time.time())
         with self._lock:
             self._tick(_SCORE_WRITE, now)
-            if self._visible(key, now) is None:
+            if (self._visible(key, now) is not None) != exists:
                 return False
             self._store(key, value, absolute_xt(xt, now))
             return True
@@ -1218,52 +1215,52 @@ class Cursor:
             return self.key is not None
 
     def step(self) -> bool:
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_READ, now)
-            self.back = False
-            key = self._current(now)
-            if key is None:
-                return False
-            self.key = self._live_from(key, True, False, now)
-            return self.key is not None
+        return self._step(True)
 
     def step_back(self) -> bool:
-        db = self.db
-        if not db.ordered:
+        if not self.db.ordered:
             raise DBError(E_NOIMPL, "not implemented")
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_READ, now)
-            self.back = True
-            key = self._current(now)
+        return self._step(False)
+
+    def _step(self, forward: bool) -> bool:
+        with self.db._lock:
+            key, now = self._locate(_SCORE_READ)
+            self.back = not forward
             if key is None:
                 return False
-            self.key = self._live_from(key, False, False, now)
+            self.key = self._live_from(key, forward, False, now)
             return self.key is not None
+
+    def _locate(self, score: int) -> Tuple[Optional[bytes], int]:
+        """(current key, now), counting the access; with the lock held."""
+        now = int(time.time())
+        self.db._tick(score, now)
+        return self._current(now), now
+
+    def _record(self, score: int, move: bool, remove: bool) -> Optional[Tuple[bytes, bytes, int]]:
+        """(key, value, xt) of the current record; removed if ``remove``,
+        then the cursor moves on if ``move``.  With the lock held."""
+        db = self.db
+        key, now = self._locate(score)
+        if key is None:
+            return None
+        value = db.records.data[key]
+        xt = db._xt_of(key)
+        if remove:
+            db._delete(key)
+        if move:
+            self._advance(key, now)
+        return key, value, xt
 
     def get(self, step: bool = False) -> Optional[Tuple[bytes, bytes, int]]:
         """(key, value, xt) of the current record; then move on if ``step``."""
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_READ, now)
-            key = self._current(now)
-            if key is None:
-                return None
-            value = db.records.data[key]
-            xt = db._xt_of(key)
-            if step:
-                self._advance(key, now)
-            return key, value, xt
+        with self.db._lock:
+            return self._record(_SCORE_READ, step, False)
 
     def set_value(self, value: bytes, xt: int = INT64_MAX, step: bool = False) -> bool:
         db = self.db
-        now = int(time.time())
         with db._lock:
-            db._tick(_SCORE_WRITE, now)
-            key = self._current(now)
+            key, now = self._locate(_SCORE_WRITE)
             if key is None:
                 return False
             db._store(key, value, absolute_xt(xt, now))
@@ -1273,31 +1270,13 @@ class Cursor:
 
     def remove(self) -> bool:
         """Remove the current record; the cursor moves to the next one."""
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_WRITE, now)
-            key = self._current(now)
-            if key is None:
-                return False
-            db._delete(key)
-            self._advance(key, now)
-            return True
+        with self.db._lock:
+            return self._record(_SCORE_WRITE, True, True) is not None
 
     def seize(self) -> Optional[Tuple[bytes, bytes, int]]:
         """(key, value, xt) of the current record, removing it."""
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_WRITE, now)
-            key = self._current(now)
-            if key is None:
-                return None
-            value = db.records.data[key]
-            xt = db._xt_of(key)
-            db._delete(key)
-            self._advance(key, now)
-            return key, value, xt
+        with self.db._lock:
+            return self._record(_SCORE_WRITE, True, True)
 
 
 def open_database(spec: str, directory: Optional[str] = None) -> Database:

@@ -28,19 +28,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
-from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
-from kt.server.net import Protocol, ThreadedServer, announce, install_signal_handlers
+from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
-    PeriodicTask, ServerArgumentParser, UsageError, remove_pid_file, write_pid_file,
+    PeriodicTask, ServerArgumentParser, UsageError, parse_command_line, remove_pid_file,
+    write_pid_file,
 )
-from kt.server.tyrant.engine import VERSION, TyrantEngine, TyrantSession
+from kt.server.tyrant.engine import VERSION, TyrantEngine
 from kt.server.tyrant.scripting import ExtLoadError
 from kt.server.tyrant.storage import StorageError, open_database
 
-__all__ = ["main", "TyrantProtocol", "parse_args"]
+__all__ = ["main", "parse_args"]
 
 DEFAULT_PORT = 1978
 #: Seconds between writes of a modified file database to its file.
@@ -97,20 +97,6 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     return opts
 
 
-class TyrantProtocol(Protocol):
-    """Adapts a TyrantSession to kt.server.net's connection loop."""
-
-    def __init__(self, engine: TyrantEngine, peer: str) -> None:
-        super().__init__(peer)
-        self.session: TyrantSession = engine.session(peer)
-
-    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
-        return self.session.process(buf)
-
-    def connection_lost(self) -> None:
-        self.session.close()
-
-
 def _flush(engine: TyrantEngine) -> None:
     """Write a modified file database (every FLUSH_INTERVAL seconds)."""
     db = engine.db
@@ -124,10 +110,8 @@ def _flush(engine: TyrantEngine) -> None:
 
 def main(argv: List[str]) -> int:
     """Run the server in the foreground until SIGTERM / SIGINT; 0 on a clean exit."""
-    try:
-        opts = parse_args(argv)
-    except UsageError as exc:
-        sys.stderr.write("kt.server tyrant: %s\n%s" % (exc, USAGE))
+    opts = parse_command_line(parse_args, argv, "tyrant", USAGE)
+    if opts is None:
         return 1
     if opts.help:
         sys.stdout.write(USAGE)
@@ -164,7 +148,7 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
             sys.stderr.write("%s\n" % exc)
             logger.error(str(exc))
             return 1
-    server = ThreadedServer(opts.host, opts.port, lambda peer: TyrantProtocol(engine, peer),
+    server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
                             logger, timeout=opts.timeout, name="tyrant")
     try:
         bound_host, bound_port = server.bind()

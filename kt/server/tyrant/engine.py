@@ -184,40 +184,38 @@ class TyrantSession:
                     records.append((key, value))
         return tb.encode_mget_reply(records)
 
-    def _stored(self, ok: bool) -> bytes:
+    def _status(self, ok: bool, miss: int = _PUT_MISS) -> bytes:
+        """The status byte of a write; a failure also counts a miss."""
         if ok:
             return _OK
-        self.counts[_PUT_MISS] += 1
+        self.counts[miss] += 1
         return _FAIL
 
     def do_put(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:
-            return self._stored(self.db.put(req.key, req.value))
+            return self._status(self.db.put(req.key, req.value))
 
     def do_putkeep(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:
-            return self._stored(self.db.putkeep(req.key, req.value))
+            return self._status(self.db.putkeep(req.key, req.value))
 
     def do_putcat(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:
-            return self._stored(self.db.putcat(req.key, req.value))
+            return self._status(self.db.putcat(req.key, req.value))
 
     def do_putshl(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:
-            return self._stored(self.db.putshl(req.key, req.value, req.width))
+            return self._status(self.db.putshl(req.key, req.value, req.width))
 
     def do_putnr(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:
-            self._stored(self.db.put(req.key, req.value))
+            self._status(self.db.put(req.key, req.value))
         return None
 
     def do_out(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:
             ok = self.db.out(req.key)
-        if ok:
-            return _OK
-        self.counts[_OUT_MISS] += 1
-        return _FAIL
+        return self._status(ok, _OUT_MISS)
 
     def do_vsiz(self, req: tb.TTRequest) -> Optional[bytes]:
         with self.lock:

@@ -43,7 +43,7 @@ import math
 import os
 import struct
 from bisect import bisect_left, bisect_right, insort
-from typing import Dict, Final, Iterable, List, Optional, Pattern, Tuple
+from typing import Callable, Container, Dict, Final, Iterable, List, Optional, Pattern, Tuple
 
 from kt.server.cnum import atoi
 from kt.server.ere import compile_tc_regex
@@ -250,6 +250,9 @@ class Database:
     dirty: int = 0
     #: Last Tokyo Cabinet error code (misc "error" on file databases).
     ecode: int = TCESUCCESS
+    #: The keys iterinit listed and the position of iternext in them.
+    _iter_keys: List[bytes]
+    _iter_pos: int
 
     # -- records ----------------------------------------------------------
     def put(self, key: bytes, value: bytes) -> bool:
@@ -286,17 +289,24 @@ class Database:
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
         raise NotImplementedError
 
+    def _old_number(self, key: bytes, size: int) -> Tuple[bool, Optional[bytes]]:
+        """(usable, current record) for addint / adddouble: a record of
+        another size than ``size`` is not usable (ecode KEEP)."""
+        old = self.get(key)
+        if old is not None and len(old) != size:
+            self.ecode = TCEKEEP
+            return False, None
+        return True, old
+
     def addint(self, key: bytes, num: int) -> Optional[int]:
         """Add to a 4-byte little-endian int record; None on failure
         (a record of another size).  Like ttserver, a sum that wraps to
         INT_MIN is stored and reported as a failure."""
-        old = self.get(key)
-        if old is None:
-            total = num
-        elif len(old) != 4:
-            self.ecode = TCEKEEP
+        usable, old = self._old_number(key, 4)
+        if not usable:
             return None
-        else:
+        total = num
+        if old is not None:
             current: int = _I32_LE.unpack(old)[0]
             total = (current + num + (1 << 31)) % (1 << 32) - (1 << 31)
         if not self.put(key, _I32_LE.pack(total)):
@@ -305,13 +315,11 @@ class Database:
 
     def adddouble(self, key: bytes, num: float) -> Optional[float]:
         """Add to an 8-byte native double record; None on failure or NaN."""
-        old = self.get(key)
-        if old is None:
-            total = num
-        elif len(old) != 8:
-            self.ecode = TCEKEEP
+        usable, old = self._old_number(key, 8)
+        if not usable:
             return None
-        else:
+        total = num
+        if old is not None:
             current: float = _F64_LE.unpack(old)[0]
             total = current + num
         if not self.put(key, _F64_LE.pack(total)):
@@ -465,6 +473,32 @@ class Database:
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         raise NotImplementedError
 
+    # -- helpers of the kinds that keep a ``records`` dict (hash, table) ---
+    def _next_listed(self, live: Container[bytes]) -> Optional[bytes]:
+        """iternext over the keys iterinit listed, skipping removed ones."""
+        keys = self._iter_keys
+        while self._iter_pos < len(keys):
+            key = keys[self._iter_pos]
+            self._iter_pos += 1
+            if key in live:
+                return key
+        self.ecode = TCENOREC
+        return None
+
+    @staticmethod
+    def _regex_over(keys: Iterable[bytes], pattern: Pattern[bytes], limit: int,
+                    value_of: Callable[[bytes], bytes]) -> List[bytes]:
+        """misc regex: [key, value, ...] of the keys ``pattern`` finds, at
+        most ``limit`` records (negative: no limit)."""
+        out: List[bytes] = []
+        for key in keys:
+            if pattern.search(key) is not None:
+                out.append(key)
+                out.append(value_of(key))
+                if len(out) // 2 == limit:
+                    break
+        return out
+
 
 # ---------------------------------------------------------------------------
 # Hash
@@ -537,28 +571,13 @@ class HashDatabase(Database):
         return True
 
     def iternext(self) -> Optional[bytes]:
-        keys = self._iter_keys
-        records = self.records
-        while self._iter_pos < len(keys):
-            key = keys[self._iter_pos]
-            self._iter_pos += 1
-            if key in records:
-                return key
-        self.ecode = TCENOREC
-        return None
+        return self._next_listed(self.records)
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
         return prefix_keys(self.records, prefix, max)
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
-        out: List[bytes] = []
-        for key, value in self.records.items():
-            if pattern.search(key) is not None:
-                out.append(key)
-                out.append(value)
-                if len(out) // 2 == limit:
-                    break
-        return out
+        return self._regex_over(self.records, pattern, limit, self.records.__getitem__)
 
     def rnum(self) -> int:
         return len(self.records)
@@ -929,27 +948,25 @@ class FixedDatabase(Database):
         self.dirty += 1
 
     def put(self, key: bytes, value: bytes) -> bool:
-        rid = self._resolve(key, True)
-        if rid == 0:
-            return False
-        self._store(rid, value)
-        return True
+        return self._put_fixed(key, value, 0)
 
     def putkeep(self, key: bytes, value: bytes) -> bool:
-        rid = self._resolve(key, True)
-        if rid == 0:
-            return False
-        if rid in self.records:
-            self.ecode = TCEKEEP
-            return False
-        self._store(rid, value)
-        return True
+        return self._put_fixed(key, value, 1)
 
     def putcat(self, key: bytes, value: bytes) -> bool:
+        return self._put_fixed(key, value, 2)
+
+    def _put_fixed(self, key: bytes, value: bytes, mode: int) -> bool:
+        """put (mode 0), putkeep (1), putcat (2)."""
         rid = self._resolve(key, True)
         if rid == 0:
             return False
-        self._store(rid, self.records.get(rid, b"") + value)
+        if mode == 1 and rid in self.records:
+            self.ecode = TCEKEEP
+            return False
+        if mode == 2:
+            value = self.records.get(rid, b"") + value
+        self._store(rid, value)
         return True
 
     def out(self, key: bytes) -> bool:

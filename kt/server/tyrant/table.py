@@ -856,27 +856,14 @@ class TableDatabase(Database):
         return True
 
     def iternext(self) -> Optional[bytes]:
-        keys = self._iter_keys
-        while self._iter_pos < len(keys):
-            key = keys[self._iter_pos]
-            self._iter_pos += 1
-            if key in self.records:
-                return key
-        self.ecode = TCENOREC
-        return None
+        return self._next_listed(self.records)
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
         return prefix_keys(self.records, prefix, max)
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
-        out: List[bytes] = []
-        for pk, cols in self.records.items():
-            if pattern.search(pk) is not None:
-                out.append(pk)
-                out.append(join_columns(cols))
-                if len(out) // 2 == limit:
-                    break
-        return out
+        records = self.records
+        return self._regex_over(records, pattern, limit, lambda pk: join_columns(records[pk]))
 
     # -- management -------------------------------------------------------
     def rnum(self) -> int:
