@@ -1,9 +1,9 @@
-"""Record stores of the built-in servers: ordered map, Kyoto Tycoon
-databases with expiration, and their file format.
+"""Databases of the built-in Kyoto Tycoon server: the ordered map, Kyoto
+Tycoon databases with expiration, and their file (a kt.server.snapshot).
 
-Who calls it: kt.server.kyoto_engine (the Kyoto Tycoon server) and
-Python script procedures (``-scr``); ``OrderedMap`` is meant for the Tokyo
-Tyrant server as well (hash and B+ tree databases, forward-matching keys).
+Who calls it: kt.server.kyoto.cli (``open_database``, ``synchronize`` at
+exit and by ``-asi``), kt.server.kyoto.engine (every request) and Python
+script procedures (``-scr``, through kt.server.kyoto.scripting).
 
 Layers:
 
@@ -20,8 +20,9 @@ Layers:
   can be shared by all connection threads.
 * ``Cursor``: a cursor of a Database (ktserver's ``CUR``).
 * File databases are kept in memory and written whole to their file (see
-  ``save_records`` for the format) by ``synchronize`` and when the server
-  stops; they are read back when the server starts.
+  ``save_records`` for the format, kt.server.snapshot for the frame) by
+  ``synchronize`` and when the server stops; they are read back when the
+  server starts.
 
 Expiration, as in ktserver: a record stored with expiration time ``xt``
 (absolute seconds; ``XT_MAX`` = never) is visible while ``now <= xt``.
