@@ -186,40 +186,40 @@ def prefix_keys(keys: Iterable[bytes], prefix: bytes, max: int) -> List[bytes]:
     return out
 
 
-class FileReader(SnapshotReader):
-    """Reads a database file written by :func:`write_file` (SnapshotError,
-    naming the file and the offset, for a file that is not one of ours, of
-    another kind, truncated or damaged)."""
+def open_file(path: str, kind: int) -> SnapshotReader:
+    """A reader of a database file written by :func:`write_file`, past its
+    kind byte (SnapshotError, naming the file and the offset, for a file
+    that is not one of ours, of another kind, truncated or damaged)."""
+    reader = SnapshotReader(path, FORMAT_MAGIC, "a database file of the built-in server "
+                                                "(Tokyo Cabinet files cannot be read)")
+    found = reader.u8()
+    if found != kind:
+        reader.pos -= 1
+        raise reader.fail("holds another kind of database (%d, not %d)" % (found, kind))
+    return reader
 
-    def __init__(self, path: str, kind: int) -> None:
-        SnapshotReader.__init__(self, path, FORMAT_MAGIC,
-                                "a database file of the built-in server (Tokyo Cabinet "
-                                "files cannot be read)")
-        found = self.u8()
-        if found != kind:
-            self.pos -= 1
-            raise self.fail("holds another kind of database (%d, not %d)" % (found, kind))
 
-    def records_at(self) -> List[Tuple[bytes, bytes, int]]:
-        """(key, value, offset of the value) of every record, then the end."""
-        out: List[Tuple[bytes, bytes, int]] = []
-        data = self.data
-        while True:
-            if data[self.pos:self.pos + 4] == _END_MARK:
-                self.pos += 4
-                count = self.u64()
-                if count != len(out):
-                    raise self.fail("%d records, the file says %d" % (len(out), count))
-                self.finish()
-                return out
-            ksiz = self.u32()
-            vsiz = self.u32()
-            key = self.raw(ksiz)
-            offset = self.pos
-            out.append((key, self.raw(vsiz), offset))
+def read_records_at(reader: SnapshotReader) -> List[Tuple[bytes, bytes, int]]:
+    """(key, value, offset of the value) of every record, then the end."""
+    out: List[Tuple[bytes, bytes, int]] = []
+    data = reader.data
+    while True:
+        if data[reader.pos:reader.pos + 4] == _END_MARK:
+            reader.pos += 4
+            count = reader.u64()
+            if count != len(out):
+                raise reader.fail("%d records, the file says %d" % (len(out), count))
+            reader.finish()
+            return out
+        ksiz = reader.u32()
+        vsiz = reader.u32()
+        key = reader.raw(ksiz)
+        offset = reader.pos
+        out.append((key, reader.raw(vsiz), offset))
 
-    def records(self) -> List[Tuple[bytes, bytes]]:
-        return [(key, value) for key, value, _ in self.records_at()]
+
+def read_records(reader: SnapshotReader) -> List[Tuple[bytes, bytes]]:
+    return [(key, value) for key, value, _ in read_records_at(reader)]
 
 
 # ---------------------------------------------------------------------------
@@ -603,8 +603,8 @@ class HashDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_HASH)
-        self.records = dict(reader.records())
+        reader = open_file(self.path, KIND_HASH)
+        self.records = dict(read_records(reader))
         self.dirty = 0
 
 
@@ -862,9 +862,9 @@ class TreeDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_TREE)
+        reader = open_file(self.path, KIND_TREE)
         self.vanish()
-        for key, value in reader.records():
+        for key, value in read_records(reader):
             vals = self.values.get(key)
             if vals is None:
                 self.values[key] = [value]
@@ -1180,12 +1180,12 @@ class FixedDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_FIXED)
+        reader = open_file(self.path, KIND_FIXED)
         self.width = reader.u32()
         self.limsiz = reader.u64()
         self._compute_limit()
         self.vanish()
-        for key, value in reader.records():
+        for key, value in read_records(reader):
             rid = int(key)
             self.records[rid] = value
             self.ids.append(rid)
