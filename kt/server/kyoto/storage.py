@@ -347,42 +347,36 @@ class OrderedMap:
     def prefixed(self, prefix: bytes, limit: int) -> List[bytes]:
         """Keys starting with ``prefix`` in byte order, at most ``limit``
         of them (negative: no limit)."""
-        out: List[bytes] = []
-        if limit == 0:
-            return out
         keys = self.sorted_keys()
-        data = self.data
-        i = bisect_left(keys, prefix)
-        n = len(keys)
-        while i < n:
-            k = keys[i]
-            if not k.startswith(prefix):
-                break
-            if k in data:
-                out.append(k)
-                if len(out) == limit:
-                    break
-            i += 1
-        return out
+        return self._collect(keys, bisect_left(keys, prefix), prefix, None, False, limit)
 
     def key_range(self, start: Optional[bytes], start_inclusive: bool, end: Optional[bytes],
                   end_inclusive: bool, limit: int) -> List[bytes]:
         """Keys between ``start`` and ``end`` (None: unbounded) in byte
         order, at most ``limit`` (negative: no limit)."""
-        out: List[bytes] = []
-        if limit == 0:
-            return out
         keys = self.sorted_keys()
-        data = self.data
         if start is None:
             i = 0
         elif start_inclusive:
             i = bisect_left(keys, start)
         else:
             i = bisect_right(keys, start)
+        return self._collect(keys, i, None, end, end_inclusive, limit)
+
+    def _collect(self, keys: List[bytes], i: int, prefix: Optional[bytes],
+                 end: Optional[bytes], end_inclusive: bool, limit: int) -> List[bytes]:
+        """Live keys of the index from position ``i`` on, while they start
+        with ``prefix`` and do not pass ``end`` (None: no such bound), at
+        most ``limit`` (negative: no limit)."""
+        out: List[bytes] = []
+        if limit == 0:
+            return out
+        data = self.data
         n = len(keys)
         while i < n:
             k = keys[i]
+            if prefix is not None and not k.startswith(prefix):
+                break
             if end is not None and (k > end or (k == end and not end_inclusive)):
                 break
             if k in data:

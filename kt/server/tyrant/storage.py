@@ -789,32 +789,30 @@ class TreeDatabase(Database):
         limit = atoi(args[1]) if len(args) > 1 else 0
         end: Optional[bytes] = args[2] if len(args) > 2 else None
         out: List[bytes] = []
-        count = 0
         while i < len(keys):
             key = keys[i]
             if end is not None and key >= end:
                 break
-            for value in self.values[key]:
-                out.append(key)
-                out.append(value)
-                count += 1
-                if count == limit:
-                    return out
+            if self._emit(key, out, limit):
+                break
             i += 1
         return out
 
+    def _emit(self, key: bytes, out: List[bytes], limit: int) -> bool:
+        """Append key, value for every value of ``key`` to ``out``; True
+        once ``out`` holds ``limit`` records."""
+        for value in self.values[key]:
+            out.append(key)
+            out.append(value)
+            if len(out) // 2 == limit:
+                return True
+        return False
+
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         out: List[bytes] = []
-        count = 0
         for key in self.keys:
-            if pattern.search(key) is None:
-                continue
-            for value in self.values[key]:
-                out.append(key)
-                out.append(value)
-                count += 1
-                if count == limit:
-                    return out
+            if pattern.search(key) is not None and self._emit(key, out, limit):
+                break
         return out
 
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
