@@ -24,10 +24,14 @@ COMPILED_MODULES = [
     "kt/client.py",
     "kt/kyoto.py",
     "kt/tyrant.py",
-    # The built-in Kyoto Tycoon server's hot path: request handling and storage.
+    # The built-in Kyoto Tycoon server's hot path: request handling and
+    # storage, and the shared pieces they call.
+    "kt/server/cnum.py",
     "kt/server/ere.py",
-    "kt/server/storage.py",
-    "kt/server/kyoto_engine.py",
+    "kt/server/snapshot.py",
+    "kt/server/stats.py",
+    "kt/server/kyoto/storage.py",
+    "kt/server/kyoto/engine.py",
 ]
 
 ext_modules = []

@@ -12,7 +12,7 @@ from kt import KT_JSON, KyotoTycoon, ServerError
 from servers import RunningServer, scripted_server, server_kinds
 
 PYTHON_SCRIPT = '''
-from kt.server.scripting import RV_ELOGIC, ScriptError
+from kt.server.kyoto.scripting import RV_ELOGIC, ScriptError
 
 def myfunction(ctx, inmap):
     return {"data": "returned", "by": "user-script"}

@@ -1384,13 +1384,22 @@ def encode_misc_failure() -> bytes:
 def format_number(value: Union[int, float]) -> bytes:
     """Decimal text of a number for a condition expression or index value.
 
-    ints give ``%d``; floats give Python's shortest round-trip repr
-    ("1.5", "1e-07", "inf", "nan"), all of which Tokyo Cabinet's tcatof()
-    reads back exactly as written.
+    ints give ``%d``; floats give the digits of Python's shortest
+    round-trip repr written without an exponent ("1.5", "0.0000001" for
+    1e-07, "100000000000000000000000.0" for 1e23; "inf", "nan"): ttserver's
+    table queries read numbers without exponents ("1e-07" would read as 1),
+    as tests/contract/test_tt_server_table.py shows.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError("value must be an int or float, not %s" % type(value).__name__)
     if isinstance(value, int):
         return b"%d" % value
-    return repr(float(value)).encode("ascii")
+    text = repr(float(value))
+    if "e" in text:
+        from decimal import Decimal
+
+        text = format(Decimal(text), "f")
+        if "." not in text:
+            text += ".0"
+    return text.encode("ascii")
 

@@ -18,11 +18,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0 if args else 2
     kind, rest = args[0], args[1:]
     if kind in ("kyoto", "kt", "ktserver"):
-        from kt.server.kyoto import main as kyoto_main
+        from kt.server.kyoto.cli import main as kyoto_main
 
         return kyoto_main(rest)
     if kind in ("tyrant", "tt", "ttserver"):
-        from kt.server.tyrant import main as tyrant_main
+        from kt.server.tyrant.cli import main as tyrant_main
 
         return tyrant_main(rest)
     sys.stderr.write("unknown server kind %r\n%s" % (kind, USAGE))

@@ -1,8 +1,11 @@
-"""POSIX extended regular expressions, as ktserver's match_regex reads them.
+"""POSIX extended regular expressions, as ktserver's match_regex and
+Tokyo Cabinet's regex conditions read them, with the one pattern cache of
+both servers.
 
-Who calls it: kt.server.storage (``Database.match_regex``); a Tokyo Tyrant
-server may use it for ttserver's ``regex`` misc command, which has the same
-dialect.
+Who calls it: kt.server.kyoto.storage (``Database.match_regex``, through
+``compile_ere``) and kt.server.tyrant (the ``regex`` misc command and the
+table's STRRX condition, through ``compile_tc_regex``).  Both servers use
+the C library's regcomp, hence one dialect.
 
 ktserver compiles match_regex patterns with the C library's ``regcomp``
 (POSIX extended syntax, GNU flavour, "C" locale, no REG_NEWLINE) and tests
@@ -34,7 +37,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Final, List, Optional, Pattern, Tuple
 
-__all__ = ["EREError", "compile_ere", "translate", "key_matches"]
+__all__ = ["EREError", "compile_ere", "compile_tc_regex", "translate", "key_matches"]
 
 
 class EREError(ValueError):
@@ -279,26 +282,41 @@ def translate(pattern: bytes) -> bytes:
     return out
 
 
-_cache: Dict[bytes, Pattern[bytes]] = {}
+_cache: Dict[Tuple[bytes, bool], Pattern[bytes]] = {}
 _CACHE_MAX: Final = 256
 
 
-def compile_ere(pattern: bytes) -> Pattern[bytes]:
-    """A compiled Python pattern for a POSIX extended ``pattern`` (cached)."""
-    compiled = _cache.get(pattern)
+def compile_ere(pattern: bytes, ignore_case: bool = False) -> Pattern[bytes]:
+    """A compiled Python pattern for a POSIX extended ``pattern`` (cached;
+    ``ignore_case`` as REG_ICASE).  Raises EREError when regcomp would
+    refuse the pattern."""
+    cache_key = (pattern, ignore_case)
+    compiled = _cache.get(cache_key)
     if compiled is not None:
         return compiled
+    flags = re.DOTALL | re.IGNORECASE if ignore_case else re.DOTALL
     try:
         translated = translate(pattern)
-        compiled = re.compile(translated, re.DOTALL)
+        compiled = re.compile(translated, flags)
     except EREError:
         raise
     except (re.error, OverflowError, RecursionError) as exc:
         raise EREError("invalid regular expression %r: %s" % (pattern[:80], exc)) from None
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
-    _cache[pattern] = compiled
+    _cache[cache_key] = compiled
     return compiled
+
+
+def compile_tc_regex(expr: bytes) -> Optional[Pattern[bytes]]:
+    """A Tokyo Cabinet regular expression: POSIX extended syntax, a
+    leading ``*`` for case-insensitive matching.  None when regcomp would
+    refuse it (such a pattern never matches)."""
+    ignore_case = expr[:1] == b"*"
+    try:
+        return compile_ere(expr[1:] if ignore_case else expr, ignore_case)
+    except EREError:
+        return None
 
 
 def key_matches(compiled: Pattern[bytes], key: bytes) -> bool:

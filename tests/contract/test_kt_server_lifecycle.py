@@ -28,7 +28,7 @@ IMPLS = server_kinds("kyoto")
 
 PYTHON_SCRIPT = '''\
 """Test procedures for the built-in server (same as procs.lua)."""
-from kt.server.scripting import RV_EINVALID, RV_ELOGIC, ScriptError
+from kt.server.kyoto.scripting import RV_EINVALID, RV_ELOGIC, ScriptError
 
 
 def echo(ctx, inmap):

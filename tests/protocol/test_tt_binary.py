@@ -968,7 +968,8 @@ def test_hint_and_expression_helpers() -> None:
     assert tt.format_number(5) == b"5"
     assert tt.format_number(-3) == b"-3"
     assert tt.format_number(1.5) == b"1.5"
-    assert tt.format_number(1e-7) == b"1e-07"
+    assert tt.format_number(1e-7) == b"0.0000001"  # ttserver reads no exponents
+    assert tt.format_number(1e23) == b"100000000000000000000000.0"
     assert tt.format_number(math.inf) == b"inf"
     with pytest.raises(TypeError):
         tt.format_number(True)

@@ -1,9 +1,9 @@
-"""Record stores of the built-in servers: ordered map, Kyoto Tycoon
-databases with expiration, and their file format.
+"""Databases of the built-in Kyoto Tycoon server: the ordered map, Kyoto
+Tycoon databases with expiration, and their file (a kt.server.snapshot).
 
-Who calls it: kt.server.kyoto_engine (the Kyoto Tycoon server) and
-Python script procedures (``-scr``); ``OrderedMap`` is meant for the Tokyo
-Tyrant server as well (hash and B+ tree databases, forward-matching keys).
+Who calls it: kt.server.kyoto.cli (``open_database``, ``synchronize`` at
+exit and by ``-asi``), kt.server.kyoto.engine (every request) and Python
+script procedures (``-scr``, through kt.server.kyoto.scripting).
 
 Layers:
 
@@ -20,8 +20,9 @@ Layers:
   can be shared by all connection threads.
 * ``Cursor``: a cursor of a Database (ktserver's ``CUR``).
 * File databases are kept in memory and written whole to their file (see
-  ``save_records`` for the format) by ``synchronize`` and when the server
-  stops; they are read back when the server starts.
+  ``save_records`` for the format, kt.server.snapshot for the frame) by
+  ``synchronize`` and when the server stops; they are read back when the
+  server starts.
 
 Expiration, as in ktserver: a record stored with expiration time ``xt``
 (absolute seconds; ``XT_MAX`` = never) is visible while ``now <= xt``.
@@ -41,7 +42,6 @@ existing key, as in Kyoto Cabinet.
 
 from __future__ import annotations
 
-import binascii
 import heapq
 import math
 import os
@@ -51,7 +51,10 @@ import time
 from bisect import bisect_left, bisect_right
 from typing import Dict, Final, List, Optional, Set, Tuple, final
 
+from kt.server.dbspec import DBSpec
+from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.ere import EREError, compile_ere
+from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
 __all__ = [
     "XT_MAX",
@@ -79,6 +82,7 @@ _HALF_MIN: Final = -(1 << 62)  # C's INT64MIN / 2
 E_NOIMPL: Final = 1
 E_INVALID: Final = 2
 E_NOREPOS: Final = 3
+E_BROKEN: Final = 5
 E_DUPREC: Final = 6
 E_NOREC: Final = 7
 E_LOGIC: Final = 8
@@ -89,7 +93,7 @@ ERROR_NAMES: Final[Dict[int, str]] = {
     E_INVALID: "invalid operation",
     E_NOREPOS: "no repository",
     4: "no permission",
-    5: "broken file",
+    E_BROKEN: "broken file",
     E_DUPREC: "record duplication",
     E_NOREC: "no record",
     E_LOGIC: "logical inconsistency",
@@ -273,6 +277,9 @@ class OrderedMap:
         if holes and (len(holes) > 64 and len(holes) * 4 > len(keys) or self._new):
             data = self.data
             keys = [k for k in keys if k in data]
+            # A key added and removed again since the last merge waits in
+            # _new: it must not reach the index.
+            self._new = [k for k in self._new if k in data]
             self._holes = set()
         new = self._new
         if new:
@@ -340,42 +347,36 @@ class OrderedMap:
     def prefixed(self, prefix: bytes, limit: int) -> List[bytes]:
         """Keys starting with ``prefix`` in byte order, at most ``limit``
         of them (negative: no limit)."""
-        out: List[bytes] = []
-        if limit == 0:
-            return out
         keys = self.sorted_keys()
-        data = self.data
-        i = bisect_left(keys, prefix)
-        n = len(keys)
-        while i < n:
-            k = keys[i]
-            if not k.startswith(prefix):
-                break
-            if k in data:
-                out.append(k)
-                if len(out) == limit:
-                    break
-            i += 1
-        return out
+        return self._collect(keys, bisect_left(keys, prefix), prefix, None, False, limit)
 
     def key_range(self, start: Optional[bytes], start_inclusive: bool, end: Optional[bytes],
                   end_inclusive: bool, limit: int) -> List[bytes]:
         """Keys between ``start`` and ``end`` (None: unbounded) in byte
         order, at most ``limit`` (negative: no limit)."""
-        out: List[bytes] = []
-        if limit == 0:
-            return out
         keys = self.sorted_keys()
-        data = self.data
         if start is None:
             i = 0
         elif start_inclusive:
             i = bisect_left(keys, start)
         else:
             i = bisect_right(keys, start)
+        return self._collect(keys, i, None, end, end_inclusive, limit)
+
+    def _collect(self, keys: List[bytes], i: int, prefix: Optional[bytes],
+                 end: Optional[bytes], end_inclusive: bool, limit: int) -> List[bytes]:
+        """Live keys of the index from position ``i`` on, while they start
+        with ``prefix`` and do not pass ``end`` (None: no such bound), at
+        most ``limit`` (negative: no limit)."""
+        out: List[bytes] = []
+        if limit == 0:
+            return out
+        data = self.data
         n = len(keys)
         while i < n:
             k = keys[i]
+            if prefix is not None and not k.startswith(prefix):
+                break
             if end is not None and (k > end or (k == end and not end_inclusive)):
                 break
             if k in data:
@@ -390,28 +391,9 @@ class OrderedMap:
 # Database specs
 
 
-@final
-class DBSpec:
-    """A parsed database argument (``casket.kct#bnum=1000``)."""
-
-    spec: str
-    path: str
-    type: int
-    options: Dict[str, str]
-
-    def __init__(self, spec: str, path: str, type_: int, options: Dict[str, str]) -> None:
-        self.spec = spec
-        self.path = path
-        self.type = type_
-        self.options = options
-
-    @property
-    def is_file(self) -> bool:
-        return self.type >= TYPE_HASH
-
-
 def parse_db_spec(spec: str) -> DBSpec:
-    """Parse a ktserver database argument; ValueError for an unknown type.
+    """Parse a ktserver database argument (kt.server.dbspec, ``kind`` one
+    of the TYPE_* codes); ValueError for an unknown type.
 
     ``*`` cache hash, ``%`` cache tree, ``:`` stash, ``-`` prototype hash,
     ``+`` prototype tree; ``name.kch`` / ``.kct`` / ``.kcd`` / ``.kcf``
@@ -419,34 +401,21 @@ def parse_db_spec(spec: str) -> DBSpec:
     Options after ``#`` (``name=value``) are accepted and kept; a ``type=``
     option overrides the type as in Kyoto Cabinet.
     """
-    parts = spec.split("#")
-    path = parts[0]
-    options: Dict[str, str] = {}
-    for opt in parts[1:]:
-        name, sep, value = opt.partition("=")
-        if sep:
-            options[name] = value
-    type_ = _SYMBOL_TYPES.get(path, 0)
-    if type_ == 0:
-        lower = path.lower()
-        for suffix, t in _SUFFIX_TYPES.items():
-            if lower.endswith(suffix) and len(path) > len(suffix):
-                type_ = t
-                break
-    forced = options.get("type", "").lower()
+    parsed = split_db_spec(spec, _SYMBOL_TYPES, _SUFFIX_TYPES)
+    forced = parsed.options.get("type", "").lower()
     if forced:
         for suffix, t in _SUFFIX_TYPES.items():
             if forced == suffix[1:]:
-                type_ = t
+                parsed.kind = t
         if forced in ("kch", "hash"):
-            type_ = TYPE_HASH
+            parsed.kind = TYPE_HASH
         elif forced in ("kct", "tree"):
-            type_ = TYPE_TREE
-    if type_ == 0:
+            parsed.kind = TYPE_TREE
+    if parsed.kind == 0:
         raise ValueError(
             "unknown database type %r: use *, %%, :, -, + or a name ending in "
             ".kch, .kct, .kcd or .kcf" % spec)
-    return DBSpec(spec, path, type_, options)
+    return parsed
 
 
 # ---------------------------------------------------------------------------
@@ -455,113 +424,54 @@ def parse_db_spec(spec: str) -> DBSpec:
 
 _MAGIC: Final = b"KTSRVDB\n"
 _VERSION: Final = 1
-_HEADER: Final = struct.Struct(">8sIIQ")  # magic, version, type, record count
+_HEADER: Final = struct.Struct(">IIQ")  # version, type, record count (after the magic)
 _RECORD: Final = struct.Struct(">IIQ")  # ksiz, vsiz, xt
-_TRAILER: Final = struct.Struct(">4sI")  # b"END\n", crc32 of everything before
 
 
 def save_records(path: str, type_: int, items: List[Tuple[bytes, bytes, int]], hard: bool) -> int:
     """Write ``items`` (key, value, xt) to ``path`` atomically; returns the
     file size.
 
-    Format (all integers big-endian): header ``b"KTSRVDB\\n"``, version
-    u32 (1), database type u32, record count u64; then per record ksiz u32,
-    vsiz u32, xt u64 (absolute expiration time, 2**40-1 for never), key,
-    value; then ``b"END\\n"`` and the CRC-32 (u32) of every byte before it.
-    The file is written to ``path + ".tmp"`` and renamed over ``path``;
-    ``hard`` also fsyncs the file and its directory.
+    A kt.server.snapshot file with magic ``b"KTSRVDB\\n"`` whose body is
+    (all integers big-endian): version u32 (1), database type u32, record
+    count u64; then per record ksiz u32, vsiz u32, xt u64 (absolute
+    expiration time, 2**40-1 for never), key, value.  ``hard`` also fsyncs
+    the file and its directory.
     """
-    tmp = path + ".tmp"
-    crc = 0
-    size = 0
-    rec = _RECORD
-    with open(tmp, "wb") as f:
-        head = _HEADER.pack(_MAGIC, _VERSION, type_, len(items))
-        f.write(head)
-        crc = binascii.crc32(head, crc)
-        size += len(head)
-        chunk: List[bytes] = []
-        pending = 0
+    out = SnapshotWriter(path, _MAGIC, hard)
+    try:
+        out.write(_HEADER.pack(_VERSION, type_, len(items)))
+        rec = _RECORD
         for key, value, xt in items:
-            part = rec.pack(len(key), len(value), xt)
-            chunk.append(part)
-            chunk.append(key)
-            chunk.append(value)
-            pending += len(part) + len(key) + len(value)
-            if pending >= 1 << 20:
-                data = b"".join(chunk)
-                f.write(data)
-                crc = binascii.crc32(data, crc)
-                size += len(data)
-                chunk = []
-                pending = 0
-        if chunk:
-            data = b"".join(chunk)
-            f.write(data)
-            crc = binascii.crc32(data, crc)
-            size += len(data)
-        tail = _TRAILER.pack(b"END\n", crc & 0xFFFFFFFF)
-        f.write(tail)
-        size += len(tail)
-        f.flush()
-        if hard:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if hard:
-        try:
-            dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-        except OSError:
-            return size
-        try:
-            os.fsync(dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
-    return size
+            out.write(rec.pack(len(key), len(value), xt))
+            out.write(key)
+            out.write(value)
+        return out.commit()
+    except BaseException:
+        out.abort()
+        raise
 
 
 def load_records(path: str) -> Tuple[int, List[Tuple[bytes, bytes, int]]]:
     """Read a file written by ``save_records``: (type, items).  Raises
-    DBError (BROKEN) when the file is not one of ours or is damaged."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < _HEADER.size + _TRAILER.size or not data.startswith(_MAGIC):
-        raise DBError(5, "%s is not a kt.server database file (Kyoto Cabinet files "
-                         "are not readable by the built-in server)" % path)
-    magic: bytes
-    version: int
-    type_: int
-    count: int
-    magic, version, type_, count = _HEADER.unpack_from(data, 0)
+    SnapshotError (naming the file and the offset) when the file is not one
+    of ours or is damaged, OSError when it cannot be read."""
+    reader = SnapshotReader(path, _MAGIC, "a kt.server database file (Kyoto Cabinet files "
+                                          "are not readable by the built-in server)")
+    version = reader.u32()
     if version != _VERSION:
-        raise DBError(5, "%s: unsupported file format version %d" % (path, version))
-    end = len(data) - _TRAILER.size
-    tag: bytes
-    crc: int
-    tag, crc = _TRAILER.unpack_from(data, end)
-    if tag != b"END\n" or binascii.crc32(data[:end]) & 0xFFFFFFFF != crc:
-        raise DBError(5, "%s: the file is truncated or damaged (checksum mismatch)" % path)
+        raise reader.fail("unsupported file format version %d" % version)
+    type_ = reader.u32()
+    count = reader.u64()
     items: List[Tuple[bytes, bytes, int]] = []
-    pos = _HEADER.size
-    rec = _RECORD
     for _ in range(count):
-        if pos + rec.size > end:
-            raise DBError(5, "%s: record count does not match the data" % path)
-        ksiz: int
-        vsiz: int
-        xt: int
-        ksiz, vsiz, xt = rec.unpack_from(data, pos)
-        pos += rec.size
-        if pos + ksiz + vsiz > end:
-            raise DBError(5, "%s: record runs past the end of the data" % path)
-        key = data[pos:pos + ksiz]
-        pos += ksiz
-        value = data[pos:pos + vsiz]
-        pos += vsiz
+        ksiz = reader.u32()
+        vsiz = reader.u32()
+        xt = reader.u64()
+        key = reader.raw(ksiz)
+        value = reader.raw(vsiz)
         items.append((key, value, xt))
-    if pos != end:
-        raise DBError(5, "%s: trailing bytes after the last record" % path)
+    reader.finish()
     return type_, items
 
 
@@ -706,20 +616,17 @@ class Database:
 
     def add(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> bool:
         """Store only if no visible record exists (False: DUPREC)."""
-        now = int(time.time())
-        with self._lock:
-            self._tick(_SCORE_WRITE, now)
-            if self._visible(key, now) is not None:
-                return False
-            self._store(key, value, absolute_xt(xt, now))
-            return True
+        return self._store_if(key, value, xt, False)
 
     def replace(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> bool:
         """Store only if a visible record exists (False: NOREC)."""
+        return self._store_if(key, value, xt, True)
+
+    def _store_if(self, key: bytes, value: bytes, xt: int, exists: bool) -> bool:
         now = int(time.time())
         with self._lock:
             self._tick(_SCORE_WRITE, now)
-            if self._visible(key, now) is None:
+            if (self._visible(key, now) is not None) != exists:
                 return False
             self._store(key, value, absolute_xt(xt, now))
             return True
@@ -1303,52 +1210,52 @@ class Cursor:
             return self.key is not None
 
     def step(self) -> bool:
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_READ, now)
-            self.back = False
-            key = self._current(now)
-            if key is None:
-                return False
-            self.key = self._live_from(key, True, False, now)
-            return self.key is not None
+        return self._step(True)
 
     def step_back(self) -> bool:
-        db = self.db
-        if not db.ordered:
+        if not self.db.ordered:
             raise DBError(E_NOIMPL, "not implemented")
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_READ, now)
-            self.back = True
-            key = self._current(now)
+        return self._step(False)
+
+    def _step(self, forward: bool) -> bool:
+        with self.db._lock:
+            key, now = self._locate(_SCORE_READ)
+            self.back = not forward
             if key is None:
                 return False
-            self.key = self._live_from(key, False, False, now)
+            self.key = self._live_from(key, forward, False, now)
             return self.key is not None
+
+    def _locate(self, score: int) -> Tuple[Optional[bytes], int]:
+        """(current key, now), counting the access; with the lock held."""
+        now = int(time.time())
+        self.db._tick(score, now)
+        return self._current(now), now
+
+    def _record(self, score: int, move: bool, remove: bool) -> Optional[Tuple[bytes, bytes, int]]:
+        """(key, value, xt) of the current record; removed if ``remove``,
+        then the cursor moves on if ``move``.  With the lock held."""
+        db = self.db
+        key, now = self._locate(score)
+        if key is None:
+            return None
+        value = db.records.data[key]
+        xt = db._xt_of(key)
+        if remove:
+            db._delete(key)
+        if move:
+            self._advance(key, now)
+        return key, value, xt
 
     def get(self, step: bool = False) -> Optional[Tuple[bytes, bytes, int]]:
         """(key, value, xt) of the current record; then move on if ``step``."""
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_READ, now)
-            key = self._current(now)
-            if key is None:
-                return None
-            value = db.records.data[key]
-            xt = db._xt_of(key)
-            if step:
-                self._advance(key, now)
-            return key, value, xt
+        with self.db._lock:
+            return self._record(_SCORE_READ, step, False)
 
     def set_value(self, value: bytes, xt: int = INT64_MAX, step: bool = False) -> bool:
         db = self.db
-        now = int(time.time())
         with db._lock:
-            db._tick(_SCORE_WRITE, now)
-            key = self._current(now)
+            key, now = self._locate(_SCORE_WRITE)
             if key is None:
                 return False
             db._store(key, value, absolute_xt(xt, now))
@@ -1358,31 +1265,13 @@ class Cursor:
 
     def remove(self) -> bool:
         """Remove the current record; the cursor moves to the next one."""
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_WRITE, now)
-            key = self._current(now)
-            if key is None:
-                return False
-            db._delete(key)
-            self._advance(key, now)
-            return True
+        with self.db._lock:
+            return self._record(_SCORE_WRITE, True, True) is not None
 
     def seize(self) -> Optional[Tuple[bytes, bytes, int]]:
         """(key, value, xt) of the current record, removing it."""
-        db = self.db
-        now = int(time.time())
-        with db._lock:
-            db._tick(_SCORE_WRITE, now)
-            key = self._current(now)
-            if key is None:
-                return None
-            value = db.records.data[key]
-            xt = db._xt_of(key)
-            db._delete(key)
-            self._advance(key, now)
-            return key, value, xt
+        with self.db._lock:
+            return self._record(_SCORE_WRITE, True, True)
 
 
 def open_database(spec: str, directory: Optional[str] = None) -> Database:
@@ -1392,11 +1281,11 @@ def open_database(spec: str, directory: Optional[str] = None) -> Database:
     an unknown type and DBError when the file cannot be read or created."""
     parsed = parse_db_spec(spec)
     file: Optional[str] = None
-    if parsed.is_file:
+    if parsed.kind >= TYPE_HASH:
         file = parsed.path
         if directory is not None and not os.path.isabs(file):
             file = os.path.join(directory, file)
-    db = Database(parsed.path, parsed.type, file, parsed.options)
+    db = Database(parsed.path, parsed.kind, file, parsed.options)
     if file is not None:
         if os.path.exists(file):
             if os.path.isdir(file):
@@ -1407,10 +1296,12 @@ def open_database(spec: str, directory: Optional[str] = None) -> Database:
                 _, items = load_records(file)
             except OSError as exc:
                 raise DBError(E_SYSTEM, "reading %s failed: %s" % (file, exc)) from None
+            except SnapshotError as exc:
+                raise DBError(E_BROKEN, str(exc)) from None
             db.load(items)
         else:
             try:
-                save_records(file, parsed.type, [], False)
+                save_records(file, parsed.kind, [], False)
             except OSError as exc:
                 raise DBError(E_SYSTEM, "creating %s failed: %s" % (file, exc)) from None
     return db

@@ -1,8 +1,9 @@
 """The table database (``name.tct``) of the built-in Tokyo Tyrant server.
 
-Who calls it: kt.server.tyrant, through the :class:`TableDatabase` methods
-shared with kt.server.tt_storage and its misc commands (setindex, search,
-metasearch, genuid...).
+Who calls it: kt.server.tyrant.storage (``open_database``) and, through the
+:class:`TableDatabase` methods shared with kt.server.tyrant.storage and its
+misc commands (setindex, search, metasearch, genuid...),
+kt.server.tyrant.engine.
 
 A record is a primary key and an ordered map of columns.  Over the binary
 protocol a record travels as ``name\\0value\\0name\\0value`` (put, get,
@@ -37,9 +38,12 @@ from bisect import bisect_left, bisect_right, insort
 from typing import Callable, Dict, Final, List, Optional, Pattern, Set, Tuple
 
 from kt.protocol import tt_binary as tb
-from kt.server.tt_storage import (
-    KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, FileReader, prefix_keys, tc_atof,
-    tc_regex, write_file,
+from kt.server.cnum import atoi32, isnum, tc_atof
+from kt.server.ere import compile_tc_regex
+from kt.server.snapshot import SnapshotError, SnapshotReader
+from kt.server.tyrant.storage import (
+    KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, open_file, prefix_keys, read_records_at,
+    write_file,
 )
 
 __all__ = ["TableDatabase", "normalize_text", "split_columns"]
@@ -265,7 +269,7 @@ class Condition:
         if op_ in (tb.COND_STR_AND, tb.COND_STR_OR, tb.COND_STR_OREQ):
             self.tokens = _tokens(self.expr)
         elif op_ == tb.COND_STR_RX:
-            self.regex = tc_regex(self.expr)
+            self.regex = compile_tc_regex(self.expr)
         elif tb.COND_NUM_EQ <= op_ <= tb.COND_NUM_LE:
             self.num = tc_atof(self.expr)
         elif op_ == tb.COND_NUM_BT:
@@ -650,8 +654,8 @@ def index_type_from_text(text: bytes) -> int:
     name = text.decode("latin-1").upper()
     if name in _INDEX_NAMES:
         return _INDEX_NAMES[name] | flags
-    if tb._c_isnum(text):
-        return tb._c_atoi(text) | flags
+    if isnum(text):
+        return atoi32(text) | flags
     return -1
 
 
@@ -853,27 +857,14 @@ class TableDatabase(Database):
         return True
 
     def iternext(self) -> Optional[bytes]:
-        keys = self._iter_keys
-        while self._iter_pos < len(keys):
-            key = keys[self._iter_pos]
-            self._iter_pos += 1
-            if key in self.records:
-                return key
-        self.ecode = TCENOREC
-        return None
+        return self._next_listed(self.records)
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
         return prefix_keys(self.records, prefix, max)
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
-        out: List[bytes] = []
-        for pk, cols in self.records.items():
-            if pattern.search(pk) is not None:
-                out.append(pk)
-                out.append(join_columns(cols))
-                if len(out) // 2 == limit:
-                    break
-        return out
+        records = self.records
+        return self._regex_over(records, pattern, limit, lambda pk: join_columns(records[pk]))
 
     # -- management -------------------------------------------------------
     def rnum(self) -> int:
@@ -1166,7 +1157,7 @@ class TableDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_TABLE)
+        reader = open_file(self.path, KIND_TABLE)
         uid = reader.u64()
         nidx = reader.u32()
         index_types: List[Tuple[bytes, int]] = []
@@ -1176,15 +1167,8 @@ class TableDatabase(Database):
         self.indexes = {}
         self.records = {}
         self.seq = {}
-        for pk, blob in reader.records():
-            cols: Columns = {}
-            pos = 4
-            (ncols,) = _U32.unpack_from(blob, 0)
-            for _ in range(ncols):
-                nsiz, vsiz = _U32X2.unpack_from(blob, pos)
-                pos += 8
-                cols[blob[pos:pos + nsiz]] = blob[pos + nsiz:pos + nsiz + vsiz]
-                pos += nsiz + vsiz
+        for pk, blob, offset in read_records_at(reader):
+            cols = _decode_columns(blob, reader, offset)
             self.records[pk] = cols
             self.seq[pk] = self.next_seq
             self.next_seq += 1
@@ -1192,3 +1176,25 @@ class TableDatabase(Database):
             self.set_index(name, itype)
         self.uid = uid
         self.dirty = 0
+
+
+def _decode_columns(blob: bytes, reader: SnapshotReader, offset: int) -> Columns:
+    """The columns of one record as ``save`` writes them (``ncols u32``,
+    then ``nsiz u32, vsiz u32, name, value`` each); SnapshotError at the
+    offset of a column that runs past the record."""
+    cols: Columns = {}
+    end = len(blob)
+    if end < 4:
+        raise SnapshotError(reader.path, offset, "a table record without its column count")
+    (ncols,) = _U32.unpack_from(blob, 0)
+    pos = 4
+    for _ in range(ncols):
+        if pos + 8 > end:
+            raise SnapshotError(reader.path, offset + pos, "a column runs past its record")
+        nsiz, vsiz = _U32X2.unpack_from(blob, pos)
+        pos += 8
+        if pos + nsiz + vsiz > end:
+            raise SnapshotError(reader.path, offset + pos, "a column runs past its record")
+        cols[blob[pos:pos + nsiz]] = blob[pos + nsiz:pos + nsiz + vsiz]
+        pos += nsiz + vsiz
+    return cols

@@ -1,7 +1,8 @@
-"""Storage engines of the built-in Tokyo Tyrant server (``kt.server.tyrant``).
+"""Storage engines of the built-in Tokyo Tyrant server.
 
-Who calls it: kt.server.tyrant (the request handlers and the ext API) and
-kt.server.tt_table (the table database builds on the helpers here).
+Who calls it: kt.server.tyrant.cli (``open_database``), kt.server.tyrant.engine
+(the request handlers), kt.server.tyrant.scripting (the ext API) and
+kt.server.tyrant.table (the table database builds on the helpers here).
 
 One class per kind of database ttserver can serve, each behaving like the
 Tokyo Cabinet engine behind ttserver 1.1.41 (Tokyo Cabinet 1.4.48) as far
@@ -16,53 +17,53 @@ as a client can observe it through the wire:
 * :class:`FixedDatabase` -- ``name.tcf``: positive integer keys (also
   "min", "max", "prev", "next"), values cut to the record width.
 
-The table database (``name.tct``) lives in kt.server.tt_table.
+The table database (``name.tct``) lives in kt.server.tyrant.table.
 
 Nothing here locks: the server serialises calls with one lock.  Nothing
 here touches the network.
 
 File databases are kept in memory and written whole, atomically (a
 temporary file, fsync, rename), by ``sync``, ``optimize``, ``close`` and the
-server's periodic flush; ``load`` reads them back.  The format (all
-integers big-endian) is documented in docs/server-tyrant.md:
+server's periodic flush; ``load`` reads them back.  The format is a
+kt.server.snapshot file (all integers big-endian), documented in
+docs/server-tyrant.md:
 
-    magic  b"KTTTDB\\0\\1" | kind u8 | meta (kind-specific) |
+    magic  b"KTTTDB\\0\\2" | kind u8 | meta (kind-specific) |
     records: {ksiz u32, vsiz u32, key, value} ... |
-    b"\\xff\\xff\\xff\\xff" | record count u64
+    b"\\xff\\xff\\xff\\xff" | record count u64 | b"END\\n" | crc32 u32
 
 with meta ``width u32, limsiz u64`` for the fixed-length kind and
 ``uid u64, nidx u32, {nsiz u32, name, type u32}`` for the table kind
-(whose values are column maps in the column codec of tt_table).
+(whose values are column maps in the column codec of kt.server.tyrant.table).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import struct
-import tempfile
 from bisect import bisect_left, bisect_right, insort
-from typing import Dict, Final, Iterable, List, Optional, Pattern, Tuple
+from typing import Callable, Container, Dict, Final, Iterable, List, Optional, Pattern, Tuple
 
-from kt.server.ere import EREError, translate
+from kt.server.cnum import atoi
+from kt.server.ere import compile_tc_regex
+from kt.server.dbspec import DBSpec
+from kt.server.dbspec import parse_db_spec as split_db_spec
+from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
 __all__ = [
     "Database", "HashDatabase", "TreeDatabase", "FixedDatabase", "StorageError",
-    "parse_db_spec", "tc_atoi", "tc_atof", "tc_regex", "FORMAT_MAGIC",
+    "open_database", "parse_db_spec", "FORMAT_MAGIC",
 ]
 
-#: First bytes of every database file written by the built-in server.
-FORMAT_MAGIC: Final = b"KTTTDB\x00\x01"
+#: First bytes of every database file written by the built-in server
+#: (version 2: the kt.server.snapshot frame, with a checksum).
+FORMAT_MAGIC: Final = b"KTTTDB\x00\x02"
 KIND_HASH: Final = 1
 KIND_TREE: Final = 2
 KIND_FIXED: Final = 3
 KIND_TABLE: Final = 4
 _END_MARK: Final = b"\xff\xff\xff\xff"
-# The process umask, read once at import (before any server thread runs):
-# database files get the usual 0666 & ~umask mode, not mkstemp's 0600.
-_UMASK: Final = os.umask(0)
-os.umask(_UMASK)
 
 _U32: Final = struct.Struct(">I")
 _U64: Final = struct.Struct(">Q")
@@ -90,111 +91,61 @@ class StorageError(Exception):
     """A database file cannot be opened, read or written."""
 
 
-# ---------------------------------------------------------------------------
-# Tokyo Cabinet's number parsing and regular expressions
-# ---------------------------------------------------------------------------
-
-_ATOI_RE: Final = re.compile(rb"[\x01- ]*([+-]?)([0-9]*)")
-_ATOF_RE: Final = re.compile(rb"[\x01- ]*([+-]?)([0-9]*)(?:\.([0-9]*))?")
+_SYMBOLS: Final[Dict[str, int]] = {"*": KIND_HASH, "": KIND_HASH, "+": KIND_TREE}
+_SUFFIXES: Final[Dict[str, int]] = {
+    ".tch": KIND_HASH, ".tcb": KIND_TREE, ".tcf": KIND_FIXED, ".tct": KIND_TABLE,
+}
 
 
-def tc_atoi(text: bytes) -> int:
-    """tcatoi(): leading blanks, a sign, decimal digits; 0 if none (64-bit)."""
-    m = _ATOI_RE.match(text)
-    if m is None or not m.group(2):
-        return 0
-    num = int(m.group(2)[-40:]) & ((1 << 64) - 1)
-    if num >= 1 << 63:
-        num -= 1 << 64
-    return -num if m.group(1) == b"-" else num
+def parse_db_spec(spec: str) -> DBSpec:
+    """Parse a ttserver database argument (kt.server.dbspec; ``kind`` one
+    of the KIND_* codes, ``path`` ``*`` for an empty name, option names
+    lower-cased and options stripped).  ValueError for another suffix."""
+    parsed = split_db_spec(spec, _SYMBOLS, _SUFFIXES)
+    if parsed.kind == 0:
+        raise ValueError("unknown database name %r: use *, +, or a path ending in "
+                         ".tch, .tcb, .tcf or .tct" % spec)
+    if parsed.path == "":
+        parsed.path = "*"
+    parsed.options = {k.strip().lower(): v.strip() for k, v in parsed.options.items()}
+    return parsed
 
 
-def tc_atof(text: bytes) -> float:
-    """The real-number reading of Tokyo Cabinet 1.4.48's table queries and
-    ordering: blanks, a sign, "inf"/"nan", digits, a fraction -- and no
-    exponent ("1e2" reads as 1, as ttserver's searches show)."""
-    m = _ATOF_RE.match(text)
-    if m is None:
-        return 0.0
-    sign = -1.0 if m.group(1) == b"-" else 1.0
-    whole = m.group(2)
-    frac = m.group(3)
-    if not whole and frac is None:
-        rest = text[m.end(1):].lower()
-        if rest.startswith(b"inf"):
-            return sign * math.inf
-        if rest.startswith(b"nan"):
-            return math.nan
-        return 0.0
-    value = float(whole or b"0")
-    if frac:
-        value += float(b"0." + frac)
-    return sign * value
+def open_database(spec: str) -> "Database":
+    """Open (and load, for an existing file; create, for a new one) the
+    database named by ``spec``.  Raises ValueError for an unknown kind,
+    StorageError for a file that cannot be read, OSError for one that
+    cannot be written."""
+    from kt.server.tyrant.table import TableDatabase  # builds on this module
 
-
-_RX_CACHE: Dict[bytes, Optional[Pattern[bytes]]] = {}
-
-
-def tc_regex(expr: bytes) -> Optional[Pattern[bytes]]:
-    """Compile a Tokyo Cabinet regular expression: POSIX extended syntax
-    (translated by kt.server.ere), a leading ``*`` for case-insensitive
-    matching.  None when regcomp would refuse it (such a pattern never
-    matches)."""
-    cached = _RX_CACHE.get(expr)
-    if cached is not None or expr in _RX_CACHE:
-        return cached
-    flags = re.DOTALL
-    body = expr
-    if body[:1] == b"*":
-        flags |= re.IGNORECASE
-        body = body[1:]
-    pattern: Optional[Pattern[bytes]]
-    try:
-        pattern = re.compile(translate(body), flags)
-    except (EREError, re.error, OverflowError, RecursionError):
-        pattern = None
-    if len(_RX_CACHE) > 1000:
-        _RX_CACHE.clear()
-    _RX_CACHE[expr] = pattern
-    return pattern
-
-
-# ---------------------------------------------------------------------------
-# Database specifications
-# ---------------------------------------------------------------------------
-
-
-def parse_db_spec(spec: str) -> Tuple[str, str, Dict[str, str]]:
-    """Split ``name#opt=val#opt=val`` into (kind, path, options).
-
-    kind is one of "memhash" (``*``), "memtree" (``+``), "hash" (.tch),
-    "tree" (.tcb), "fixed" (.tcf), "table" (.tct).  Raises ValueError for
-    a name with another suffix.
-    """
-    parts = spec.split("#")
-    path = parts[0]
-    opts: Dict[str, str] = {}
-    for part in parts[1:]:
-        if "=" in part:
-            name, value = part.split("=", 1)
-            opts[name.strip().lower()] = value.strip()
-    if path == "*" or path == "":
-        return "memhash", "*", opts
-    if path == "+":
-        return "memtree", "+", opts
-    lower = path.lower()
-    for suffix, kind in ((".tch", "hash"), (".tcb", "tree"), (".tcf", "fixed"), (".tct", "table")):
-        if lower.endswith(suffix):
-            return kind, path, opts
-    raise ValueError("unknown database name %r: use *, +, or a path ending in "
-                     ".tch, .tcb, .tcf or .tct" % spec)
+    parsed = parse_db_spec(spec)
+    path = parsed.path
+    on_file = path not in _SYMBOLS
+    db: Database
+    if parsed.kind == KIND_HASH:
+        db = HashDatabase(path, on_file)
+    elif parsed.kind == KIND_TREE:
+        db = TreeDatabase(path, on_file)
+    elif parsed.kind == KIND_FIXED:
+        db = FixedDatabase(path, parsed.options)
+    else:
+        db = TableDatabase(path)
+    if db.on_file:
+        if os.path.exists(path):
+            try:
+                db.load()
+            except SnapshotError as exc:
+                raise StorageError(str(exc)) from None
+        else:
+            db.save(path)
+    return db
 
 
 def _int_option(opts: Dict[str, str], name: str, default: int) -> int:
     text = opts.get(name)
     if text is None:
         return default
-    value = tc_atoi(text.encode())
+    value = atoi(text.encode())
     return value if value > 0 else default
 
 
@@ -204,37 +155,20 @@ def _int_option(opts: Dict[str, str], name: str, default: int) -> int:
 
 
 def write_file(path: str, kind: int, meta: bytes, records: List[Tuple[bytes, bytes]]) -> None:
-    """Write a database file atomically (temporary file, fsync, rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".kttt-", dir=directory)
+    """Write a database file atomically (a kt.server.snapshot file, fsynced)."""
+    out = SnapshotWriter(path, FORMAT_MAGIC, True)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(FORMAT_MAGIC)
-            f.write(bytes((kind,)))
-            f.write(meta)
-            chunk: List[bytes] = []
-            size = 0
-            for key, value in records:
-                chunk.append(_U32X2.pack(len(key), len(value)))
-                chunk.append(key)
-                chunk.append(value)
-                size += len(key) + len(value) + 8
-                if size > 1 << 20:
-                    f.write(b"".join(chunk))
-                    chunk = []
-                    size = 0
-            f.write(b"".join(chunk))
-            f.write(_END_MARK)
-            f.write(_U64.pack(len(records)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        out.write(bytes((kind,)))
+        out.write(meta)
+        for key, value in records:
+            out.write(_U32X2.pack(len(key), len(value)))
+            out.write(key)
+            out.write(value)
+        out.write(_END_MARK)
+        out.write(_U64.pack(len(records)))
+        out.commit()
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        out.abort()
         raise
 
 
@@ -252,56 +186,40 @@ def prefix_keys(keys: Iterable[bytes], prefix: bytes, max: int) -> List[bytes]:
     return out
 
 
-class FileReader:
-    """Reads a database file written by :func:`write_file`."""
+def open_file(path: str, kind: int) -> SnapshotReader:
+    """A reader of a database file written by :func:`write_file`, past its
+    kind byte (SnapshotError, naming the file and the offset, for a file
+    that is not one of ours, of another kind, truncated or damaged)."""
+    reader = SnapshotReader(path, FORMAT_MAGIC, "a database file of the built-in server "
+                                                "(Tokyo Cabinet files cannot be read)")
+    found = reader.u8()
+    if found != kind:
+        reader.pos -= 1
+        raise reader.fail("holds another kind of database (%d, not %d)" % (found, kind))
+    return reader
 
-    def __init__(self, path: str, kind: int) -> None:
-        with open(path, "rb") as f:
-            self.data = f.read()
-        if self.data[:len(FORMAT_MAGIC)] != FORMAT_MAGIC:
-            raise StorageError("%s is not a database file of the built-in server "
-                               "(bad magic; Tokyo Cabinet files cannot be read)" % path)
-        if len(self.data) <= len(FORMAT_MAGIC) or self.data[len(FORMAT_MAGIC)] != kind:
-            raise StorageError("%s holds another kind of database" % path)
-        self.path = path
-        self.pos = len(FORMAT_MAGIC) + 1
 
-    def u32(self) -> int:
-        if self.pos + 4 > len(self.data):
-            raise StorageError("%s is truncated" % self.path)
-        value: int = _U32.unpack_from(self.data, self.pos)[0]
-        self.pos += 4
-        return value
+def read_records_at(reader: SnapshotReader) -> List[Tuple[bytes, bytes, int]]:
+    """(key, value, offset of the value) of every record, then the end."""
+    out: List[Tuple[bytes, bytes, int]] = []
+    data = reader.data
+    while True:
+        if data[reader.pos:reader.pos + 4] == _END_MARK:
+            reader.pos += 4
+            count = reader.u64()
+            if count != len(out):
+                raise reader.fail("%d records, the file says %d" % (len(out), count))
+            reader.finish()
+            return out
+        ksiz = reader.u32()
+        vsiz = reader.u32()
+        key = reader.raw(ksiz)
+        offset = reader.pos
+        out.append((key, reader.raw(vsiz), offset))
 
-    def u64(self) -> int:
-        if self.pos + 8 > len(self.data):
-            raise StorageError("%s is truncated" % self.path)
-        value: int = _U64.unpack_from(self.data, self.pos)[0]
-        self.pos += 8
-        return value
 
-    def raw(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise StorageError("%s is truncated" % self.path)
-        value = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return value
-
-    def records(self) -> List[Tuple[bytes, bytes]]:
-        out: List[Tuple[bytes, bytes]] = []
-        data = self.data
-        while True:
-            if data[self.pos:self.pos + 4] == _END_MARK:
-                self.pos += 4
-                count = self.u64()
-                if count != len(out):
-                    raise StorageError("%s: %d records, expected %d" % (self.path, len(out), count))
-                return out
-            ksiz = self.u32()
-            vsiz = self.u32()
-            key = self.raw(ksiz)
-            value = self.raw(vsiz)
-            out.append((key, value))
+def read_records(reader: SnapshotReader) -> List[Tuple[bytes, bytes]]:
+    return [(key, value) for key, value, _ in read_records_at(reader)]
 
 
 # ---------------------------------------------------------------------------
@@ -332,6 +250,9 @@ class Database:
     dirty: int = 0
     #: Last Tokyo Cabinet error code (misc "error" on file databases).
     ecode: int = TCESUCCESS
+    #: The keys iterinit listed and the position of iternext in them.
+    _iter_keys: List[bytes]
+    _iter_pos: int
 
     # -- records ----------------------------------------------------------
     def put(self, key: bytes, value: bytes) -> bool:
@@ -368,17 +289,24 @@ class Database:
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
         raise NotImplementedError
 
+    def _old_number(self, key: bytes, size: int) -> Tuple[bool, Optional[bytes]]:
+        """(usable, current record) for addint / adddouble: a record of
+        another size than ``size`` is not usable (ecode KEEP)."""
+        old = self.get(key)
+        if old is not None and len(old) != size:
+            self.ecode = TCEKEEP
+            return False, None
+        return True, old
+
     def addint(self, key: bytes, num: int) -> Optional[int]:
         """Add to a 4-byte little-endian int record; None on failure
         (a record of another size).  Like ttserver, a sum that wraps to
         INT_MIN is stored and reported as a failure."""
-        old = self.get(key)
-        if old is None:
-            total = num
-        elif len(old) != 4:
-            self.ecode = TCEKEEP
+        usable, old = self._old_number(key, 4)
+        if not usable:
             return None
-        else:
+        total = num
+        if old is not None:
             current: int = _I32_LE.unpack(old)[0]
             total = (current + num + (1 << 31)) % (1 << 32) - (1 << 31)
         if not self.put(key, _I32_LE.pack(total)):
@@ -387,13 +315,11 @@ class Database:
 
     def adddouble(self, key: bytes, num: float) -> Optional[float]:
         """Add to an 8-byte native double record; None on failure or NaN."""
-        old = self.get(key)
-        if old is None:
-            total = num
-        elif len(old) != 8:
-            self.ecode = TCEKEEP
+        usable, old = self._old_number(key, 8)
+        if not usable:
             return None
-        else:
+        total = num
+        if old is not None:
             current: float = _F64_LE.unpack(old)[0]
             total = current + num
         if not self.put(key, _F64_LE.pack(total)):
@@ -495,10 +421,10 @@ class Database:
         if name == b"regex":
             if argc < 1:
                 return None
-            pattern = tc_regex(args[0])
+            pattern = compile_tc_regex(args[0])
             if pattern is None:
                 return None
-            limit = tc_atoi(args[1]) if argc > 1 else 0
+            limit = atoi(args[1]) if argc > 1 else 0
             return self.regex_records(pattern, limit if limit > 0 else -1)
         if name == b"error":
             if not self.on_file:
@@ -511,10 +437,10 @@ class Database:
     def _getpart(self, args: List[bytes]) -> Optional[List[bytes]]:
         if not args:
             return None
-        off = tc_atoi(args[1]) if len(args) > 1 else 0
+        off = atoi(args[1]) if len(args) > 1 else 0
         if off < 0:
             off = 0
-        length = tc_atoi(args[2]) if len(args) > 2 else -1
+        length = atoi(args[2]) if len(args) > 2 else -1
         value = self.get(args[0])
         if value is None or off >= len(value):
             return None
@@ -546,6 +472,32 @@ class Database:
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         raise NotImplementedError
+
+    # -- helpers of the kinds that keep a ``records`` dict (hash, table) ---
+    def _next_listed(self, live: Container[bytes]) -> Optional[bytes]:
+        """iternext over the keys iterinit listed, skipping removed ones."""
+        keys = self._iter_keys
+        while self._iter_pos < len(keys):
+            key = keys[self._iter_pos]
+            self._iter_pos += 1
+            if key in live:
+                return key
+        self.ecode = TCENOREC
+        return None
+
+    @staticmethod
+    def _regex_over(keys: Iterable[bytes], pattern: Pattern[bytes], limit: int,
+                    value_of: Callable[[bytes], bytes]) -> List[bytes]:
+        """misc regex: [key, value, ...] of the keys ``pattern`` finds, at
+        most ``limit`` records (negative: no limit)."""
+        out: List[bytes] = []
+        for key in keys:
+            if pattern.search(key) is not None:
+                out.append(key)
+                out.append(value_of(key))
+                if len(out) // 2 == limit:
+                    break
+        return out
 
 
 # ---------------------------------------------------------------------------
@@ -619,28 +571,13 @@ class HashDatabase(Database):
         return True
 
     def iternext(self) -> Optional[bytes]:
-        keys = self._iter_keys
-        records = self.records
-        while self._iter_pos < len(keys):
-            key = keys[self._iter_pos]
-            self._iter_pos += 1
-            if key in records:
-                return key
-        self.ecode = TCENOREC
-        return None
+        return self._next_listed(self.records)
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
         return prefix_keys(self.records, prefix, max)
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
-        out: List[bytes] = []
-        for key, value in self.records.items():
-            if pattern.search(key) is not None:
-                out.append(key)
-                out.append(value)
-                if len(out) // 2 == limit:
-                    break
-        return out
+        return self._regex_over(self.records, pattern, limit, self.records.__getitem__)
 
     def rnum(self) -> int:
         return len(self.records)
@@ -666,8 +603,8 @@ class HashDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_HASH)
-        self.records = dict(reader.records())
+        reader = open_file(self.path, KIND_HASH)
+        self.records = dict(read_records(reader))
         self.dirty = 0
 
 
@@ -849,35 +786,33 @@ class TreeDatabase(Database):
         """misc range: [begin key [, max [, end key (excluded)]]]."""
         keys = self.keys
         i = bisect_left(keys, args[0]) if args else 0
-        limit = tc_atoi(args[1]) if len(args) > 1 else 0
+        limit = atoi(args[1]) if len(args) > 1 else 0
         end: Optional[bytes] = args[2] if len(args) > 2 else None
         out: List[bytes] = []
-        count = 0
         while i < len(keys):
             key = keys[i]
             if end is not None and key >= end:
                 break
-            for value in self.values[key]:
-                out.append(key)
-                out.append(value)
-                count += 1
-                if count == limit:
-                    return out
+            if self._emit(key, out, limit):
+                break
             i += 1
         return out
 
+    def _emit(self, key: bytes, out: List[bytes], limit: int) -> bool:
+        """Append key, value for every value of ``key`` to ``out``; True
+        once ``out`` holds ``limit`` records."""
+        for value in self.values[key]:
+            out.append(key)
+            out.append(value)
+            if len(out) // 2 == limit:
+                return True
+        return False
+
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         out: List[bytes] = []
-        count = 0
         for key in self.keys:
-            if pattern.search(key) is None:
-                continue
-            for value in self.values[key]:
-                out.append(key)
-                out.append(value)
-                count += 1
-                if count == limit:
-                    return out
+            if pattern.search(key) is not None and self._emit(key, out, limit):
+                break
         return out
 
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
@@ -925,9 +860,9 @@ class TreeDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_TREE)
+        reader = open_file(self.path, KIND_TREE)
         self.vanish()
-        for key, value in reader.records():
+        for key, value in read_records(reader):
             vals = self.values.get(key)
             if vals is None:
                 self.values[key] = [value]
@@ -1011,27 +946,25 @@ class FixedDatabase(Database):
         self.dirty += 1
 
     def put(self, key: bytes, value: bytes) -> bool:
-        rid = self._resolve(key, True)
-        if rid == 0:
-            return False
-        self._store(rid, value)
-        return True
+        return self._put_fixed(key, value, 0)
 
     def putkeep(self, key: bytes, value: bytes) -> bool:
-        rid = self._resolve(key, True)
-        if rid == 0:
-            return False
-        if rid in self.records:
-            self.ecode = TCEKEEP
-            return False
-        self._store(rid, value)
-        return True
+        return self._put_fixed(key, value, 1)
 
     def putcat(self, key: bytes, value: bytes) -> bool:
+        return self._put_fixed(key, value, 2)
+
+    def _put_fixed(self, key: bytes, value: bytes, mode: int) -> bool:
+        """put (mode 0), putkeep (1), putcat (2)."""
         rid = self._resolve(key, True)
         if rid == 0:
             return False
-        self._store(rid, self.records.get(rid, b"") + value)
+        if mode == 1 and rid in self.records:
+            self.ecode = TCEKEEP
+            return False
+        if mode == 2:
+            value = self.records.get(rid, b"") + value
+        self._store(rid, value)
         return True
 
     def out(self, key: bytes) -> bool:
@@ -1142,7 +1075,7 @@ class FixedDatabase(Database):
 
     def range_records(self, args: List[bytes]) -> List[bytes]:
         lower = self._special(fixed_key_to_id(args[0])) if args else 1
-        limit = tc_atoi(args[1]) if len(args) > 1 else 0
+        limit = atoi(args[1]) if len(args) > 1 else 0
         upper = self._special(fixed_key_to_id(args[2])) if len(args) > 2 else -1
         out: List[bytes] = []
         i = bisect_left(self.ids, lower)
@@ -1245,12 +1178,12 @@ class FixedDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_FIXED)
+        reader = open_file(self.path, KIND_FIXED)
         self.width = reader.u32()
         self.limsiz = reader.u64()
         self._compute_limit()
         self.vanish()
-        for key, value in reader.records():
+        for key, value in read_records(reader):
             rid = int(key)
             self.records[rid] = value
             self.ids.append(rid)

@@ -1,10 +1,10 @@
 """Kyoto Tycoon request handling: binary protocol, HTTP RPC and RESTful
-requests, answered from kt.server.storage databases as ktserver answers.
+requests, answered from kt.server.kyoto.storage databases as ktserver answers.
 
-Who calls it: kt.server.kyoto builds one ``KyotoEngine`` (the databases
-and everything shared) and hands every connection a ``KyotoSession``,
-whose ``process`` turns the bytes received so far into replies.  No
-sockets here: the connection loop is kt.server.base.
+Who calls it: kt.server.kyoto.cli builds one ``KyotoEngine`` (the
+databases and everything shared) and hands every connection a
+``KyotoSession``, whose ``process`` turns the bytes received so far into
+replies.  No sockets here: the connection loop is kt.server.net.
 
 One port serves both protocols, request by request: a request starting
 with byte 0x00 or 0x80-0xFF is binary (ktserver's rule), anything else is
@@ -20,15 +20,15 @@ from __future__ import annotations
 import math
 import os
 import platform
-import threading
 import time
-from typing import Callable, Dict, Final, List, Optional, Set, Tuple, final
+from typing import Callable, Dict, Final, List, Optional, Tuple, final
 
 from kt.errors import ProtocolError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol.buffer import ReceiveBuffer
-from kt.server.storage import (
+from kt.server.cnum import atof, atoi
+from kt.server.kyoto.storage import (
     E_LOGIC,
     E_NOIMPL,
     E_NOREC,
@@ -40,13 +40,13 @@ from kt.server.storage import (
     Database,
     DBError,
 )
+from kt.server.log import Logger
+from kt.server.stats import CounterBoard, memory_usage
 
 __all__ = [
     "KyotoEngine",
     "KyotoSession",
     "ScriptCaller",
-    "kc_atof",
-    "kc_atoi",
     "RV_SUCCESS",
     "RV_ENOIMPL",
     "RV_EINVALID",
@@ -92,73 +92,6 @@ _ERROR_REPLY: Final = kb.encode_error_reply()
 _EMPTY_GET_BULK: Final = kb.encode_get_bulk_reply(kb.BulkRecords())
 
 
-def kc_atoi(text: bytes) -> int:
-    """Kyoto Cabinet's atoi: leading blanks, a sign, digits up to the first
-    other byte (or NUL); 64-bit wrap-around; 0 when there are no digits."""
-    i = 0
-    n = len(text)
-    while i < n and 0 < text[i] <= 0x20:
-        i += 1
-    sign = 1
-    if i < n and text[i] == 0x2D:  # -
-        sign = -1
-        i += 1
-    elif i < n and text[i] == 0x2B:  # +
-        i += 1
-    start = i
-    while i < n and 0x30 <= text[i] <= 0x39:
-        i += 1
-    if i == start:
-        return 0
-    num = int(text[start:i]) * sign
-    num &= 0xFFFFFFFFFFFFFFFF
-    return num - (1 << 64) if num >= (1 << 63) else num
-
-
-def kc_atof(text: bytes) -> float:
-    """Kyoto Cabinet's atof: blanks, sign, ``inf``/``nan``, digits, a
-    fraction of at most 16 significant digits in all, an ``e`` exponent;
-    0.0 when nothing parses."""
-    i = 0
-    n = len(text)
-    while i < n and 0 < text[i] <= 0x20:
-        i += 1
-    sign = 1.0
-    if i < n and text[i] == 0x2D:
-        sign = -1.0
-        i += 1
-    elif i < n and text[i] == 0x2B:
-        i += 1
-    head = text[i:i + 3].lower()
-    if head == b"inf":
-        return math.inf * sign
-    if head == b"nan":
-        return math.nan
-    start = i
-    while i < n and 0x30 <= text[i] <= 0x39:
-        i += 1
-    integral = text[start:i].lstrip(b"0")
-    col = len(integral)
-    fraction = b""
-    if i < n and text[i] == 0x2E:  # .
-        i += 1
-        fstart = i
-        while i < n and col < 16 and 0x30 <= text[i] <= 0x39:
-            i += 1
-            col += 1
-        fraction = text[fstart:i]
-        while i < n and 0x30 <= text[i] <= 0x39:
-            i += 1
-    num = float((integral or b"0") + b"." + (fraction or b"0"))
-    if i < n and text[i] in (0x45, 0x65):  # e E
-        exp = kc_atoi(text[i + 1:])
-        try:
-            num *= math.pow(10.0, exp)
-        except OverflowError:
-            num = math.inf if num > 0 else 0.0
-    return num * sign
-
-
 def _format_double(x: float) -> bytes:
     """printf("%f")."""
     if math.isnan(x):
@@ -174,9 +107,10 @@ def _error_text(code: int, message: str) -> bytes:
 _NOREC_TEXT: Final = _error_text(E_NOREC, "no record")
 
 
-def _db_runs(idxs: List[int]) -> List[int]:
+def _db_runs(idxs: List[int], ndb: int) -> List[int]:
     """Batches of a bulk request: consecutive records naming the same
-    database go together.  Returns [db, start, end, db, start, end, ...]."""
+    database go together; records naming no database (index ``ndb`` or
+    more) are left out.  Returns [db, start, end, db, start, end, ...]."""
     runs: List[int] = []
     n = len(idxs)
     i = 0
@@ -185,9 +119,10 @@ def _db_runs(idxs: List[int]) -> List[int]:
         j = i + 1
         while j < n and idxs[j] == idx:
             j += 1
-        runs.append(idx)
-        runs.append(i)
-        runs.append(j)
+        if idx < ndb:
+            runs.append(idx)
+            runs.append(i)
+            runs.append(j)
         i = j
     return runs
 
@@ -200,19 +135,16 @@ class KyotoEngine:
     dbmap: Dict[bytes, int]
     scripts: Optional[ScriptCaller]
     location_prefix: bytes
-    log: Callable[[str, str], None]
+    logger: Logger
     log_info: bool
     thread_count: int
     start_time: float
-    _sessions: Set["KyotoSession"]
-    _retired: List[int]
-    _lock: threading.Lock
+    board: CounterBoard
     _date_second: int
     _date: bytes
 
-    def __init__(self, dbs: List[Database], log: Callable[[str, str], None],
-                 log_info: bool = False, scripts: Optional[ScriptCaller] = None,
-                 thread_count: int = 16) -> None:
+    def __init__(self, dbs: List[Database], logger: Logger,
+                 scripts: Optional[ScriptCaller] = None, thread_count: int = 16) -> None:
         self.dbs = dbs
         self.dbmap = {}
         for i, db in enumerate(dbs):
@@ -221,13 +153,11 @@ class KyotoEngine:
             self.dbmap[name.encode("utf-8", "surrogateescape")] = i
         self.scripts = scripts
         self.location_prefix = b"http://localhost"
-        self.log = log
-        self.log_info = log_info
+        self.logger = logger
+        self.log_info = logger.enabled("INFO")
         self.thread_count = thread_count
         self.start_time = time.time()
-        self._sessions = set()
-        self._retired = [0] * len(_COUNTER_NAMES)
-        self._lock = threading.Lock()
+        self.board = CounterBoard(len(_COUNTER_NAMES))
         self._date_second = -1
         self._date = b""
 
@@ -248,30 +178,7 @@ class KyotoEngine:
         return self._date
 
     def session(self, peer: str) -> "KyotoSession":
-        sess = KyotoSession(self, peer)
-        with self._lock:
-            self._sessions.add(sess)
-        return sess
-
-    def session_closed(self, sess: "KyotoSession") -> None:
-        with self._lock:
-            self._sessions.discard(sess)
-            counts = sess.counts
-            for i in range(len(counts)):
-                self._retired[i] += counts[i]
-
-    def counters(self) -> List[int]:
-        with self._lock:
-            total = list(self._retired)
-            for sess in self._sessions:
-                counts = sess.counts
-                for i in range(len(counts)):
-                    total[i] += counts[i]
-        return total
-
-    def connection_count(self) -> int:
-        with self._lock:
-            return len(self._sessions)
+        return KyotoSession(self, peer)
 
     def resolve_db(self, value: Optional[bytes]) -> int:
         """Index of the database a ``DB`` parameter names, -1 for none."""
@@ -283,7 +190,7 @@ class KyotoEngine:
         if not value:
             return 0
         if 0x30 <= value[0] <= 0x39:
-            idx = kc_atoi(value)
+            idx = atoi(value)
         else:
             idx = self.dbmap.get(value, -1)
         return idx if 0 <= idx < len(self.dbs) else -1
@@ -301,7 +208,7 @@ class KyotoEngine:
             total_size += size
         out[b"db_total_count"] = b"%d" % total_count
         out[b"db_total_size"] = b"%d" % total_size
-        out[b"serv_conn_count"] = b"%d" % self.connection_count()
+        out[b"serv_conn_count"] = b"%d" % self.board.connections()
         out[b"serv_task_count"] = b"0"
         out[b"serv_thread_count"] = b"%d" % self.thread_count
         now = time.time()
@@ -311,10 +218,10 @@ class KyotoEngine:
         times = os.times()
         out[b"sys_ru_utime"] = (u"%.6f" % times.user).encode("ascii")
         out[b"sys_ru_stime"] = (u"%.6f" % times.system).encode("ascii")
-        rss = _memory_rss()
+        rss = memory_usage()[1]
         if rss >= 0:
             out[b"sys_mem_rss"] = b"%d" % rss
-        counts = self.counters()
+        counts = self.board.totals()
         for i in range(len(_COUNTER_NAMES)):
             out[_COUNTER_NAMES[i].encode("ascii")] = b"%d" % counts[i]
         out[b"conf_kt_version"] = _VERSION_TEXT.encode("ascii")
@@ -323,15 +230,6 @@ class KyotoEngine:
         out[b"conf_kc_features"] = b""
         out[b"conf_os_name"] = platform.system().encode("utf-8", "replace")
         return out
-
-
-def _memory_rss() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            fields = f.read().split()
-        return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return -1
 
 
 @final
@@ -349,7 +247,7 @@ class KyotoSession:
     def __init__(self, engine: KyotoEngine, peer: str) -> None:
         self.engine = engine
         self.peer = peer
-        self.counts = [0] * len(_COUNTER_NAMES)
+        self.counts = engine.board.register()
         self.cursors = {}
         self._binary = None
         self._http = kh.RequestParser()
@@ -357,7 +255,7 @@ class KyotoSession:
 
     def close(self) -> None:
         self.cursors = {}
-        self.engine.session_closed(self)
+        self.engine.board.retire(self.counts)
 
     # -- framing ---------------------------------------------------------------
 
@@ -396,7 +294,7 @@ class KyotoSession:
                 self._binary = None
                 if started.magic == kb.MAGIC_GET_BULK or not started.flags & kb.FLAG_NO_REPLY:
                     out.append(_ERROR_REPLY)
-                self.engine.log("INFO", "(%s): bad binary request, closing the connection: %s"
+                self.engine.logger.info("(%s): bad binary request, closing the connection: %s"
                                 % (self.peer, exc))
                 return out, True
             if req is None:
@@ -413,60 +311,50 @@ class KyotoSession:
         magic = req.magic
         if magic == kb.MAGIC_GET_BULK:
             out.append(self._bin_get_bulk(req.records))
-            if self.engine.log_info:
-                self._log_binary("bin_get_bulk", True)
-            return True
-        if magic == kb.MAGIC_SET_BULK:
-            reply = self._bin_set_bulk(req.records)
+            command = "bin_get_bulk"
+        else:
+            if magic == kb.MAGIC_SET_BULK:
+                reply = self._bin_set_bulk(req.records)
+                command = "bin_set_bulk"
+            elif magic == kb.MAGIC_REMOVE_BULK:
+                reply = self._bin_remove_bulk(req.records)
+                command = "bin_remove_bulk"
+            elif magic == kb.MAGIC_PLAY_SCRIPT:
+                reply = self._bin_play_script(req.name, req.pairs)
+                command = "bin_play_script"
+            else:
+                # Replication needs an update log, which the built-in server lacks.
+                out.append(_ERROR_REPLY)
+                self.engine.logger.info("(%s): no update log allows no replication" % self.peer)
+                if self.engine.log_info:
+                    self._log_binary("bin_replication", False)
+                return False
             if not req.flags & kb.FLAG_NO_REPLY:
                 out.append(reply)
-            if self.engine.log_info:
-                self._log_binary("bin_set_bulk", True)
-            return True
-        if magic == kb.MAGIC_REMOVE_BULK:
-            reply = self._bin_remove_bulk(req.records)
-            if not req.flags & kb.FLAG_NO_REPLY:
-                out.append(reply)
-            if self.engine.log_info:
-                self._log_binary("bin_remove_bulk", True)
-            return True
-        if magic == kb.MAGIC_PLAY_SCRIPT:
-            reply = self._bin_play_script(req.name, req.pairs)
-            if not req.flags & kb.FLAG_NO_REPLY:
-                out.append(reply)
-            if self.engine.log_info:
-                self._log_binary("bin_play_script", True)
-            return True
-        # Replication needs an update log, which the built-in server lacks.
-        out.append(_ERROR_REPLY)
-        self.engine.log("INFO", "(%s): no update log allows no replication" % self.peer)
         if self.engine.log_info:
-            self._log_binary("bin_replication", False)
-        return False
+            self._log_binary(command, True)
+        return True
 
     def _log_binary(self, command: str, ok: bool) -> None:
-        self.engine.log("INFO", "(%s): %s: %d" % (self.peer, command, 1 if ok else 0))
+        self.engine.logger.info("(%s): %s: %d" % (self.peer, command, 1 if ok else 0))
 
     def _bin_get_bulk(self, recs: kb.BulkRecords) -> bytes:
         keys = recs.keys
         dbs = self._dbs
-        ndb = len(dbs)
-        idxs = recs.dbs
         found = kb.BulkRecords()
         found_dbs = found.dbs
         misses = 0
         tried = 0
-        runs = _db_runs(idxs)
+        runs = _db_runs(recs.dbs, len(dbs))
         for r in range(0, len(runs), 3):
             idx = runs[r]
             i = runs[r + 1]
             j = runs[r + 2]
-            if idx < ndb:
-                before = len(found.keys)
-                misses += dbs[idx].fetch(keys, i, j, found.keys, found.values, found.xts)
-                tried += j - i
-                for _ in range(len(found.keys) - before):
-                    found_dbs.append(idx)
+            before = len(found.keys)
+            misses += dbs[idx].fetch(keys, i, j, found.keys, found.values, found.xts)
+            tried += j - i
+            for _ in range(len(found.keys) - before):
+                found_dbs.append(idx)
         counts = self.counts
         counts[C_GET] += tried
         counts[C_GET_MISS] += misses
@@ -475,19 +363,14 @@ class KyotoSession:
         return kb.encode_get_bulk_reply(found)
 
     def _bin_set_bulk(self, recs: kb.BulkRecords) -> bytes:
-        keys = recs.keys
         dbs = self._dbs
-        ndb = len(dbs)
-        idxs = recs.dbs
         hits = 0
-        runs = _db_runs(idxs)
+        runs = _db_runs(recs.dbs, len(dbs))
         for r in range(0, len(runs), 3):
-            idx = runs[r]
             i = runs[r + 1]
             j = runs[r + 2]
-            if idx < ndb:
-                dbs[idx].store(keys, recs.values, recs.xts, i, j)
-                hits += j - i
+            dbs[runs[r]].store(recs.keys, recs.values, recs.xts, i, j)
+            hits += j - i
         self.counts[C_SET] += hits
         if hits == 1:
             return _SET_BULK_REPLY_1
@@ -496,20 +379,15 @@ class KyotoSession:
         return kb.encode_set_bulk_reply(hits)
 
     def _bin_remove_bulk(self, recs: kb.BulkRecords) -> bytes:
-        keys = recs.keys
         dbs = self._dbs
-        ndb = len(dbs)
-        idxs = recs.dbs
         hits = 0
         tried = 0
-        runs = _db_runs(idxs)
+        runs = _db_runs(recs.dbs, len(dbs))
         for r in range(0, len(runs), 3):
-            idx = runs[r]
             i = runs[r + 1]
             j = runs[r + 2]
-            if idx < ndb:
-                hits += dbs[idx].discard(keys, i, j)
-                tried += j - i
+            hits += dbs[runs[r]].discard(recs.keys, i, j)
+            tried += j - i
         self.counts[C_REMOVE] += tried
         self.counts[C_REMOVE_MISS] += tried - hits
         return kb.encode_remove_bulk_reply(hits)
@@ -536,7 +414,7 @@ class KyotoSession:
             status, data = self._rest(req, keep)
         out.append(data)
         if self.engine.log_info:
-            self.engine.log("INFO", "(%s): %s %s %s: %d" % (
+            self.engine.logger.info("(%s): %s %s %s: %d" % (
                 self.peer, req.method.decode("latin-1"), req.target.decode("latin-1"),
                 req.version.decode("latin-1"), status))
         return keep
@@ -627,13 +505,12 @@ class KyotoSession:
 
     def _call(self, name: str, inmap: Dict[bytes, bytes], outmap: Dict[bytes, bytes]) -> int:
         """Run procedure ``name``; returns the HTTP status."""
-        engine = self.engine
-        idx = engine.resolve_db(inmap.get(b"DB"))
+        idx = self.engine.resolve_db(inmap.get(b"DB"))
         db: Optional[Database] = self._dbs[idx] if idx >= 0 else None
         cur: Optional[Cursor] = None
         raw_cur = inmap.get(b"CUR")
         if raw_cur is not None and raw_cur[:1].isdigit():
-            curid = kc_atoi(raw_cur)
+            curid = atoi(raw_cur)
             found = self.cursors.get(curid)
             if found is None:
                 if db is not None:
@@ -646,57 +523,46 @@ class KyotoSession:
                     return 200
         if name.startswith("cur_") and name != "cur_delete":
             return self._cursor_proc(name, cur, inmap, outmap)
-        if name == "get":
-            return self._proc_get(db, inmap, outmap, False)
-        if name == "set" or name == "add" or name == "replace" or name == "append":
-            return self._proc_store(name, db, inmap, outmap)
-        if name == "remove":
-            return self._proc_remove(db, inmap, outmap)
-        if name == "check":
-            return self._proc_check(db, inmap, outmap)
-        if name == "seize":
-            return self._proc_get(db, inmap, outmap, True)
-        if name == "increment":
-            return self._proc_increment(db, inmap, outmap)
-        if name == "increment_double":
-            return self._proc_increment_double(db, inmap, outmap)
-        if name == "cas":
-            return self._proc_cas(db, inmap, outmap)
-        if name == "set_bulk":
-            return self._proc_set_bulk(db, inmap, outmap)
-        if name == "get_bulk":
-            return self._proc_get_bulk(db, inmap, outmap)
-        if name == "remove_bulk":
-            return self._proc_remove_bulk(db, inmap, outmap)
-        if name == "match_prefix" or name == "match_regex" or name == "match_similar":
-            return self._proc_match(name, db, inmap, outmap)
-        if name == "status":
+        if name in _KEYED_PROCS:
             if db is None:
                 return _fail(outmap, 400, _ERR_NO_DB)
-            self.counts[C_MISC] += 1
-            for k, v in db.status().items():
-                outmap[k.encode("ascii")] = v.encode("utf-8", "surrogateescape")
-            return 200
+            key = inmap.get(b"key")
+            if key is None:
+                return _fail(outmap, 400, _ERR_PARAMS)
+            return self._call_keyed(name, db, key, inmap, outmap)
+        if name == "set_bulk":
+            return self._proc_set_bulk(db, inmap, outmap)
+        if name == "get_bulk" or name == "remove_bulk":
+            return self._proc_keys_bulk(name, db, inmap, outmap)
+        if name == "match_prefix" or name == "match_regex" or name == "match_similar":
+            return self._proc_match(name, db, inmap, outmap)
+        return self._call_admin(name, db, inmap, outmap)
+
+    def _call_keyed(self, name: str, db: Database, key: bytes, inmap: Dict[bytes, bytes],
+                    outmap: Dict[bytes, bytes]) -> int:
+        """The procedures on one record (``key``) of database ``db``."""
+        if name == "get" or name == "seize":
+            return self._proc_get(db, key, inmap, outmap, name == "seize")
+        if name == "set" or name == "add" or name == "replace" or name == "append":
+            return self._proc_store(name, db, key, inmap, outmap)
+        if name == "remove":
+            return self._proc_remove(db, key, inmap, outmap)
+        if name == "check":
+            return self._proc_check(db, key, inmap, outmap)
+        if name == "increment" or name == "increment_double":
+            return self._proc_increment(db, key, inmap, outmap, name == "increment_double")
+        return self._proc_cas(db, key, inmap, outmap)
+
+    def _call_admin(self, name: str, db: Optional[Database], inmap: Dict[bytes, bytes],
+                    outmap: Dict[bytes, bytes]) -> int:
+        """The procedures about the server and whole databases."""
         if name == "void":
             return 200
         if name == "echo":
             outmap.update(inmap)
             return 200
         if name == "report":
-            outmap.update(engine.report())
-            return 200
-        if name == "clear":
-            if db is None:
-                return _fail(outmap, 400, _ERR_NO_DB)
-            self.counts[C_MISC] += 1
-            db.clear()
-            return 200
-        if name == "vacuum":
-            if db is None:
-                return _fail(outmap, 400, _ERR_NO_DB)
-            self.counts[C_MISC] += 1
-            step = inmap.get(b"step")
-            db.vacuum(kc_atoi(step) if step is not None else 0)
+            outmap.update(self.engine.report())
             return 200
         if name == "synchronize":
             return self._proc_synchronize(db, inmap, outmap)
@@ -706,15 +572,23 @@ class KyotoSession:
             return _fail(outmap, 400, b"no update log allows no replication")
         if name == "tune_replication":
             return _fail(outmap, 501, b"the RTS file is not set")
-        return _fail(outmap, 501, b"not implemented: " + name.encode("latin-1"))
-
-    def _proc_get(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                  outmap: Dict[bytes, bytes], seize: bool) -> int:
+        if name != "status" and name != "clear" and name != "vacuum":
+            return _fail(outmap, 501, b"not implemented: " + name.encode("latin-1"))
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
+        self.counts[C_MISC] += 1
+        if name == "status":
+            for k, v in db.status().items():
+                outmap[k.encode("ascii")] = v.encode("utf-8", "surrogateescape")
+        elif name == "clear":
+            db.clear()
+        else:
+            step = inmap.get(b"step")
+            db.vacuum(atoi(step) if step is not None else 0)
+        return 200
+
+    def _proc_get(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
+                  outmap: Dict[bytes, bytes], seize: bool) -> int:
         counts = self.counts
         counts[C_GET] += 1
         if seize:
@@ -732,13 +606,8 @@ class KyotoSession:
             outmap[b"xt"] = b"%d" % rec[1]
         return 200
 
-    def _proc_check(self, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_check(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                     outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
         self.counts[C_GET] += 1
         rec = db.check(key)
         if rec is None:
@@ -749,13 +618,10 @@ class KyotoSession:
             outmap[b"xt"] = b"%d" % rec[1]
         return 200
 
-    def _proc_store(self, name: str, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_store(self, name: str, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                     outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
         value = inmap.get(b"value")
-        if key is None or value is None:
+        if value is None:
             return _fail(outmap, 400, _ERR_PARAMS)
         xt = _xt_param(inmap)
         self.counts[C_SET] += 1
@@ -773,78 +639,43 @@ class KyotoSession:
             db.append(key, value, xt)
         return 200
 
-    def _proc_remove(self, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_remove(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                      outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
         self.counts[C_REMOVE] += 1
         if not db.remove(key):
             self.counts[C_REMOVE_MISS] += 1
             return _fail(outmap, 450, _NOREC_TEXT)
         return 200
 
-    def _proc_increment(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                        outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
+    def _proc_increment(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
+                        outmap: Dict[bytes, bytes], real: bool) -> int:
+        """increment (``real`` False) and increment_double (True)."""
         num = inmap.get(b"num")
-        if key is None or num is None:
+        if num is None:
             return _fail(outmap, 400, _ERR_PARAMS)
         raw = inmap.get(b"orig")
-        orig = 0
-        if raw is not None:
-            raw = _cstr(raw)
-            if raw == b"try":
-                orig = INT64_MIN
-            elif raw == b"set":
-                orig = INT64_MAX
-            else:
-                orig = kc_atoi(raw)
+        orig = _cstr(raw) if raw is not None else b"0"
+        xt = _xt_param(inmap)
         self.counts[C_SET] += 1
-        result = db.increment(key, kc_atoi(num), orig, _xt_param(inmap))
-        if result is None:
+        text: Optional[bytes] = None
+        if real:
+            dorig = -math.inf if orig == b"try" else math.inf if orig == b"set" else atof(orig)
+            dresult = db.increment_double(key, atof(num), dorig, xt)
+            if not math.isnan(dresult):
+                text = _format_double(dresult)
+        else:
+            iorig = INT64_MIN if orig == b"try" else INT64_MAX if orig == b"set" else atoi(orig)
+            result = db.increment(key, atoi(num), iorig, xt)
+            if result is not None:
+                text = b"%d" % result
+        if text is None:
             self.counts[C_SET_MISS] += 1
             return _fail(outmap, 450, _error_text(E_LOGIC, "logical inconsistency"))
-        outmap[b"num"] = b"%d" % result
+        outmap[b"num"] = text
         return 200
 
-    def _proc_increment_double(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                               outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        num = inmap.get(b"num")
-        if key is None or num is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
-        raw = inmap.get(b"orig")
-        orig = 0.0
-        if raw is not None:
-            raw = _cstr(raw)
-            if raw == b"try":
-                orig = -math.inf
-            elif raw == b"set":
-                orig = math.inf
-            else:
-                orig = kc_atof(raw)
-        self.counts[C_SET] += 1
-        result = db.increment_double(key, kc_atof(num), orig, _xt_param(inmap))
-        if math.isnan(result):
-            self.counts[C_SET_MISS] += 1
-            return _fail(outmap, 450, _error_text(E_LOGIC, "logical inconsistency"))
-        outmap[b"num"] = _format_double(result)
-        return 200
-
-    def _proc_cas(self, db: Optional[Database], inmap: Dict[bytes, bytes],
+    def _proc_cas(self, db: Database, key: bytes, inmap: Dict[bytes, bytes],
                   outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        key = inmap.get(b"key")
-        if key is None:
-            return _fail(outmap, 400, _ERR_PARAMS)
         self.counts[C_SET] += 1
         if not db.cas(key, inmap.get(b"oval"), inmap.get(b"nval"), _xt_param(inmap)):
             self.counts[C_SET_MISS] += 1
@@ -861,27 +692,24 @@ class KyotoSession:
         outmap[b"num"] = b"%d" % num
         return 200
 
-    def _proc_get_bulk(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                       outmap: Dict[bytes, bytes]) -> int:
+    def _proc_keys_bulk(self, name: str, db: Optional[Database], inmap: Dict[bytes, bytes],
+                        outmap: Dict[bytes, bytes]) -> int:
+        """get_bulk and remove_bulk: the keys are the ``_``-prefixed inputs."""
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
         keys = [k[1:] for k in inmap if k[:1] == b"_"]
-        found = db.get_bulk(keys)
-        self.counts[C_GET] += len(keys)
-        self.counts[C_GET_MISS] += len(keys) - len(found)
-        for k, v in found.items():
-            outmap[b"_" + k] = v
-        outmap[b"num"] = b"%d" % len(found)
-        return 200
-
-    def _proc_remove_bulk(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                          outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        keys = [k[1:] for k in inmap if k[:1] == b"_"]
-        num = db.remove_bulk(keys)
-        self.counts[C_REMOVE] += len(keys)
-        self.counts[C_REMOVE_MISS] += len(keys) - num
+        counts = self.counts
+        if name == "get_bulk":
+            found = db.get_bulk(keys)
+            num = len(found)
+            counts[C_GET] += len(keys)
+            counts[C_GET_MISS] += len(keys) - num
+            for k, v in found.items():
+                outmap[b"_" + k] = v
+        else:
+            num = db.remove_bulk(keys)
+            counts[C_REMOVE] += len(keys)
+            counts[C_REMOVE_MISS] += len(keys) - num
         outmap[b"num"] = b"%d" % num
         return 200
 
@@ -890,7 +718,7 @@ class KyotoSession:
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
         raw_max = inmap.get(b"max")
-        limit = kc_atoi(raw_max) if raw_max is not None else -1
+        limit = atoi(raw_max) if raw_max is not None else -1
         if limit < 0:
             limit = -1
         self.counts[C_MISC] += 1
@@ -912,7 +740,7 @@ class KyotoSession:
             if origin is None:
                 return _fail(outmap, 400, _ERR_PARAMS)
             raw_range = inmap.get(b"range")
-            distance = kc_atoi(raw_range) if raw_range is not None else 1
+            distance = atoi(raw_range) if raw_range is not None else 1
             if distance < 0:
                 distance = 1
             keys = db.match_similar(origin, distance, b"utf" in inmap, limit)
@@ -929,14 +757,14 @@ class KyotoSession:
         try:
             db.synchronize(b"hard" in inmap)
         except DBError as exc:
-            self.engine.log("ERROR", "database error: %s" % exc.describe())
+            self.engine.logger.error("database error: %s" % exc.describe())
             return _fail(outmap, 500, exc.describe().encode("utf-8", "replace"))
         command = inmap.get(b"command")
         if command is not None and _cstr(command):
             # ktserver runs the command from its -cmd directory; the
             # built-in server runs no commands and answers as ktserver does
             # when the command fails.
-            self.engine.log("ERROR", "execution failed: %s \"%s\" (the built-in server runs "
+            self.engine.logger.error("execution failed: %s \"%s\" (the built-in server runs "
                                      "no commands)" % (command.decode("latin-1"), db.path))
             return _fail(outmap, 500, _error_text(E_LOGIC, "postprocessing failed"))
         return 200
@@ -1017,6 +845,11 @@ class KyotoSession:
         return 200
 
 
+_KEYED_PROCS: Final = frozenset([
+    "get", "seize", "set", "add", "replace", "append", "remove", "check", "increment",
+    "increment_double", "cas",
+])
+
 _CURSOR_PROCS: Final = frozenset([
     "cur_jump", "cur_jump_back", "cur_step", "cur_step_back", "cur_set_value",
     "cur_remove", "cur_get_key", "cur_get_value", "cur_get", "cur_seize",
@@ -1036,7 +869,7 @@ def _cstr(value: bytes) -> bytes:
 
 def _xt_param(inmap: Dict[bytes, bytes]) -> int:
     raw = inmap.get(b"xt")
-    return kc_atoi(raw) if raw is not None else INT64_MAX
+    return atoi(raw) if raw is not None else INT64_MAX
 
 
 def _rv_status(rv: int) -> int:

@@ -1,10 +1,12 @@
-"""Plumbing shared by the built-in servers: listening, one thread per
-connection, logging in ktserver's style, the ready line, signals.
+"""The listening loop shared by the built-in servers: one thread per
+connection, the ready line, signals.
 
-Who calls it: kt.server.kyoto and kt.server.tyrant.  A server supplies a
-``Protocol`` factory; each connection gets its own protocol object, which
-is handed the connection's ReceiveBuffer after every read and answers with
-bytes to send.  The loop here never interprets bytes itself.
+Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (``ThreadedServer``,
+``engine_protocol``, ``announce``, ``install_signal_handlers``).  Each
+connection gets its own ``Protocol`` object (for both servers a
+``SessionProtocol`` around the engine's session), which is handed the
+connection's ReceiveBuffer after every read and answers with bytes to
+send.  The loop here never interprets bytes itself.
 
 A protocol object ends a connection by returning ``close=True`` from
 ``process`` (after the bytes it returns are sent) or by raising ProtocolError (logged, the
@@ -22,12 +24,15 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, List, Optional, Set, TextIO, Tuple
+from typing import Callable, List, Optional, Set, Tuple
+from typing import Protocol as TypingProtocol
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
+from kt.server.log import Logger
 
-__all__ = ["Logger", "Protocol", "ThreadedServer", "announce", "install_signal_handlers"]
+__all__ = ["MAX_FIELD", "Engine", "Protocol", "Session", "SessionProtocol", "ThreadedServer",
+           "announce", "engine_protocol", "install_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
 #: ktserver's and ttserver's own limit).
@@ -39,67 +44,13 @@ RECV_SIZE = 16 * 1024
 RECV_MAX = 1024 * 1024
 
 
-class Logger:
-    """Timestamped log lines: ``2026-01-02T03:04:05.123456Z: [INFO]: text``.
+class Session(TypingProtocol):
+    """What an engine hands each connection (kt.server.kyoto.engine's
+    KyotoSession, kt.server.tyrant.engine's TyrantSession)."""
 
-    ``level`` is the least important kind written: "DEBUG", "INFO",
-    "SYSTEM", "ERROR", or "NONE" to write nothing (ktserver's -lz).
-    """
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]: ...
 
-    LEVELS = ("DEBUG", "INFO", "SYSTEM", "ERROR")
-
-    def __init__(self, path: Optional[str] = None, stream: Optional[TextIO] = None,
-                 level: str = "INFO") -> None:
-        self._lock = threading.Lock()
-        self._path = path
-        self._file: Optional[TextIO] = None
-        self._stream = stream
-        if level == "NONE":
-            self._min = len(self.LEVELS)
-        else:
-            self._min = self.LEVELS.index(level) if level in self.LEVELS else 1
-        if path is not None:
-            self._file = open(path, "a", encoding="utf-8")
-
-    def log(self, level: str, message: str) -> None:
-        if level in self.LEVELS and self.LEVELS.index(level) < self._min:
-            return
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-        line = "%s.%06dZ: [%s]: %s\n" % (stamp, int((now % 1) * 1e6), level, message)
-        with self._lock:
-            out = self._file if self._file is not None else self._stream
-            if out is None:
-                return
-            try:
-                out.write(line)
-                out.flush()
-            except (OSError, ValueError):
-                pass
-
-    def enabled(self, level: str) -> bool:
-        """Whether lines of ``level`` are written (to skip formatting them)."""
-        if level not in self.LEVELS:
-            return self._min < len(self.LEVELS)
-        return self.LEVELS.index(level) >= self._min
-
-    def debug(self, message: str) -> None:
-        self.log("DEBUG", message)
-
-    def info(self, message: str) -> None:
-        self.log("INFO", message)
-
-    def system(self, message: str) -> None:
-        self.log("SYSTEM", message)
-
-    def error(self, message: str) -> None:
-        self.log("ERROR", message)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+    def close(self) -> None: ...
 
 
 class Protocol:
@@ -118,6 +69,33 @@ class Protocol:
 
     def connection_lost(self) -> None:
         """Called once when the connection ends, whatever the reason."""
+
+
+class SessionProtocol(Protocol):
+    """A Protocol that hands the bytes to an engine's session."""
+
+    def __init__(self, peer: str, session: Session) -> None:
+        super().__init__(peer)
+        self.session = session
+
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
+        return self.session.process(buf)
+
+    def connection_lost(self) -> None:
+        self.session.close()
+
+
+class Engine(TypingProtocol):
+    """What hands out sessions (KyotoEngine, TyrantEngine)."""
+
+    def session(self, peer: str) -> Session: ...
+
+
+def engine_protocol(engine: Engine) -> Callable[[str], Protocol]:
+    """The protocol factory of a ThreadedServer serving ``engine``."""
+    def factory(peer: str) -> Protocol:
+        return SessionProtocol(peer, engine.session(peer))
+    return factory
 
 
 class ThreadedServer:

@@ -1,7 +1,7 @@
 """Script procedures of the built-in Kyoto Tycoon server, written in Python.
 
-Who calls it: kt.server.kyoto loads the file given with ``-scr FILE.py``
-and hands the engine a ``ScriptHost``; ``play_script`` (binary and RPC)
+Who calls it: kt.server.kyoto.cli loads the file given with ``-scr FILE.py``
+and hands kt.server.kyoto.engine a ``ScriptHost``; ``play_script`` (binary and RPC)
 calls procedures through it.  Script authors import ``ScriptError`` and
 the ``RV_*`` constants from here.
 
@@ -13,7 +13,7 @@ returning a status; a Python procedure is::
     def name(ctx: ScriptContext, inmap: dict[bytes, bytes]) -> Mapping | None
 
 ``ctx.db`` is the first database, ``ctx.dbs`` all of them and
-``ctx.database(index_or_name)`` one of them (kt.server.storage.Database
+``ctx.database(index_or_name)`` one of them (kt.server.kyoto.storage.Database
 objects: ``get``, ``set``, ``add``, ``replace``, ``append``, ``remove``,
 ``increment``, ``cas``, ``match_prefix``, ``cursor()`` ...; bytes in and
 out).  ``inmap`` holds the input (without the ``_`` prefix of RPC).  The
@@ -40,7 +40,7 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from kt.server.kyoto_engine import (
+from kt.server.kyoto.engine import (
     RV_EINTERNAL,
     RV_EINVALID,
     RV_ELOGIC,
@@ -48,15 +48,11 @@ from kt.server.kyoto_engine import (
     RV_ETIMEOUT,
     RV_SUCCESS,
 )
-from kt.server.storage import Database
+from kt.server.kyoto.storage import Database
+from kt.server.runtime import refuse_lua, script_bytes
 
 __all__ = [
-    "RV_SUCCESS",
-    "RV_ENOIMPL",
-    "RV_EINVALID",
-    "RV_ELOGIC",
-    "RV_ETIMEOUT",
-    "RV_EINTERNAL",
+    "RV_SUCCESS", "RV_ENOIMPL", "RV_EINVALID", "RV_ELOGIC", "RV_ETIMEOUT", "RV_EINTERNAL",
     "ScriptContext",
     "ScriptError",
     "ScriptHost",
@@ -106,18 +102,11 @@ class ScriptContext:
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, bool):
-        return b"true" if value else b"false"
-    if isinstance(value, (int, float)):
-        return str(value).encode("ascii")
-    raise TypeError("%s of a script output must be bytes or str, not %s"
-                    % (what, type(value).__name__))
+    data = script_bytes(value)
+    if data is None:
+        raise TypeError("%s of a script output must be bytes or str, not %s"
+                        % (what, type(value).__name__))
+    return data
 
 
 class ScriptHost:
@@ -135,10 +124,9 @@ class ScriptHost:
         """Import the script; returns the procedure names.  Raises
         ScriptLoadError when the file is not a usable Python script."""
         path = self.path
-        if path.endswith(".lua"):
-            raise ScriptLoadError(
-                "%s: Lua scripts are not supported by the built-in server yet; write the "
-                "procedures in Python (see docs/server-kyoto.md)" % path)
+        refusal = refuse_lua(path, "kyoto")
+        if refusal is not None:
+            raise ScriptLoadError(refusal)
         if not os.path.isfile(path):
             raise ScriptLoadError("%s: no such file" % path)
         global _module_counter

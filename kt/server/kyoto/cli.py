@@ -1,0 +1,216 @@
+"""``python -m kt.server kyoto``: the built-in Kyoto Tycoon server.
+
+Who calls it: kt.server.__main__ (``main(argv)``), hence the embedded
+server manager and the test suite, which start it as a subprocess.  It
+wires kt.server.kyoto.storage (the databases), kt.server.kyoto.engine
+(requests), kt.server.kyoto.scripting (``-scr``) and the shared
+kt.server.net / log / runtime.
+
+Usage (ktserver's options, with ktserver's meaning)::
+
+    python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N]
+        [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.py] [-pid FILE]
+        [-asi SEC] [-ash] [DB ...]
+
+``-port 0`` picks a free port.  Once the socket listens, one line goes to
+standard output: ``kt.server kyoto listening on HOST:PORT pid=N``.  Log
+lines go to ``-log FILE``, or to standard error without it (ktserver
+writes them to standard output, which here carries the ready line).
+Databases are ktserver's (``*`` ``%`` ``:`` ``-`` ``+`` ``x.kch`` ``x.kct``
+``x.kcd`` ``x.kcf``, options after ``#``); with none, ``:`` as ktserver.
+SIGTERM and SIGINT stop the server: file databases are written to disk and
+the process exits 0.  ``-asi SEC`` also writes them every SEC seconds
+(``-ash``: with fsync).  See docs/server-kyoto.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from kt.server.kyoto.engine import KyotoEngine
+from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
+from kt.server.kyoto.storage import Database, DBError, open_database
+from kt.server.log import Logger
+from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
+from kt.server.runtime import (
+    PeriodicTask, ServerArgumentParser, parse_command_line, refuse_lua, remove_pid_file,
+    write_pid_file,
+)
+
+__all__ = ["main", "parse_args"]
+
+USAGE = """usage: python -m kt.server kyoto [-host str] [-port num] [-tout num] [-th num]
+        [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [db...]
+"""
+
+DEFAULT_PORT = 1978
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_THREADS = 16
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number, not %r" % text) from None
+
+
+def _port(text: str) -> int:
+    port = int(_number(text))
+    if port < 0 or port > 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return port
+
+
+def _threads(text: str) -> int:
+    return max(1, int(_number(text)))
+
+
+def _parser() -> ServerArgumentParser:
+    p = ServerArgumentParser("python -m kt.server kyoto")
+    p.add_argument("-host", default="")
+    p.add_argument("-port", type=_port, default=DEFAULT_PORT)
+    p.add_argument("-tout", dest="timeout", type=_number, default=DEFAULT_TIMEOUT)
+    p.add_argument("-th", dest="threads", type=_threads, default=DEFAULT_THREADS)
+    p.add_argument("-log", dest="log_path")
+    p.set_defaults(log_level="DEBUG")
+    for flag, level in (("-li", "INFO"), ("-ls", "SYSTEM"), ("-le", "ERROR"), ("-lz", "NONE")):
+        p.add_argument(flag, dest="log_level", action="store_const", const=level)
+    p.add_argument("-scr", dest="script")
+    p.add_argument("-pid", dest="pid_path")
+    p.add_argument("-asi", dest="sync_interval", type=_number, default=0.0)
+    p.add_argument("-ash", dest="sync_hard", action="store_true")
+    # As ktserver: options end at the first database argument.
+    p.add_argument("databases", nargs=argparse.REMAINDER)
+    return p
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    """ktserver-style arguments; UsageError when they are wrong."""
+    opts = _parser().parse_args(argv)
+    if opts.databases[:1] == ["--"]:
+        del opts.databases[0]
+    if not opts.databases:
+        opts.databases.append(":")
+    return opts
+
+
+def _sync_all(dbs: List[Database], logger: Logger, hard: bool, only_dirty: bool) -> bool:
+    ok = True
+    for db in dbs:
+        if db.file is None or (only_dirty and not db.dirty):
+            continue
+        try:
+            db.synchronize(hard)
+        except DBError as exc:
+            logger.error("database error: %s" % exc.describe())
+            ok = False
+    return ok
+
+
+def _fail(logger: Logger, message: str) -> int:
+    logger.error(message)
+    sys.stderr.write("kt.server kyoto: %s\n" % message)
+    return 1
+
+
+def main(argv: List[str]) -> int:
+    """Run the server in the foreground; returns the exit status."""
+    opts = parse_command_line(parse_args, argv, "kyoto", USAGE)
+    if opts is None:
+        return 1
+    try:
+        logger = Logger(opts.log_path, sys.stderr, opts.log_level)
+    except OSError as exc:
+        sys.stderr.write("kt.server kyoto: %s: could not open the log file: %s\n"
+                         % (opts.log_path, exc))
+        return 1
+    try:
+        return _run(opts, logger)
+    finally:
+        logger.close()
+
+
+def _open_all(specs: List[str], logger: Logger) -> Optional[List[Database]]:
+    dbs: List[Database] = []
+    for spec in specs:
+        logger.system("opening a database: path=%s" % spec)
+        try:
+            dbs.append(open_database(spec))
+        except (ValueError, DBError) as exc:
+            detail = exc.describe() if isinstance(exc, DBError) else str(exc)
+            _fail(logger, "could not open a database file: %s: %s" % (spec, detail))
+            return None
+    return dbs
+
+
+def _load_script(path: str, dbs: List[Database], engine: KyotoEngine, logger: Logger) -> None:
+    logger.system("loading a script file: path=%s" % path)
+    host = ScriptHost(path, dbs, engine.dbmap, logger.log)
+    try:
+        names = host.load()
+        logger.system("script procedures: %s" % (" ".join(names) or "(none)"))
+    except ScriptLoadError as exc:
+        # As ktserver: the server runs, and every procedure is missing.
+        logger.error("could not load a script file: %s" % exc)
+    engine.scripts = host
+
+
+def _run(opts: argparse.Namespace, logger: Logger) -> int:
+    pid = os.getpid()
+    logger.system("================ [START]: pid=%d" % pid)
+    if opts.script is not None and not os.path.exists(opts.script):
+        return _fail(logger, "%s: no such file" % opts.script)
+    refusal = refuse_lua(opts.script, "kyoto") if opts.script is not None else None
+    if refusal is not None:
+        return _fail(logger, refusal)
+    dbs = _open_all(opts.databases, logger)
+    if dbs is None:
+        return 1
+    engine = KyotoEngine(dbs, logger, None, opts.threads)
+    if opts.script is not None:
+        _load_script(opts.script, dbs, engine, logger)
+    server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
+                            logger, timeout=opts.timeout if opts.timeout > 0 else None,
+                            name="kyoto")
+    try:
+        host_bound, port = server.bind()
+    except OSError as exc:
+        return _fail(logger, "could not listen on %s:%d: %s" % (opts.host or "*", opts.port, exc))
+    engine.set_port(port)
+    write_pid_file(opts.pid_path, logger)
+    install_signal_handlers(server)
+    logger.system("starting the server: expr=%s:%d" % (opts.host, port))
+    announce(opts.host or host_bound, port, "kyoto")
+    autosync: Optional[PeriodicTask] = None
+    if opts.sync_interval > 0:
+        autosync = PeriodicTask(opts.sync_interval, lambda: _autosync(dbs, logger, opts.sync_hard),
+                                "kyoto-autosync").start()
+    try:
+        server.serve_forever()
+    finally:
+        if autosync is not None:
+            autosync.stop()
+    logger.system("the server finished")
+    ok = _close_all(dbs, logger)
+    remove_pid_file(opts.pid_path)
+    logger.system("================ [FINISH]: pid=%d" % pid)
+    return 0 if ok else 1
+
+
+def _autosync(dbs: List[Database], logger: Logger, hard: bool) -> None:
+    logger.info("synchronizing databases")
+    _sync_all(dbs, logger, hard, True)
+
+
+def _close_all(dbs: List[Database], logger: Logger) -> bool:
+    ok = True
+    for db in dbs:
+        logger.system("closing a database: path=%s" % db.path)
+        if db.file is not None and not _sync_all([db], logger, True, False):
+            logger.error("could not close a database file: %s" % db.path)
+            ok = False
+    return ok

@@ -1,0 +1,86 @@
+"""The Tyrant server's command counters are exact under concurrent
+connections: 8 connections hammer one in-process server (kt.server.net's
+real connection threads), then ``stat`` must count every command."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from typing import Dict, Iterator, List, Tuple
+
+import pytest
+
+from kt.protocol import tt_binary as tb
+from kt.server.log import Logger
+from kt.server.net import ThreadedServer, engine_protocol
+from kt.server.tyrant.engine import TyrantEngine
+from kt.server.tyrant.storage import open_database
+
+CONNECTIONS = 8
+ROUNDS = 200
+
+
+@pytest.fixture
+def server() -> Iterator[Tuple[ThreadedServer, int]]:
+    logger = Logger(None, sys.stderr, "NONE")
+    engine = TyrantEngine(open_database("*"), logger)
+    srv = ThreadedServer("127.0.0.1", 0, engine_protocol(engine), logger)
+    _, port = srv.bind()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv, port
+    srv.stop()
+    thread.join(5)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "connection closed"
+        data += chunk
+    return data
+
+
+def _client(port: int, worker: int, errors: List[BaseException]) -> None:
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            for i in range(ROUNDS):
+                key = b"w%d-%d" % (worker, i % 50)
+                sock.sendall(tb.encode_put(key, b"v"))
+                assert _recv_exact(sock, 1) == b"\x00"
+                sock.sendall(tb.encode_get(b"missing"))
+                assert _recv_exact(sock, 1) == b"\x01"
+                sock.sendall(tb.encode_putnr(key, b"v"))
+    except BaseException as exc:  # reported by the main thread
+        errors.append(exc)
+
+
+def _stat(port: int) -> Dict[str, str]:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(tb.encode_stat())
+        head = _recv_exact(sock, 5)
+        assert head[0] == 0
+        text = _recv_exact(sock, int.from_bytes(head[1:], "big")).decode()
+    return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
+
+
+def test_counters_are_exact_under_8_concurrent_connections(
+        server: Tuple[ThreadedServer, int]) -> None:
+    _, port = server
+    errors: List[BaseException] = []
+    threads = [threading.Thread(target=_client, args=(port, w, errors))
+               for w in range(CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    stats = _stat(port)
+    total = CONNECTIONS * ROUNDS
+    assert stats["cnt_put"] == str(total)
+    assert stats["cnt_putnr"] == str(total)
+    assert stats["cnt_get"] == str(total)
+    assert stats["cnt_get_miss"] == str(total)
+    assert stats["cnt_stat"] == "1"
