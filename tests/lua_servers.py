@@ -1,16 +1,18 @@
-"""Servers running Lua scripts for the tests: ``lua_server`` starts one, or
-skips the test with the reason when that implementation cannot run Lua (no
-lupa installed, e.g. on PyPy, or a built-in server without Lua support)."""
+"""Servers running Lua for the tests: ``lua_server`` starts one with a Lua
+file, or skips the test with the reason when that implementation cannot
+run Lua (no lupa installed, e.g. on PyPy); ``script_variants`` lists the
+servers a script test runs against (the built-in one with Python and with
+Lua procedures, the real one with Lua)."""
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, List, Sequence
 
 import pytest
 
 from kt.embedded import ServerStartError
 
-from servers import RunningServer
+from servers import RunningServer, server_kinds
 
 
 def lua_server(kind: str, impl: str, script: str, databases: Sequence[str],
@@ -22,7 +24,7 @@ def lua_server(kind: str, impl: str, script: str, databases: Sequence[str],
                            workdir=workdir)
     try:
         server.start()
-    except (RuntimeError, ServerStartError) as exc:
+    except RuntimeError as exc:
         message = str(exc)
         if impl == "builtin" and ("Lua" in message or "lupa" in message):
             pytest.skip("the built-in %s server cannot run Lua here: %s"
@@ -32,3 +34,23 @@ def lua_server(kind: str, impl: str, script: str, databases: Sequence[str],
         yield server
     finally:
         server.stop()
+
+
+def lupa_installed() -> bool:
+    try:
+        import lupa  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def script_variants(kind: str) -> List[str]:
+    """What to run a script test against: "builtin" (Python procedures),
+    "builtin+lua" when lupa is installed, and "real" (Lua) when installed;
+    ``servers.scripted_server(..., lua="+lua" in variant)`` starts one."""
+    variants = []
+    for impl in server_kinds(kind):
+        variants.append(impl)
+        if impl == "builtin" and lupa_installed():
+            variants.append("builtin+lua")
+    return variants

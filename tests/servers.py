@@ -120,13 +120,15 @@ class RunningServer:
 
 def scripted_server(kind: str, impl: str, python_source: str, lua_source: str,
                     databases: Sequence[str] = ("*",),
-                    workdir: Optional[str] = None) -> RunningServer:
+                    workdir: Optional[str] = None, lua: Optional[bool] = None) -> RunningServer:
     """A server (not started yet) that loads procedures: the built-in one
-    from Python source, a real one from Lua (``-scr`` for ktserver, ``-ext``
-    for ttserver); the script file is written to the server's directory."""
+    from Python source (from Lua with ``lua=True``), a real one from Lua
+    (``-scr`` for ktserver, ``-ext`` for ttserver); the script file is
+    written to the server's directory."""
     workdir = workdir or tempfile.mkdtemp(prefix="kt-test-scr-")
     stem, option = ("procs", "-scr") if kind == "kyoto" else ("ext", "-ext")
-    name, source = (stem + ".py", python_source) if impl == "builtin" else (stem + ".lua", lua_source)
+    use_lua = impl != "builtin" if lua is None else lua
+    name, source = (stem + ".lua", lua_source) if use_lua else (stem + ".py", python_source)
     path = os.path.join(workdir, name)
     with open(path, "w") as f:
         f.write(source)

@@ -1,6 +1,6 @@
 """The seed's Kyoto Tycoon script examples: ``script`` and the ``lua`` helper
-against a server with procedures (Python for the built-in server, the
-equivalent Lua for a real ktserver)."""
+against a server with procedures: the built-in server with Python and with
+Lua procedures, a real ktserver with the Lua ones."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Iterator
 import pytest
 
 from kt import KT_JSON, KyotoTycoon, ServerError
-from servers import RunningServer, scripted_server, server_kinds
+from lua_servers import script_variants
+from servers import RunningServer, scripted_server
 
 PYTHON_SCRIPT = '''
 from kt.server.kyoto.scripting import RV_ELOGIC, ScriptError
@@ -56,12 +57,12 @@ end
 '''
 
 
-@pytest.fixture(scope="module", params=server_kinds("kyoto"))
+@pytest.fixture(scope="module", params=script_variants("kyoto"))
 def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[RunningServer]:
     workdir = str(tmp_path_factory.mktemp("scr"))
-    with scripted_server("kyoto", request.param, PYTHON_SCRIPT, LUA_SCRIPT,
-                         workdir=workdir) as server:
+    with scripted_server("kyoto", request.param.split("+")[0], PYTHON_SCRIPT, LUA_SCRIPT,
+                         workdir=workdir, lua="+lua" in request.param) as server:
         yield server
 
 

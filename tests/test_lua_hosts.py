@@ -10,6 +10,7 @@ the built-in hosts and, when installed, on the real servers.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
@@ -20,14 +21,14 @@ from servers import RunningServer, real_server_path
 pytest.importorskip("lupa", reason="lupa (Lua) is not installed: pip install 'kt-typed[lua]'")
 
 from kt import KyotoTycoon, TokyoTyrant, lua_script_path  # noqa: E402
-from kt.server.base import Logger  # noqa: E402
-from kt.server.kyoto_lua import LuaScriptHost  # noqa: E402
+from kt.server.kyoto.luascript import LuaScriptHost  # noqa: E402
+from kt.server.kyoto.scripting import ScriptLoadError  # noqa: E402
+from kt.server.kyoto.storage import open_database  # noqa: E402
+from kt.server.log import Logger  # noqa: E402
 from kt.server.lua import LuaScriptError  # noqa: E402
-from kt.server.scripting import ScriptLoadError  # noqa: E402
-from kt.server.storage import open_database  # noqa: E402
-from kt.server.tyrant import ExtDatabase, TyrantState  # noqa: E402
-from kt.server.tyrant import open_database as open_tt_database  # noqa: E402
-from kt.server.tyrant_lua import LuaExtension, LuaExtLoadError  # noqa: E402
+from kt.server.tyrant.luascript import LuaExtension, LuaExtLoadError  # noqa: E402
+from kt.server.tyrant.scripting import ExtDatabase  # noqa: E402
+from kt.server.tyrant.storage import open_database as open_tt_database  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 SCRIPT = os.path.join(HERE, "utilities.lua")
@@ -147,8 +148,8 @@ def test_outmap_values_convert_as_ktserver(tmp_path: str) -> None:
 
 def extension(path: str = SCRIPT, timeout: float = 30.0) -> Tuple[LuaExtension, List[str]]:
     logs: List[str] = []
-    state = TyrantState(open_tt_database("*"), Logger(level="NONE"))
-    ext = LuaExtension(path, ExtDatabase(state), logs.append, timeout=timeout)
+    db = ExtDatabase(open_tt_database("*"), threading.RLock(), Logger(level="NONE"))
+    ext = LuaExtension(path, db, logs.append, timeout=timeout)
     return ext, logs
 
 

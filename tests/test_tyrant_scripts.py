@@ -1,6 +1,6 @@
 """The seed's Tokyo Tyrant script examples: ``script`` and the ``lua`` helper
-against a server started with an extension (Python for the built-in server,
-the equivalent Lua for a real ttserver)."""
+against a server started with an extension: the built-in server with a
+Python and with a Lua extension, a real ttserver with the Lua one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Iterator
 import pytest
 
 from kt import KT_JSON, TokyoTyrant, TokyoTyrantError
-from servers import RunningServer, scripted_server, server_kinds
+from lua_servers import script_variants
+from servers import RunningServer, scripted_server
 
 PYTHON_EXT = '''
 def incr(key, value):
@@ -40,12 +41,12 @@ end
 '''
 
 
-@pytest.fixture(scope="module", params=server_kinds("tyrant"))
+@pytest.fixture(scope="module", params=script_variants("tyrant"))
 def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[RunningServer]:
     workdir = str(tmp_path_factory.mktemp("ext"))
-    with scripted_server("tyrant", request.param, PYTHON_EXT, LUA_EXT,
-                         workdir=workdir) as server:
+    with scripted_server("tyrant", request.param.split("+")[0], PYTHON_EXT, LUA_EXT,
+                         workdir=workdir, lua="+lua" in request.param) as server:
         yield server
 
 

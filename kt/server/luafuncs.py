@@ -23,8 +23,9 @@ import zlib
 from typing import Dict, Final, List, Optional, Sequence, Tuple, Union
 
 from kt.server.ere import compile_ere, key_matches
-from kt.server.kyoto_engine import kc_atof, kc_atoi
-from kt.server.storage import _levenshtein
+from kt.server.cnum import atof as kc_atof
+from kt.server.cnum import atoi as kc_atoi
+from kt.server.kyoto.storage import _levenshtein
 
 Number = Union[int, float]
 

@@ -47,14 +47,19 @@ def parse_command_line(parse: Callable[[List[str]], argparse.Namespace], argv: L
 
 
 def refuse_lua(path: str, server: str) -> Optional[str]:
-    """The message refusing a Lua script or extension (``server`` is
-    "kyoto" or "tyrant"), None for another file.  The one place where Lua
-    support will go."""
+    """The message refusing a Lua script or extension when Lua cannot run
+    here (lupa is not installed), None when it can or for another file."""
     if not path.lower().endswith(".lua"):
         return None
-    kind, what = ("procedures", "kyoto") if server == "kyoto" else ("functions", "tyrant")
-    return ("%s: Lua scripts are not supported by the built-in server yet; write the "
-            "%s in Python (FILE.py, see docs/server-%s.md)" % (path, kind, what))
+    from kt.server.lua import LuaUnavailable, load_lupa
+
+    try:
+        load_lupa()
+    except LuaUnavailable as exc:
+        kind = "procedures" if server == "kyoto" else "functions"
+        return "%s: %s; or write the %s in Python (FILE.py, see docs/server-%s.md)" % (
+            path, exc, kind, server)
+    return None
 
 
 def script_bytes(value: object) -> Optional[bytes]:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from kt.server.kyoto.engine import KyotoEngine
+from kt.server.kyoto.luascript import LuaScriptHost
 from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
 from kt.server.kyoto.storage import Database, DBError, open_database
 from kt.server.log import Logger
@@ -149,7 +150,11 @@ def _open_all(specs: List[str], logger: Logger) -> Optional[List[Database]]:
 
 def _load_script(path: str, dbs: List[Database], engine: KyotoEngine, logger: Logger) -> None:
     logger.system("loading a script file: path=%s" % path)
-    host = ScriptHost(path, dbs, engine.dbmap, logger.log)
+    host: Union[ScriptHost, LuaScriptHost]
+    if path.lower().endswith(".lua"):
+        host = LuaScriptHost(path, dbs, engine.dbmap, logger.log)
+    else:
+        host = ScriptHost(path, dbs, engine.dbmap, logger.log)
     try:
         names = host.load()
         logger.system("script procedures: %s" % (" ".join(names) or "(none)"))

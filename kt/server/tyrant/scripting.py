@@ -119,6 +119,9 @@ class ExtHost:
         refusal = refuse_lua(path, "tyrant")
         if refusal is not None:
             raise ExtLoadError("kt.server tyrant: " + refusal)
+        if path.lower().endswith(".lua"):
+            self._load_lua(path)
+            return
         try:
             with open(path, "r", encoding="utf-8") as f:
                 source = f.read()
@@ -136,6 +139,18 @@ class ExtHost:
             if not name.startswith("_") and name != "db" and callable(obj) \
                     and not isinstance(obj, type):
                 self.functions[name] = obj
+        self.loaded = True
+        self.logger.info("extension %s loaded: %s" % (path, ", ".join(sorted(self.functions))))
+
+    def _load_lua(self, path: str) -> None:
+        """A ttserver Lua extension (kt.server.tyrant.luascript)."""
+        from kt.server.tyrant.luascript import LuaExtension, LuaExtLoadError
+
+        extension = LuaExtension(path, self.db, self.db.log)
+        try:
+            self.functions = dict(extension.load())
+        except LuaExtLoadError as exc:
+            raise ExtLoadError("kt.server tyrant: %s" % exc) from None
         self.loaded = True
         self.logger.info("extension %s loaded: %s" % (path, ", ".join(sorted(self.functions))))
 

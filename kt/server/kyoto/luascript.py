@@ -33,7 +33,14 @@ import math
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from kt.server.kyoto_engine import RV_EINTERNAL, RV_EINVALID, RV_ELOGIC, RV_ENOIMPL, RV_ETIMEOUT, RV_SUCCESS
+from kt.server.kyoto.engine import (
+    RV_EINTERNAL,
+    RV_EINVALID,
+    RV_ELOGIC,
+    RV_ENOIMPL,
+    RV_ETIMEOUT,
+    RV_SUCCESS,
+)
 from kt.server.lua import (
     LuaScriptError,
     LuaState,
@@ -44,8 +51,8 @@ from kt.server.lua import (
     lua_number,
     opt_bytes,
 )
-from kt.server.scripting import ScriptLoadError
-from kt.server.storage import INT64_MAX, XT_MAX, Cursor, Database, DBError
+from kt.server.kyoto.scripting import ScriptLoadError
+from kt.server.kyoto.storage import INT64_MAX, XT_MAX, Cursor, Database, DBError
 
 __all__ = ["LuaScriptHost"]
 
