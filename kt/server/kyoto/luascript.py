@@ -33,14 +33,8 @@ import math
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from kt.server.kyoto.engine import (
-    RV_EINTERNAL,
-    RV_EINVALID,
-    RV_ELOGIC,
-    RV_ENOIMPL,
-    RV_ETIMEOUT,
-    RV_SUCCESS,
-)
+from kt.server.kyoto.engine import RV_EINTERNAL, RV_EINVALID, RV_ELOGIC
+from kt.server.kyoto.engine import RV_ENOIMPL, RV_ETIMEOUT, RV_SUCCESS
 from kt.server.lua import (
     LuaScriptError,
     LuaState,
