@@ -47,7 +47,7 @@ def lupa_installed() -> bool:
 def script_variants(kind: str) -> List[str]:
     """What to run a script test against: "builtin" (Python procedures),
     "builtin+lua" when lupa is installed, and "real" (Lua) when installed;
-    ``servers.scripted_server(..., lua="+lua" in variant)`` starts one."""
+    ``servers.scripted_server(..., lua=True)`` starts the Lua one."""
     variants = []
     for impl in server_kinds(kind):
         variants.append(impl)

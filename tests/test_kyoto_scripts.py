@@ -62,7 +62,7 @@ def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
              ) -> Iterator[RunningServer]:
     workdir = str(tmp_path_factory.mktemp("scr"))
     with scripted_server("kyoto", request.param.split("+")[0], PYTHON_SCRIPT, LUA_SCRIPT,
-                         workdir=workdir, lua="+lua" in request.param) as server:
+                         workdir=workdir, lua=("+lua" in request.param) or None) as server:
         yield server
 
 

@@ -46,7 +46,7 @@ def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
              ) -> Iterator[RunningServer]:
     workdir = str(tmp_path_factory.mktemp("ext"))
     with scripted_server("tyrant", request.param.split("+")[0], PYTHON_EXT, LUA_EXT,
-                         workdir=workdir, lua="+lua" in request.param) as server:
+                         workdir=workdir, lua=("+lua" in request.param) or None) as server:
         yield server
 
 
