@@ -6,7 +6,8 @@ Lua procedures, the real one with Lua)."""
 
 from __future__ import annotations
 
-from typing import Iterator, List, Sequence
+import os
+from typing import Dict, Iterator, List, Sequence
 
 import pytest
 
@@ -54,3 +55,17 @@ def script_variants(kind: str) -> List[str]:
         if impl == "builtin" and lupa_installed():
             variants.append("builtin+lua")
     return variants
+
+
+def without_lupa_env(directory: str) -> Dict[str, str]:
+    """Environment for a server subprocess in which ``import lupa`` fails,
+    as on a machine without the lua extra (a stub package in
+    ``directory`` shadows the real one)."""
+    stub = os.path.join(directory, "nolupa", "lupa")
+    os.makedirs(stub, exist_ok=True)
+    with open(os.path.join(stub, "__init__.py"), "w") as f:
+        f.write("raise ImportError('lupa is hidden for this test')\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(stub)] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -22,6 +22,7 @@ from kt import KyotoTycoon
 from kt.errors import ServerError
 from kt.protocol import kt_binary as kb
 from kt_wire import KTWire
+from lua_servers import without_lupa_env
 from servers import RunningServer, real_server_path, scripted_server, server_kinds
 
 IMPLS = server_kinds("kyoto")
@@ -262,9 +263,10 @@ def test_scripts_through_the_client(script_server: RunningServer) -> None:
 # -- start-up --------------------------------------------------------------------------
 
 
-def _run_builtin(args: List[str], cwd: str) -> "subprocess.CompletedProcess[str]":
+def _run_builtin(args: List[str], cwd: str, env: Optional[Dict[str, str]] = None
+                 ) -> "subprocess.CompletedProcess[str]":
     return subprocess.run([sys.executable, "-m", "kt.server", "kyoto", "-port", "0", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=30)
+                          cwd=cwd, capture_output=True, text=True, timeout=30, env=env)
 
 
 def test_startup_errors(impl: str, tmp_path: "os.PathLike[str]") -> None:
@@ -283,13 +285,13 @@ def test_startup_errors(impl: str, tmp_path: "os.PathLike[str]") -> None:
             assert result2.returncode == 1
 
 
-def test_builtin_refuses_lua_scripts(tmp_path: "os.PathLike[str]") -> None:
+def test_builtin_without_lupa_refuses_lua_scripts(tmp_path: "os.PathLike[str]") -> None:
     script = os.path.join(str(tmp_path), "procs.lua")
     with open(script, "w") as f:
         f.write(LUA_SCRIPT)
-    result = _run_builtin(["-scr", script], str(tmp_path))
+    result = _run_builtin(["-scr", script], str(tmp_path), without_lupa_env(str(tmp_path)))
     assert result.returncode == 1
-    assert "Lua scripts are not supported" in result.stderr
+    assert "kt-typed[lua]" in result.stderr and "procs.lua" in result.stderr
 
 
 def test_builtin_no_database_argument_means_stash(tmp_path: "os.PathLike[str]") -> None:

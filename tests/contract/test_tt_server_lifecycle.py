@@ -20,6 +20,7 @@ from typing import List
 import pytest
 
 from kt.protocol import tt_binary as tb
+from lua_servers import without_lupa_env
 from servers import RunningServer, scripted_server, server_kinds
 from tt_wire import TTWire
 
@@ -186,14 +187,15 @@ def test_ext_functions(impl: str, tmp_path: object) -> None:
         server.stop()
 
 
-def test_lua_ext_is_refused_clearly_by_the_builtin_server(tmp_path: object) -> None:
+def test_lua_ext_is_refused_clearly_without_lupa(tmp_path: object) -> None:
     path = os.path.join(str(tmp_path), "x.lua")
     with open(path, "w") as f:
         f.write("function echo(k, v) return k end\n")
     proc = subprocess.run([sys.executable, "-m", "kt.server", "tyrant", "-port", "0",
-                           "-ext", path], capture_output=True, timeout=30)
+                           "-ext", path], capture_output=True, timeout=30,
+                          env=without_lupa_env(str(tmp_path)))
     assert proc.returncode != 0
-    assert b"Lua" in proc.stderr and b"Python" in proc.stderr
+    assert b"kt-typed[lua]" in proc.stderr and b"Python" in proc.stderr
 
 
 def test_bad_ext_file_is_refused(tmp_path: object) -> None:

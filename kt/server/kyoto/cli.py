@@ -3,13 +3,14 @@
 Who calls it: kt.server.__main__ (``main(argv)``), hence the embedded
 server manager and the test suite, which start it as a subprocess.  It
 wires kt.server.kyoto.storage (the databases), kt.server.kyoto.engine
-(requests), kt.server.kyoto.scripting (``-scr``) and the shared
+(requests), kt.server.kyoto.scripting and kt.server.kyoto.luascript
+(``-scr`` FILE.py or FILE.lua) and the shared
 kt.server.net / log / runtime.
 
 Usage (ktserver's options, with ktserver's meaning)::
 
     python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N]
-        [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.py] [-pid FILE]
+        [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.lua|FILE.py] [-pid FILE]
         [-asi SEC] [-ash] [DB ...]
 
 ``-port 0`` picks a free port.  Once the socket listens, one line goes to

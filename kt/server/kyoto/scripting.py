@@ -1,6 +1,7 @@
 """Script procedures of the built-in Kyoto Tycoon server, written in Python.
 
 Who calls it: kt.server.kyoto.cli loads the file given with ``-scr FILE.py``
+(a ``.lua`` file goes to kt.server.kyoto.luascript's LuaScriptHost)
 and hands kt.server.kyoto.engine a ``ScriptHost``; ``play_script`` (binary and RPC)
 calls procedures through it.  Script authors import ``ScriptError`` and
 the ``RV_*`` constants from here.

@@ -6,7 +6,7 @@ database), kt.server.tyrant.engine (requests, ttserver 1.1.41's binary
 protocol), kt.server.tyrant.scripting (``-ext``) and the shared
 kt.server.net / log / runtime.
 
-    python -m kt.server tyrant [-host H] [-port P] [-ext FILE.py] [-log FILE]
+    python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]
                               [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [DB]
 
 DB as ttserver takes it: ``*`` (default) on-memory hash, ``+`` on-memory
@@ -18,8 +18,9 @@ honoured for fixed-length databases, others are accepted and ignored).
 server listens.  ``-thnum``, ``-dmn``, ``-ulog`` and the other ttserver
 options that make no sense here are accepted and ignored with a log line.
 
-Extensions: ``-ext FILE.py`` loads a Python file of ext functions
-(kt.server.tyrant.scripting); Lua files are refused with a clear message.
+Extensions: ``-ext FILE.lua`` loads a ttserver Lua extension
+(kt.server.tyrant.luascript, needs lupa), ``-ext FILE.py`` a Python file of
+ext functions (kt.server.tyrant.scripting).
 See docs/server-tyrant.md.
 """
 
@@ -46,7 +47,7 @@ DEFAULT_PORT = 1978
 #: Seconds between writes of a modified file database to its file.
 FLUSH_INTERVAL = 5.0
 
-USAGE = ("usage: python -m kt.server tyrant [-host H] [-port P] [-ext FILE.py] [-log FILE]\n"
+USAGE = ("usage: python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]\n"
          "         [-ld|-le] [-pid FILE] [-tout SEC] [-sid N] [DB]\n")
 
 #: ttserver options that make no sense here: accepted, logged, ignored.

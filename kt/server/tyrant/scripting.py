@@ -1,7 +1,7 @@
 """Ext functions of the built-in Tokyo Tyrant server, written in Python
-(ttserver's ``-ext`` takes Lua).
+(a ``.lua`` file goes to kt.server.tyrant.luascript, as in ttserver).
 
-Who calls it: kt.server.tyrant.cli loads the file given with ``-ext FILE.py``
+Who calls it: kt.server.tyrant.cli loads the file given with ``-ext FILE``
 into an ``ExtHost``; kt.server.tyrant.engine calls its functions for the
 ``ext`` command.
 
