@@ -1,0 +1,346 @@
+"""The asyncio twin of kt.connection: connections and a pool for the
+asyncio clients (kt.aio).  Standard library only; works on any asyncio
+event loop, uvloop included.
+
+Who calls it: kt.aio.  Like kt.connection it knows nothing about the
+protocols: a request is bytes to send plus a parse function from
+kt.protocol that reads the reply from the connection's ReceiveBuffer.
+
+Rules it enforces (the same as the synchronous pool's):
+
+* One request at a time per connection: a connection is checked out for
+  the whole request, so tasks never share a socket mid-request.
+* Any error during a request -- a timeout, a bad reply, and the task being
+  cancelled -- discards that connection (its transport is closed and its
+  buffer dropped), so a half-read reply never reaches the next caller.
+* ``max_connections`` bounds the connections open at once; a checkout
+  waits up to ``pool_timeout`` seconds for a free one.
+* ``timeout`` bounds each request (connect, send and the whole reply).
+* A pool belongs to the event loop that first used it; used from another
+  loop (e.g. a new ``asyncio.run``) it drops the old loop's connections.
+* A request marked *idempotent* is retried once on a fresh connection
+  when a reused connection turns out to be closed before any reply byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any, Awaitable, Callable, List, Optional, TypeVar
+
+from kt.connection import RECV_MAX, RECV_SIZE
+from kt.errors import ServerConnectionError
+from kt.protocol.buffer import ReceiveBuffer
+
+__all__ = ["AsyncConnection", "AsyncConnectionPool"]
+
+T = TypeVar("T")
+Parse = Callable[[ReceiveBuffer], Optional[Any]]
+
+
+class _ClosedBeforeReply(ServerConnectionError):
+    """The peer closed the connection before sending any byte of the reply."""
+
+
+async def _within(awaitable: Awaitable[T], timeout: Optional[float]) -> T:
+    if timeout is None:
+        return await awaitable
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)  # pragma: no cover - Python 3.10
+
+
+class AsyncConnection:
+    """One TCP connection (asyncio streams) with its receive buffer."""
+
+    __slots__ = ("host", "port", "timeout", "connect_timeout", "reader", "writer", "buf",
+                 "loop", "last_used", "requests", "generation")
+
+    def __init__(self, host: str, port: int, timeout: Optional[float] = None,
+                 connect_timeout: Optional[float] = None) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout if connect_timeout is not None else timeout
+        self.reader: Optional[asyncio.StreamReader] = None
+        self.writer: Optional[asyncio.StreamWriter] = None
+        self.buf = ReceiveBuffer()
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.last_used = time.monotonic()
+        self.requests = 0
+        self.generation = 0
+
+    @property
+    def address(self) -> str:
+        if ":" in self.host:
+            return "[%s]:%d" % (self.host, self.port)
+        return "%s:%d" % (self.host, self.port)
+
+    @property
+    def is_open(self) -> bool:
+        return self.writer is not None
+
+    async def connect(self) -> None:
+        try:
+            reader, writer = await _within(
+                asyncio.open_connection(self.host, self.port), self.connect_timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise ServerConnectionError(
+                "cannot connect to %s: %s" % (self.address, _describe(exc))) from exc
+        self.reader = reader
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+
+    async def request(self, data: bytes, parse: Parse) -> Any:
+        """Send ``data`` and read the reply with ``parse`` (within ``timeout``)."""
+        try:
+            result = await _within(self._request(data, parse), self.timeout)
+        except asyncio.TimeoutError:
+            raise ServerConnectionError("request to %s timed out after %s seconds"
+                                        % (self.address, self.timeout)) from None
+        self.requests += 1
+        return result
+
+    async def send(self, data: bytes) -> None:
+        """Send ``data`` whole (connects first if needed)."""
+        try:
+            await _within(self._send(data), self.timeout)
+        except asyncio.TimeoutError:
+            raise ServerConnectionError("sending to %s timed out after %s seconds"
+                                        % (self.address, self.timeout)) from None
+
+    async def _send(self, data: bytes) -> None:
+        if self.writer is None:
+            await self.connect()
+        writer = self.writer
+        assert writer is not None
+        try:
+            writer.write(data)
+            await writer.drain()
+        except OSError as exc:
+            raise ServerConnectionError(
+                "connection to %s lost: %s" % (self.address, _describe(exc))) from exc
+
+    async def _request(self, data: bytes, parse: Parse) -> Any:
+        await self._send(data)
+        reader = self.reader
+        assert reader is not None
+        buf = self.buf
+        received = len(buf) > 0
+        if received:
+            result = parse(buf)
+            if result is not None:
+                return result
+        size = RECV_SIZE
+        while True:
+            try:
+                chunk = await reader.read(size)
+            except OSError as exc:
+                if not received and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+                    raise _ClosedBeforeReply("connection to %s was reset before the reply"
+                                             % self.address) from exc
+                raise ServerConnectionError(
+                    "connection to %s lost: %s" % (self.address, _describe(exc))) from exc
+            if not chunk:
+                if not received:
+                    raise _ClosedBeforeReply("connection to %s was closed by the server "
+                                             "before the reply" % self.address)
+                raise ServerConnectionError("connection to %s was closed by the server in "
+                                            "the middle of a reply" % self.address)
+            received = True
+            if len(chunk) == size and size < RECV_MAX:
+                size *= 4
+            buf.feed(chunk)
+            result = parse(buf)
+            if result is not None:
+                return result
+
+    def close(self) -> None:
+        writer = self.writer
+        self.writer = None
+        self.reader = None
+        self.buf.clear()
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # the loop may be closed already
+                pass
+
+    def __repr__(self) -> str:
+        return "<AsyncConnection %s %s>" % (self.address, "open" if self.writer else "closed")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return str(exc) or type(exc).__name__
+
+
+class AsyncConnectionPool:
+    """A LIFO pool of asyncio connections to one server, shared by the
+    tasks of one event loop.  Parameters as for kt.connection.ConnectionPool."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        max_connections: Optional[int] = None,
+        pool_timeout: Optional[float] = None,
+        max_idle_time: Optional[float] = 20.0,
+    ) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self.max_idle_time = max_idle_time
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._idle: List[AsyncConnection] = []
+        self._in_use = 0
+        self._generation = 0
+        self._room: Optional[asyncio.Semaphore] = None
+
+    @property
+    def address(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        # First use, or a new event loop: the old loop's connections are
+        # unusable here; drop them and start over.
+        for conn in self._idle:
+            conn.close()
+        self._idle = []
+        self._in_use = 0
+        self._generation += 1
+        self._loop = loop
+        self._room = (asyncio.Semaphore(self.max_connections)
+                      if self.max_connections is not None else None)
+
+    async def acquire(self) -> AsyncConnection:
+        """Check a connection out (it may not be connected yet)."""
+        self._check_loop()
+        room = self._room
+        if room is not None:
+            try:
+                await _within(room.acquire(), self.pool_timeout)
+            except asyncio.TimeoutError:
+                raise ServerConnectionError(
+                    "no free connection to %s within %s seconds (max_connections=%s)"
+                    % (self.address, self.pool_timeout, self.max_connections)) from None
+        self._in_use += 1
+        idle = self._idle
+        if idle:
+            conn = idle.pop()
+            if (self.max_idle_time is not None
+                    and time.monotonic() - conn.last_used > self.max_idle_time):
+                conn.close()
+            return conn
+        conn = AsyncConnection(self.host, self.port, self.timeout, self.connect_timeout)
+        conn.generation = self._generation
+        return conn
+
+    def _give_back(self) -> None:
+        self._in_use -= 1
+        if self._room is not None:
+            self._room.release()
+
+    def release(self, conn: AsyncConnection) -> None:
+        """Check a healthy connection back in."""
+        if conn.loop is not None and conn.loop is not self._loop:
+            conn.close()  # checked out on another event loop
+            return
+        if conn.generation != self._generation:
+            conn.close()
+            self._give_back()
+            return
+        conn.last_used = time.monotonic()
+        if conn.is_open:
+            self._idle.append(conn)
+        self._give_back()
+
+    def discard(self, conn: AsyncConnection) -> None:
+        """Close a connection that failed (or whose task was cancelled)."""
+        conn.close()
+        if conn.loop is not None and conn.loop is not self._loop:
+            return
+        self._give_back()
+
+    async def execute(self, data: bytes, parse: Parse, idempotent: bool = False,
+                      reusable: Optional[Callable[[Any], bool]] = None) -> Any:
+        """Send one request and return its parsed reply (see
+        kt.connection.ConnectionPool.execute)."""
+        conn = await self.acquire()
+        reused = conn.is_open
+        try:
+            result = await conn.request(data, parse)
+        except _ClosedBeforeReply:
+            self.discard(conn)
+            if not (reused and idempotent):
+                raise
+            conn = await self.acquire()
+            conn.close()
+            try:
+                result = await conn.request(data, parse)
+            except BaseException:
+                self.discard(conn)
+                raise
+        except BaseException:
+            self.discard(conn)
+            raise
+        if reusable is not None and not reusable(result):
+            self.discard(conn)
+        else:
+            self.release(conn)
+        return result
+
+    async def send_only(self, data: bytes) -> None:
+        """Send a request that has no reply."""
+        conn = await self.acquire()
+        try:
+            await conn.send(data)
+        except BaseException:
+            self.discard(conn)
+            raise
+        self.release(conn)
+
+    def close_idle(self, older_than: float = 0.0) -> int:
+        """Close idle connections unused for more than ``older_than`` seconds."""
+        now = time.monotonic()
+        keep: List[AsyncConnection] = []
+        closing: List[AsyncConnection] = []
+        for conn in self._idle:
+            (closing if now - conn.last_used >= older_than else keep).append(conn)
+        self._idle = keep
+        for conn in closing:
+            conn.close()
+        return len(closing)
+
+    def close_all(self) -> int:
+        """Close every idle connection; connections in use are closed when
+        they come back."""
+        self._generation += 1
+        return self.close_idle(0.0)
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def in_use_count(self) -> int:
+        return self._in_use
+
+    def __repr__(self) -> str:
+        return "<AsyncConnectionPool %s idle=%d in_use=%d>" % (
+            self.address, len(self._idle), self._in_use)
