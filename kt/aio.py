@@ -6,7 +6,7 @@ plugin (kt.pytest_plugin).
 They are the synchronous clients' methods (kt.kyoto.KyotoMethods,
 kt.tyrant.TyrantMethods: argument checking, encoding and result shaping,
 written once) run by an asyncio transport: ``_call``, ``_send``,
-``_done``, ``_drive`` and ``_stream`` below replace the synchronous ones of
+``_done``, ``_drive``, ``_stream`` and ``_open_transport`` below replace the synchronous ones of
 kt.client.PooledClient and await the asyncio pool (kt.aio_connection).
 So every method takes the same arguments, raises the same errors before
 sending anything, and returns the same values -- as an awaitable:
@@ -24,14 +24,13 @@ await instead.  ``await client[k]`` works.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Callable, List, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Optional, Tuple
 
 from kt.aio_connection import AsyncConnection, AsyncConnectionPool
-from kt.client import Finish, Parse, Plan, Request
+from kt.client import Finish, Parse, Plan, Request, advance
 from kt.errors import KyotoTycoonError
 from kt.kyoto import CursorMethods, KyotoMethods
 from kt.protocol import kt_http as kh
-from kt.serializers import KT_BINARY, Serializer
 from kt.tyrant import TyrantMethods
 
 __all__ = ["AsyncKyotoTycoon", "AsyncTokyoTyrant", "AsyncCursor"]
@@ -46,13 +45,13 @@ class _AsyncTransport:
 
     _apool: AsyncConnectionPool
 
-    def _make_pool(self, host: str, port: int, timeout: Optional[float],
-                   connect_timeout: Optional[float], max_connections: Optional[int],
-                   pool_timeout: Optional[float], max_idle_time: Optional[float]) -> None:
+    def _open_transport(self, timeout: Optional[float], connect_timeout: Optional[float],
+                        max_connections: Optional[int], pool_timeout: Optional[float],
+                        max_idle_time: Optional[float]) -> None:
         self._apool = AsyncConnectionPool(
-            host, port, timeout=timeout, connect_timeout=connect_timeout,
-            max_connections=max_connections, pool_timeout=pool_timeout,
-            max_idle_time=max_idle_time)
+            self.host, self.port, timeout=timeout,  # type: ignore[attr-defined]
+            connect_timeout=connect_timeout, max_connections=max_connections,
+            pool_timeout=pool_timeout, max_idle_time=max_idle_time)
 
     @property
     def pool(self) -> AsyncConnectionPool:
@@ -68,32 +67,19 @@ class _AsyncTransport:
     async def _done(self, value: Any) -> Any:
         return value
 
-    async def _drive(self, plan: Plan) -> Any:
-        reply: Any = None
-        pool = self._apool
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as stop:
-                return stop.value
-            reply = None
-            if isinstance(step, Request):
-                reply = await pool.execute(step.data, step.parse, step.idempotent, step.reusable)
+    async def _drive(self, plan: Plan, finish: Finish) -> Any:
+        return finish([item async for item in self._stream(plan)], None)
 
     async def _stream(self, plan: Plan) -> AsyncIterator[Any]:
         reply: Any = None
-        pool = self._apool
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration:
-                return
+        while (step := advance(plan, reply)) is not None:
             reply = None
-            if isinstance(step, Request):
-                reply = await pool.execute(step.data, step.parse, step.idempotent, step.reusable)
-            else:
+            if not isinstance(step, Request):
                 for item in step:
                     yield item
+                continue
+            reply = await self._apool.execute(step.data, step.parse, step.idempotent,
+                                              step.reusable)
 
     async def close(self) -> None:
         """Close the idle connections (used ones close when they come back)."""
@@ -140,27 +126,8 @@ class _AsyncTransport:
 
 class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]
     """asyncio client for a Kyoto Tycoon server: the methods, arguments,
-    serializers, errors and return values of ``KyotoTycoon``, awaitable.
-    ``socket_module`` is accepted for symmetry and ignored."""
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 1978,
-        serializer: Serializer = KT_BINARY,
-        decode_keys: bool = True,
-        timeout: Optional[float] = None,
-        default_db: int = 0,
-        max_connections: Optional[int] = None,
-        pool_timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_idle_time: Optional[float] = 20.0,
-        socket_module: Any = None,
-    ) -> None:
-        KyotoMethods.__init__(self, host, port, serializer, decode_keys, timeout, default_db,
-                              max_connections, pool_timeout, connect_timeout, max_idle_time)
-        self._make_pool(host, port, timeout, connect_timeout, max_connections, pool_timeout,
-                        max_idle_time)
+    serializers, errors and return values of ``KyotoTycoon`` (and the
+    same constructor; ``socket_module`` is not used), awaitable."""
 
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "AsyncCursor":
         """A server-side cursor over a database (see ``AsyncCursor``)."""
@@ -169,26 +136,9 @@ class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]
 
 class AsyncTokyoTyrant(_AsyncTransport, TyrantMethods):  # type: ignore[misc]
     """asyncio client for a Tokyo Tyrant server: the methods, arguments,
-    serializers, errors and return values of ``TokyoTyrant``, awaitable.
+    serializers, errors and return values of ``TokyoTyrant`` (and the same
+    constructor), awaitable.
     QueryBuilder works with it too: ``await query.execute(client)``."""
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 1978,
-        serializer: Serializer = KT_BINARY,
-        decode_keys: bool = True,
-        timeout: Optional[float] = None,
-        max_connections: Optional[int] = None,
-        pool_timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_idle_time: Optional[float] = None,
-        socket_module: Any = None,
-    ) -> None:
-        TyrantMethods.__init__(self, host, port, serializer, decode_keys, timeout,
-                               max_connections, pool_timeout, connect_timeout, max_idle_time)
-        self._make_pool(host, port, timeout, connect_timeout, max_connections, pool_timeout,
-                        max_idle_time)
 
 
 class AsyncCursor(CursorMethods):

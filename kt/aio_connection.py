@@ -29,7 +29,14 @@ import sys
 import time
 from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 
-from kt.connection import RECV_MAX, RECV_SIZE
+from kt.connection import (
+    RECV_MAX,
+    RECV_SIZE,
+    PoolSettings,
+    _ClosedBeforeReply,
+    format_address,
+    read_error,
+)
 from kt.errors import ServerConnectionError
 from kt.protocol.buffer import ReceiveBuffer
 
@@ -37,10 +44,6 @@ __all__ = ["AsyncConnection", "AsyncConnectionPool"]
 
 T = TypeVar("T")
 Parse = Callable[[ReceiveBuffer], Optional[Any]]
-
-
-class _ClosedBeforeReply(ServerConnectionError):
-    """The peer closed the connection before sending any byte of the reply."""
 
 
 async def _within(awaitable: Awaitable[T], timeout: Optional[float]) -> T:
@@ -74,9 +77,7 @@ class AsyncConnection:
 
     @property
     def address(self) -> str:
-        if ":" in self.host:
-            return "[%s]:%d" % (self.host, self.port)
-        return "%s:%d" % (self.host, self.port)
+        return format_address(self.host, self.port)
 
     @property
     def is_open(self) -> bool:
@@ -86,9 +87,11 @@ class AsyncConnection:
         try:
             reader, writer = await _within(
                 asyncio.open_connection(self.host, self.port), self.connect_timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise ServerConnectionError(
-                "cannot connect to %s: %s" % (self.address, _describe(exc))) from exc
+        except asyncio.TimeoutError:
+            raise ServerConnectionError("cannot connect to %s: timed out" % self.address) from None
+        except OSError as exc:
+            raise ServerConnectionError("cannot connect to %s: %s" % (
+                self.address, exc.strerror or exc)) from exc
         self.reader = reader
         self.writer = writer
         self.loop = asyncio.get_running_loop()
@@ -120,42 +123,33 @@ class AsyncConnection:
             writer.write(data)
             await writer.drain()
         except OSError as exc:
-            raise ServerConnectionError(
-                "connection to %s lost: %s" % (self.address, _describe(exc))) from exc
+            raise read_error(self.address, exc, True, self.timeout) from exc
 
     async def _request(self, data: bytes, parse: Parse) -> Any:
         await self._send(data)
-        reader = self.reader
-        assert reader is not None
         buf = self.buf
         received = len(buf) > 0
-        if received:
-            result = parse(buf)
-            if result is not None:
-                return result
+        result = parse(buf) if received else None
         size = RECV_SIZE
-        while True:
-            try:
-                chunk = await reader.read(size)
-            except OSError as exc:
-                if not received and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-                    raise _ClosedBeforeReply("connection to %s was reset before the reply"
-                                             % self.address) from exc
-                raise ServerConnectionError(
-                    "connection to %s lost: %s" % (self.address, _describe(exc))) from exc
-            if not chunk:
-                if not received:
-                    raise _ClosedBeforeReply("connection to %s was closed by the server "
-                                             "before the reply" % self.address)
-                raise ServerConnectionError("connection to %s was closed by the server in "
-                                            "the middle of a reply" % self.address)
+        while result is None:
+            chunk = await self._recv(size, received)
             received = True
-            if len(chunk) == size and size < RECV_MAX:
-                size *= 4
             buf.feed(chunk)
+            if len(chunk) == size:
+                size = min(size * 4, RECV_MAX)
             result = parse(buf)
-            if result is not None:
-                return result
+        return result
+
+    async def _recv(self, size: int, received: bool) -> bytes:
+        reader = self.reader
+        assert reader is not None
+        try:
+            chunk = await reader.read(size)
+        except OSError as exc:
+            raise read_error(self.address, exc, received, self.timeout) from exc
+        if not chunk:
+            raise read_error(self.address, None, received, self.timeout)
+        return chunk
 
     def close(self) -> None:
         writer = self.writer
@@ -172,46 +166,19 @@ class AsyncConnection:
         return "<AsyncConnection %s %s>" % (self.address, "open" if self.writer else "closed")
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc) or type(exc).__name__
-    return str(exc) or type(exc).__name__
-
-
-class AsyncConnectionPool:
+class AsyncConnectionPool(PoolSettings):
     """A LIFO pool of asyncio connections to one server, shared by the
     tasks of one event loop.  Parameters as for kt.connection.ConnectionPool."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_connections: Optional[int] = None,
-        pool_timeout: Optional[float] = None,
-        max_idle_time: Optional[float] = 20.0,
-    ) -> None:
-        if max_connections is not None and max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.max_connections = max_connections
-        self.pool_timeout = pool_timeout
-        self.max_idle_time = max_idle_time
+    def _reset(self) -> None:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._idle: List[AsyncConnection] = []
-        self._in_use = 0
-        self._generation = 0
         self._room: Optional[asyncio.Semaphore] = None
 
     @property
-    def address(self) -> str:
-        return "%s:%d" % (self.host, self.port)
+    def idle_count(self) -> int:
+        """Connections waiting in the pool."""
+        return len(self._idle)
 
     def _check_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -221,7 +188,7 @@ class AsyncConnectionPool:
         # unusable here; drop them and start over.
         for conn in self._idle:
             conn.close()
-        self._idle = []
+        self._reset()
         self._in_use = 0
         self._generation += 1
         self._loop = loop
@@ -281,28 +248,28 @@ class AsyncConnectionPool:
                       reusable: Optional[Callable[[Any], bool]] = None) -> Any:
         """Send one request and return its parsed reply (see
         kt.connection.ConnectionPool.execute)."""
-        conn = await self.acquire()
-        reused = conn.is_open
-        try:
-            result = await conn.request(data, parse)
-        except _ClosedBeforeReply:
-            self.discard(conn)
-            if not (reused and idempotent):
-                raise
+        retry = idempotent
+        while True:
             conn = await self.acquire()
-            conn.close()
+            if not retry and idempotent:
+                conn.close()  # the retry: on a new connection
+            reused = conn.is_open
             try:
                 result = await conn.request(data, parse)
-            except BaseException:
+                break
+            except _ClosedBeforeReply:
+                # a reused connection the server had closed: once more, anew
+                self.discard(conn)
+                if not (retry and reused):
+                    raise
+                retry = False
+            except BaseException:  # cancellation included
                 self.discard(conn)
                 raise
-        except BaseException:
-            self.discard(conn)
-            raise
-        if reusable is not None and not reusable(result):
-            self.discard(conn)
-        else:
+        if reusable is None or reusable(result):
             self.release(conn)
+        else:
+            self.discard(conn)
         return result
 
     async def send_only(self, data: bytes) -> None:
@@ -318,29 +285,18 @@ class AsyncConnectionPool:
     def close_idle(self, older_than: float = 0.0) -> int:
         """Close idle connections unused for more than ``older_than`` seconds."""
         now = time.monotonic()
-        keep: List[AsyncConnection] = []
-        closing: List[AsyncConnection] = []
-        for conn in self._idle:
-            (closing if now - conn.last_used >= older_than else keep).append(conn)
-        self._idle = keep
-        for conn in closing:
+        stale = [c for c in self._idle if now - c.last_used >= older_than]
+        self._idle = [c for c in self._idle if now - c.last_used < older_than]
+        for conn in stale:
             conn.close()
-        return len(closing)
+        return len(stale)
 
     def close_all(self) -> int:
-        """Close every idle connection; connections in use are closed when
-        they come back."""
+        """Close every idle connection (and, when they come back, those in
+        use); returns how many were idle."""
         self._generation += 1
         return self.close_idle(0.0)
 
-    @property
-    def idle_count(self) -> int:
-        return len(self._idle)
-
-    @property
-    def in_use_count(self) -> int:
-        return self._in_use
-
     def __repr__(self) -> str:
-        return "<AsyncConnectionPool %s idle=%d in_use=%d>" % (
-            self.address, len(self._idle), self._in_use)
+        return "<AsyncConnectionPool %s: %d idle, %d in use>" % (
+            self.address, self.idle_count, self._in_use)

@@ -15,11 +15,12 @@ context manager) and the *synchronous transport*:
   result.  Every single-request method of both clients is written once as
   "check arguments, encode, then ``return self._call(...)``".
 * ``_send(data)`` sends a request that has no reply.
-* ``_drive(plan)`` and ``_stream(plan)`` run a *plan*: a generator that
-  yields ``Request`` objects and receives their parsed replies (and, for
-  iterators, yields lists of items for the caller).  Methods that need
-  several round trips (paged iteration, TT iter_from) are written once as
-  plans.
+* ``_stream(plan)`` and ``_drive(plan, finish)`` run a *plan*: a
+  generator that yields ``Request`` objects and receives their parsed
+  replies, and yields pages (lists) of items; ``_stream`` hands the items
+  to the caller one by one (keys(), items()...), ``_drive`` collects them
+  and returns ``finish(items, None)``.  Methods that need several round
+  trips (paged iteration, TT iter_from) are written once as plans.
 
 kt.aio's asyncio clients inherit the same methods and override only these
 transport methods (and ``_done``, a result known without a request) with coroutines over an asyncio pool, so a method's
@@ -33,26 +34,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, TypeVar
 
-from kt.connection import ConnectionPool
+from kt.connection import ConnectionPool, mypyc_attr
 from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.convert import text
 from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 _C = TypeVar("_C", bound="PooledClient")
-_T = TypeVar("_T")
 
-try:
-    from mypy_extensions import mypyc_attr
-except ImportError:  # pragma: no cover - pure build without mypy installed
-    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_T], _T]:
-        def keep(cls: _T) -> _T:
-            return cls
-        return keep
-
-__all__ = ["PooledClient", "Request", "Plan", "merge_items", "mypyc_attr"]
+__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr", "returned"]
 
 #: A plan: yields Request (answered with its parsed reply) or a list of
-#: items (handed to the caller of an iterator), returns the result.
+#: items (handed to the caller of an iterator or to ``_drive``'s finish).
 Plan = Generator[Any, Any, Any]
 Finish = Callable[[Any, Any], Any]
 Parse = Callable[[ReceiveBuffer], Any]
@@ -79,6 +71,15 @@ def merge_items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) ->
     if kwargs:
         items.update(kwargs)
     return items
+
+
+def advance(plan: Plan, reply: Any) -> Any:
+    """The next step of ``plan`` given the reply to its last request, or
+    None when the plan is done."""
+    try:
+        return plan.send(reply)
+    except StopIteration:
+        return None
 
 
 def returned(reply: Any, arg: Any) -> Any:
@@ -127,6 +128,8 @@ class PooledClient:
             max_connections=max_connections, pool_timeout=pool_timeout,
             max_idle_time=max_idle_time, socket_module=socket_module,
         )
+        self._open_transport(timeout, connect_timeout, max_connections, pool_timeout,
+                             max_idle_time)
 
     @property
     def pool(self) -> Any:
@@ -149,39 +152,30 @@ class PooledClient:
         self._pool.send_only(data)
         return None
 
+    def _open_transport(self, timeout: Optional[float], connect_timeout: Optional[float],
+                        max_connections: Optional[int], pool_timeout: Optional[float],
+                        max_idle_time: Optional[float]) -> None:
+        """Set up another transport's pool (the sync one is ``_pool``)."""
+
     def _done(self, value: Any) -> Any:
         """A result known without asking the server (e.g. an empty bulk)."""
         return value
 
-    def _drive(self, plan: Plan) -> Any:
-        """Run a plan to its end; returns what it returns."""
-        reply: Any = None
-        pool = self._pool
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(step, Request):
-                reply = pool.execute(step.data, step.parse, step.idempotent, step.reusable)
-            else:
-                reply = None
+    def _drive(self, plan: Plan, finish: Finish) -> Any:
+        """Run a plan to its end: ``finish`` shapes the list of its items."""
+        return finish(list(self._stream(plan)), None)
 
     def _stream(self, plan: Plan) -> Iterator[Any]:
         """Run a plan lazily, yielding the items of the pages it yields."""
-        reply: Any = None
-        pool = self._pool
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration:
-                return
-            reply = None
+        execute = self._pool.execute
+        step = advance(plan, None)
+        while step is not None:
             if isinstance(step, Request):
-                reply = pool.execute(step.data, step.parse, step.idempotent, step.reusable)
+                step = advance(plan, execute(step.data, step.parse, step.idempotent,
+                                             step.reusable))
             else:
-                items: List[Any] = step
-                yield from items
+                yield from step
+                step = advance(plan, None)
 
     # -- connection management --------------------------------------------------
 

@@ -472,25 +472,29 @@ class TyrantMethods(PooledClient):
         server's iterator (storage order: key order on a B+ tree, hash order
         on a hash database), as a dict.  Uses the server's single iterator
         (misc iterinit/iternext), which other clients share."""
-        return self._drive(self._iter_from(_key(start_key)))
+        return self._drive(self._iter_from(_key(start_key)), self._pairs_dict)
+
+    def _pairs_dict(self, items: List[Tuple[Any, Any]], arg: Any) -> Dict[Any, Any]:
+        return dict(items)
 
     def _iter_from(self, start: bytes) -> Plan:
         # iterinit and the first iternext calls are pipelined in one round
         # trip, then batches of iternext until the iterator runs out.
         init = tb.encode_misc(b"iterinit", [start], tb.MISC_NO_ULOG)
-        step = tb.encode_misc(b"iternext", [], tb.MISC_NO_ULOG)
-        batch = step * _ITER_BATCH
+        batch = tb.encode_misc(b"iternext", [], tb.MISC_NO_ULOG) * _ITER_BATCH
         replies = yield Request(init + batch, _Pipeline(_ITER_BATCH + 1).parse, True)
-        out: Dict[Any, Any] = {}
         if replies[0][0] != 0:
-            return out
+            return
         replies = replies[1:]
         decode = self._decode
         while True:
+            page: List[Tuple[Any, Any]] = []
             for status, elements in replies:
                 if status != 0 or len(elements) != 2:
-                    return out
-                out[self._key_out(elements[0])] = decode(elements[1])
+                    yield page
+                    return
+                page.append((self._key_out(elements[0]), decode(elements[1])))
+            yield page
             replies = yield Request(batch, _Pipeline(_ITER_BATCH).parse, True)
 
     def match_prefix(self, prefix: Key, max_keys: Optional[int] = 1024) -> Any:

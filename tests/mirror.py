@@ -17,7 +17,9 @@ import asyncio
 import inspect
 import os
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import pytest
 
 from kt import AsyncKyotoTycoon, AsyncTokyoTyrant, KyotoTycoon, TokyoTyrant
 from kt.aio import AsyncCursor
@@ -151,6 +153,28 @@ def connector(flavour: str, kind: str) -> Callable[..., Any]:
         return client_for(flavour, kind, **kwargs)
 
     return connect
+
+
+def connect_fixture(kind: str) -> Any:
+    """The ``connect`` fixture of a client suite: makes a client of
+    ``kind``, sync or (behind a Blocking face) async."""
+
+    @pytest.fixture(params=FLAVOURS)
+    def connect(request: pytest.FixtureRequest) -> Callable[..., Any]:
+        return connector(request.param, kind)
+
+    return connect
+
+
+def cleared(client: Any, dbs: Sequence[int] = ()) -> Iterator[Any]:
+    """Yield ``client`` with its databases cleared, then close it."""
+    if dbs:
+        for db in dbs:
+            client.clear(db=db)
+    else:
+        client.clear()
+    yield client
+    client.close()
 
 
 def is_async(client: Any) -> bool:

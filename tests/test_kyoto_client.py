@@ -28,23 +28,15 @@ from concurrency import (
     greenlets_share_one_client,
     threads_share_one_client,
 )
-from mirror import FLAVOURS, connector, is_async
+from mirror import cleared, connect_fixture, is_async
 from servers import RunningServer, server_kinds
 
-
-@pytest.fixture(params=FLAVOURS)
-def connect(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """Makes a KyotoTycoon, or an AsyncKyotoTycoon behind a blocking face."""
-    return connector(request.param, "kyoto")
+connect = connect_fixture("kyoto")
 
 
 @pytest.fixture
 def client(kt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[KyotoTycoon]:
-    c = connect(port=kt_server.port, timeout=10)
-    c.clear(db=0)
-    c.clear(db=1)
-    yield c
-    c.close()
+    yield from cleared(connect(port=kt_server.port, timeout=10), (0, 1))
 
 
 # --- the seed's documented examples ------------------------------------------

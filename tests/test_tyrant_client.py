@@ -27,38 +27,25 @@ from concurrency import (
     greenlets_share_one_client,
     threads_share_one_client,
 )
-from mirror import FLAVOURS, connector, is_async
+from mirror import cleared, connect_fixture, is_async
 from servers import RunningServer, server_kinds
 
-
-@pytest.fixture(params=FLAVOURS)
-def connect(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """Makes a TokyoTyrant, or an AsyncTokyoTyrant behind a blocking face."""
-    return connector(request.param, "tyrant")
+connect = connect_fixture("tyrant")
 
 
 @pytest.fixture
 def client(tt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    c = connect(port=tt_server.port, timeout=10)
-    c.clear()
-    yield c
-    c.close()
+    yield from cleared(connect(port=tt_server.port, timeout=10))
 
 
 @pytest.fixture
 def hclient(tt_hash_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    c = connect(port=tt_hash_server.port, timeout=10)
-    c.clear()
-    yield c
-    c.close()
+    yield from cleared(connect(port=tt_hash_server.port, timeout=10))
 
 
 @pytest.fixture
 def tclient(tt_table_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    c = connect(port=tt_table_server.port, timeout=10, serializer=TT_TABLE)
-    c.clear()
-    yield c
-    c.close()
+    yield from cleared(connect(port=tt_table_server.port, timeout=10, serializer=TT_TABLE))
 
 
 # --- the seed's examples ------------------------------------------------------
