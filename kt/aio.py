@@ -58,8 +58,10 @@ class _AsyncTransport:
         return self._apool
 
     async def _call(self, data: bytes, parse: Parse, idempotent: bool,
-                    reusable: Optional[Callable[[Any], bool]], finish: Finish, arg: Any) -> Any:
-        return finish(await self._apool.execute(data, parse, idempotent, reusable), arg)
+                    reusable: Optional[Callable[[Any], bool]], finish: Optional[Finish],
+                    arg: Any) -> Any:
+        reply = await self._apool.execute(data, parse, idempotent, reusable)
+        return reply if finish is None else finish(reply, arg)
 
     async def _send(self, data: bytes) -> None:
         await self._apool.send_only(data)

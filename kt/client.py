@@ -41,7 +41,7 @@ from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 _C = TypeVar("_C", bound="PooledClient")
 
-__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr", "returned"]
+__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr"]
 
 #: A plan: yields Request (answered with its parsed reply) or a list of
 #: items (handed to the caller of an iterator or to ``_drive``'s finish).
@@ -80,11 +80,6 @@ def advance(plan: Plan, reply: Any) -> Any:
         return plan.send(reply)
     except StopIteration:
         return None
-
-
-def returned(reply: Any, arg: Any) -> Any:
-    """A ``finish`` that returns the parsed reply unchanged."""
-    return reply
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -145,8 +140,10 @@ class PooledClient:
     # -- the synchronous transport (kt.aio overrides these) -------------------
 
     def _call(self, data: bytes, parse: Parse, idempotent: bool,
-              reusable: Optional[Callable[[Any], bool]], finish: Finish, arg: Any) -> Any:
-        return finish(self._pool.execute(data, parse, idempotent, reusable), arg)
+              reusable: Optional[Callable[[Any], bool]], finish: Optional[Finish],
+              arg: Any) -> Any:
+        reply = self._pool.execute(data, parse, idempotent, reusable)
+        return reply if finish is None else finish(reply, arg)
 
     def _send(self, data: bytes) -> Any:
         self._pool.send_only(data)

@@ -41,7 +41,7 @@ from typing import (
     final,
 )
 
-from kt.client import Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr, returned
+from kt.client import Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr
 from kt.connection import Connection, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
@@ -133,6 +133,8 @@ class KyotoMethods(PooledClient):
         super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
                          pool_timeout, connect_timeout, max_idle_time, socket_module)
         self.default_db = self._check_db(default_db)
+        # bound once: get() is the hottest path
+        self._value_of_first: Finish = self._first_value
         self._host_header = ("%s:%d" % (host, port)).encode("idna" if not host.isascii() else "ascii")
 
     # -- plumbing ----------------------------------------------------------
@@ -188,7 +190,8 @@ class KyotoMethods(PooledClient):
     def get(self, key: Key, db: Optional[int] = None) -> Any:
         """The value stored at ``key`` (deserialized), or None."""
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._first_value, None)
+        return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._value_of_first,
+                          None)
 
     def _first_value(self, recs: kb.BulkRecords, arg: Any) -> Any:
         return self._decode(recs.values[0]) if recs.values else None
@@ -201,7 +204,7 @@ class KyotoMethods(PooledClient):
     def _write_reply(self, data: bytes, no_reply: bool, parse: Parse) -> Any:
         if no_reply:
             return self._send(data)
-        return self._call(data, parse, True, None, returned, None)
+        return self._call(data, parse, True, None, None, None)
 
     def set(self, key: Key, value: Any, db: Optional[int] = None,
             expire_time: Optional[int] = None, no_reply: bool = False) -> Any:

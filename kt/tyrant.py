@@ -171,6 +171,8 @@ class TyrantMethods(PooledClient):
     ) -> None:
         super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
                          pool_timeout, connect_timeout, max_idle_time, socket_module)
+        # bound once: get() is the hottest path
+        self._value_of_reply: Finish = self._value_or_none
 
     # -- plumbing ----------------------------------------------------------
 
@@ -198,7 +200,7 @@ class TyrantMethods(PooledClient):
     def get(self, key: Key) -> Any:
         """The value stored at ``key`` (deserialized), or None."""
         return self._call(tb.encode_get(_key(key)), tb.parse_value_reply, True, None,
-                          self._value_or_none, None)
+                          self._value_of_reply, None)
 
     def _value_or_none(self, reply: Tuple[int, bytes], arg: Any) -> Any:
         return self._decode(reply[1]) if reply[0] == 0 else None
