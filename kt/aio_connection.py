@@ -98,11 +98,14 @@ class AsyncConnection:
 
     async def request(self, data: bytes, parse: Parse) -> Any:
         """Send ``data`` and read the reply with ``parse`` (within ``timeout``)."""
-        try:
-            result = await _within(self._request(data, parse), self.timeout)
-        except asyncio.TimeoutError:
-            raise ServerConnectionError("request to %s timed out after %s seconds"
-                                        % (self.address, self.timeout)) from None
+        if self.timeout is None:
+            result = await self._request(data, parse)
+        else:
+            try:
+                result = await _within(self._request(data, parse), self.timeout)
+            except asyncio.TimeoutError:
+                raise ServerConnectionError("request to %s timed out after %s seconds"
+                                            % (self.address, self.timeout)) from None
         self.requests += 1
         return result
 
@@ -121,7 +124,10 @@ class AsyncConnection:
         assert writer is not None
         try:
             writer.write(data)
-            await writer.drain()
+            # Wait only when the kernel did not take it all: a lost
+            # connection shows on the read that follows anyway.
+            if writer.transport.get_write_buffer_size():
+                await writer.drain()
         except OSError as exc:
             raise read_error(self.address, exc, True, self.timeout) from exc
 
@@ -131,25 +137,21 @@ class AsyncConnection:
         received = len(buf) > 0
         result = parse(buf) if received else None
         size = RECV_SIZE
+        reader = self.reader
+        assert reader is not None
         while result is None:
-            chunk = await self._recv(size, received)
+            try:
+                chunk = await reader.read(size)
+            except OSError as exc:
+                raise read_error(self.address, exc, received, self.timeout) from exc
+            if not chunk:
+                raise read_error(self.address, None, received, self.timeout)
             received = True
             buf.feed(chunk)
             if len(chunk) == size:
                 size = min(size * 4, RECV_MAX)
             result = parse(buf)
         return result
-
-    async def _recv(self, size: int, received: bool) -> bytes:
-        reader = self.reader
-        assert reader is not None
-        try:
-            chunk = await reader.read(size)
-        except OSError as exc:
-            raise read_error(self.address, exc, received, self.timeout) from exc
-        if not chunk:
-            raise read_error(self.address, None, received, self.timeout)
-        return chunk
 
     def close(self) -> None:
         writer = self.writer
