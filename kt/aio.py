@@ -110,6 +110,9 @@ class _AsyncTransport:
     def __len__(self) -> int:
         raise _not_awaitable("len()", "'await client.count()'")
 
+    def __bool__(self) -> bool:
+        return True  # not len(): a client is true whatever its count
+
     def __contains__(self, key: Any) -> bool:
         raise _not_awaitable("'in'", "'await client.exists(key)'")
 
