@@ -10,6 +10,8 @@ Rules it enforces (the same as the synchronous pool's):
 
 * One request at a time per connection: a connection is checked out for
   the whole request, so tasks never share a socket mid-request.
+* Replies are parsed as their bytes arrive (an asyncio Protocol feeding
+  the connection's ReceiveBuffer), so a request costs one future.
 * Any error during a request -- a timeout, a bad reply, and the task being
   cancelled -- discards that connection (its transport is closed and its
   buffer dropped), so a half-read reply never reaches the next caller.
@@ -55,11 +57,34 @@ async def _within(awaitable: Awaitable[T], timeout: Optional[float]) -> T:
     return await asyncio.wait_for(awaitable, timeout)  # pragma: no cover - Python 3.10
 
 
-class AsyncConnection:
-    """One TCP connection (asyncio streams) with its receive buffer."""
+class _ReplyProtocol(asyncio.Protocol):
+    """Hands the transport's events to its AsyncConnection."""
 
-    __slots__ = ("host", "port", "timeout", "connect_timeout", "reader", "writer", "buf",
-                 "loop", "last_used", "requests", "generation")
+    def __init__(self, conn: "AsyncConnection") -> None:
+        self.conn = conn
+
+    def data_received(self, data: bytes) -> None:
+        self.conn._data_received(data)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.conn._connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.conn._paused = True
+
+    def resume_writing(self) -> None:
+        self.conn._resume_writing()
+
+
+class AsyncConnection:
+    """One TCP connection (an asyncio transport and protocol) with its
+    receive buffer.  Replies are parsed as bytes arrive (``parse`` runs in
+    ``data_received``), and the waiting request gets the result through one
+    future: no stream reader in between."""
+
+    __slots__ = ("host", "port", "timeout", "connect_timeout", "transport", "buf", "loop",
+                 "last_used", "requests", "generation", "_parse", "_waiter", "_received",
+                 "_paused", "_drained")
 
     def __init__(self, host: str, port: int, timeout: Optional[float] = None,
                  connect_timeout: Optional[float] = None) -> None:
@@ -67,13 +92,17 @@ class AsyncConnection:
         self.port = port
         self.timeout = timeout
         self.connect_timeout = connect_timeout if connect_timeout is not None else timeout
-        self.reader: Optional[asyncio.StreamReader] = None
-        self.writer: Optional[asyncio.StreamWriter] = None
+        self.transport: Optional[asyncio.Transport] = None
         self.buf = ReceiveBuffer()
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.last_used = time.monotonic()
         self.requests = 0
         self.generation = 0
+        self._parse: Optional[Parse] = None
+        self._waiter: Optional["asyncio.Future[Any]"] = None
+        self._received = False
+        self._paused = False
+        self._drained: Optional["asyncio.Future[None]"] = None
 
     @property
     def address(self) -> str:
@@ -81,20 +110,21 @@ class AsyncConnection:
 
     @property
     def is_open(self) -> bool:
-        return self.writer is not None
+        return self.transport is not None
 
     async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await _within(
-                asyncio.open_connection(self.host, self.port), self.connect_timeout)
+            transport, _ = await _within(
+                loop.create_connection(lambda: _ReplyProtocol(self), self.host, self.port),
+                self.connect_timeout)
         except asyncio.TimeoutError:
             raise ServerConnectionError("cannot connect to %s: timed out" % self.address) from None
         except OSError as exc:
             raise ServerConnectionError("cannot connect to %s: %s" % (
                 self.address, exc.strerror or exc)) from exc
-        self.reader = reader
-        self.writer = writer
-        self.loop = asyncio.get_running_loop()
+        self.transport = transport
+        self.loop = loop
 
     async def request(self, data: bytes, parse: Parse) -> Any:
         """Send ``data`` and read the reply with ``parse`` (within ``timeout``)."""
@@ -118,54 +148,77 @@ class AsyncConnection:
                                         % (self.address, self.timeout)) from None
 
     async def _send(self, data: bytes) -> None:
-        if self.writer is None:
+        if self.transport is None:
             await self.connect()
-        writer = self.writer
-        assert writer is not None
-        try:
-            writer.write(data)
-            # Wait only when the kernel did not take it all: a lost
-            # connection shows on the read that follows anyway.
-            if writer.transport.get_write_buffer_size():
-                await writer.drain()
-        except OSError as exc:
-            raise read_error(self.address, exc, True, self.timeout) from exc
+        transport = self.transport
+        assert transport is not None
+        transport.write(data)
+        if self._paused:  # the kernel's buffer is full: wait for room
+            assert self.loop is not None
+            self._drained = self.loop.create_future()
+            await self._drained
 
     async def _request(self, data: bytes, parse: Parse) -> Any:
-        await self._send(data)
         buf = self.buf
-        received = len(buf) > 0
-        result = parse(buf) if received else None
-        size = RECV_SIZE
-        reader = self.reader
-        assert reader is not None
-        while result is None:
-            try:
-                chunk = await reader.read(size)
-            except OSError as exc:
-                raise read_error(self.address, exc, received, self.timeout) from exc
-            if not chunk:
-                raise read_error(self.address, None, received, self.timeout)
-            received = True
-            buf.feed(chunk)
-            if len(chunk) == size:
-                size = min(size * 4, RECV_MAX)
+        self._received = len(buf) > 0
+        if self._received:  # bytes left over (never from a healthy server)
             result = parse(buf)
-        return result
+            if result is not None:
+                return result
+        await self._send(data)
+        if self.transport is None:
+            raise read_error(self.address, None, self._received, self.timeout)
+        assert self.loop is not None
+        waiter = self.loop.create_future()
+        self._parse = parse
+        self._waiter = waiter
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+            self._parse = None
+
+    def _data_received(self, data: bytes) -> None:
+        self.buf.feed(data)
+        self._received = True
+        waiter = self._waiter
+        parse = self._parse
+        if waiter is None or parse is None or waiter.done():
+            return
+        try:
+            result = parse(self.buf)
+        except Exception as exc:  # ProtocolError, ServerError: the request's
+            waiter.set_exception(exc)
+            return
+        if result is not None:
+            waiter.set_result(result)
+
+    def _connection_lost(self, exc: Optional[Exception]) -> None:
+        self.transport = None
+        error = read_error(self.address, exc if isinstance(exc, OSError) else None,
+                           self._received, self.timeout)
+        for future in (self._waiter, self._drained):
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    def _resume_writing(self) -> None:
+        self._paused = False
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
     def close(self) -> None:
-        writer = self.writer
-        self.writer = None
-        self.reader = None
+        transport = self.transport
+        self.transport = None
         self.buf.clear()
-        if writer is not None:
+        if transport is not None:
             try:
-                writer.close()
+                transport.close()
             except Exception:  # the loop may be closed already
                 pass
 
     def __repr__(self) -> str:
-        return "<AsyncConnection %s %s>" % (self.address, "open" if self.writer else "closed")
+        return "<AsyncConnection %s %s>" % (self.address, "open" if self.transport else "closed")
 
 
 class AsyncConnectionPool(PoolSettings):
