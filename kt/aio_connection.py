@@ -27,6 +27,7 @@ Rules it enforces (the same as the synchronous pool's):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from typing import Any, Awaitable, Callable, List, Optional, TypeVar
@@ -208,14 +209,11 @@ class AsyncConnection:
             drained.set_result(None)
 
     def close(self) -> None:
-        transport = self.transport
-        self.transport = None
+        transport, self.transport = self.transport, None
         self.buf.clear()
-        if transport is not None:
-            try:
+        if transport is not None and not transport.is_closing():
+            with contextlib.suppress(RuntimeError):  # its loop may be closed already
                 transport.close()
-            except Exception:  # the loop may be closed already
-                pass
 
     def __repr__(self) -> str:
         return "<AsyncConnection %s %s>" % (self.address, "open" if self.transport else "closed")
