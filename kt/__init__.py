@@ -1,6 +1,7 @@
 """kt: a typed client library for Kyoto Tycoon and Tokyo Tyrant.
 
-The protocol layer (``kt.protocol``) is plain typed Python that can be
+``AsyncKyotoTycoon`` and ``AsyncTokyoTyrant`` (kt.aio) are the asyncio
+clients, imported on first use.  The protocol layer (``kt.protocol``) is plain typed Python that can be
 compiled with mypyc; ``kt.COMPILED`` says whether the compiled modules are
 the ones in use.
 """
@@ -8,6 +9,7 @@ the ones in use.
 from __future__ import annotations
 
 from importlib.machinery import EXTENSION_SUFFIXES as _EXT
+from typing import TYPE_CHECKING
 
 from kt import protocol as _protocol
 from kt.errors import (
@@ -71,6 +73,9 @@ from kt.serializers import (
     TT_TABLE,
 )
 
+if TYPE_CHECKING:
+    from kt.aio import AsyncCursor, AsyncKyotoTycoon, AsyncTokyoTyrant
+
 __version__ = "0.1.0"
 
 
@@ -89,7 +94,21 @@ COMPILED: bool = _is_compiled(
 
 del _protocol
 
+
+def __getattr__(name: str) -> object:
+    # The asyncio clients are imported on first use, so that synchronous
+    # users do not pay for importing asyncio.
+    if name in ("AsyncKyotoTycoon", "AsyncTokyoTyrant", "AsyncCursor"):
+        from kt import aio
+
+        return getattr(aio, name)
+    raise AttributeError("module 'kt' has no attribute %r" % name)
+
+
 __all__ = [
+    "AsyncCursor",
+    "AsyncKyotoTycoon",
+    "AsyncTokyoTyrant",
     "COMPILED",
     "Cursor",
     "EmbeddedServer",
