@@ -23,7 +23,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import pytest
 
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer
 
@@ -151,3 +153,18 @@ class ServerCache:
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
+
+
+def scripted_fixture(kind: str, python_source: str, lua_source: str) -> Any:
+    """A module-scoped ``scripted`` fixture: a scripted_server() of ``kind``
+    per implementation in server_kinds(), running for the whole module."""
+
+    @pytest.fixture(scope="module", params=server_kinds(kind))
+    def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[RunningServer]:
+        workdir = str(tmp_path_factory.mktemp("scripted"))
+        with scripted_server(kind, request.param, python_source, lua_source,
+                             workdir=workdir) as server:
+            yield server
+
+    return scripted

@@ -4,12 +4,10 @@ equivalent Lua for a real ktserver)."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from kt import KT_JSON, KyotoTycoon, ServerError
-from servers import RunningServer, scripted_server, server_kinds
+from servers import RunningServer, scripted_fixture
 
 PYTHON_SCRIPT = '''
 from kt.server.kyoto.scripting import RV_ELOGIC, ScriptError
@@ -56,13 +54,7 @@ end
 '''
 
 
-@pytest.fixture(scope="module", params=server_kinds("kyoto"))
-def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[RunningServer]:
-    workdir = str(tmp_path_factory.mktemp("scr"))
-    with scripted_server("kyoto", request.param, PYTHON_SCRIPT, LUA_SCRIPT,
-                         workdir=workdir) as server:
-        yield server
+scripted = scripted_fixture("kyoto", PYTHON_SCRIPT, LUA_SCRIPT)
 
 
 def test_seed_script_examples(scripted: RunningServer) -> None:

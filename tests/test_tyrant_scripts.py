@@ -4,12 +4,10 @@ the equivalent Lua for a real ttserver)."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from kt import KT_JSON, TokyoTyrant, TokyoTyrantError
-from servers import RunningServer, scripted_server, server_kinds
+from servers import RunningServer, scripted_fixture
 
 PYTHON_EXT = '''
 def incr(key, value):
@@ -40,13 +38,7 @@ end
 '''
 
 
-@pytest.fixture(scope="module", params=server_kinds("tyrant"))
-def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[RunningServer]:
-    workdir = str(tmp_path_factory.mktemp("ext"))
-    with scripted_server("tyrant", request.param, PYTHON_EXT, LUA_EXT,
-                         workdir=workdir) as server:
-        yield server
+scripted = scripted_fixture("tyrant", PYTHON_EXT, LUA_EXT)
 
 
 def test_seed_script_examples(scripted: RunningServer) -> None:
