@@ -19,7 +19,7 @@ from kt.errors import ProtocolError
 from kt.protocol import kt_http as h
 from kt.protocol.buffer import ReceiveBuffer
 
-from feeding import feed_pieces, one_byte_pieces, split_at
+from feeding import assert_rejected, check_feedings, feed_pieces, one_byte_pieces, split_at
 
 Pairs = List[Tuple[bytes, bytes]]
 
@@ -41,21 +41,6 @@ raw_pairs = st.lists(st.tuples(raw_keys, raw_values), max_size=30)
 
 REQ_TRAILER = b"POST /rpc/echo HTTP/1.1\r\n"  # the start of another request
 RESP_TRAILER = b"HTTP/1.1 200 OK\r\n"  # the start of another response
-
-
-def check_feedings(make: Callable[[], Callable[[ReceiveBuffer], object]], data: bytes,
-                   cut: Sequence[int], trailer: bytes) -> object:
-    """Whole, byte by byte and at random cuts give one result; trailer stays."""
-    whole, rest = feed_pieces(make(), [data + trailer])
-    assert whole is not None
-    assert rest == trailer
-    by_byte, rest = feed_pieces(make(), one_byte_pieces(data) + [trailer])
-    assert by_byte == whole
-    assert rest == trailer
-    split, rest = feed_pieces(make(), split_at(data + trailer, cut))
-    assert split == whole
-    assert rest == trailer
-    return whole
 
 
 def req_parser() -> Callable[[ReceiveBuffer], Optional[h.HttpRequest]]:
@@ -607,10 +592,7 @@ def test_pipelined_requests() -> None:
     ],
 )
 def test_request_parser_rejects(data: bytes) -> None:
-    buf = ReceiveBuffer()
-    buf.feed(data)
-    with pytest.raises(ProtocolError):
-        h.RequestParser().parse(buf)
+    assert_rejected(h.RequestParser().parse, data)
 
 
 def test_request_body_limit() -> None:
@@ -905,10 +887,7 @@ def test_response_until_close() -> None:
     ],
 )
 def test_response_parser_rejects(data: bytes) -> None:
-    buf = ReceiveBuffer()
-    buf.feed(data)
-    with pytest.raises(ProtocolError):
-        h.ResponseParser().parse(buf)
+    assert_rejected(h.ResponseParser().parse, data)
 
 
 # --- X-Kt-Xt dates --------------------------------------------------------------------
