@@ -967,40 +967,46 @@ TOKENS = [
 fuzz_bytes = st.binary(max_size=300) | st.lists(st.sampled_from(TOKENS), max_size=40).map(b"".join)
 
 
-def drain_requests(data: bytes) -> None:
+def drain(parse: Callable[[ReceiveBuffer], object], data: bytes, use: Callable[[object], None],
+          finish: Optional[Callable[[ReceiveBuffer], object]] = None) -> None:
+    """Parse up to 100 messages out of ``data`` and ``use`` each (then the
+    one ``finish`` gives at the end of the input); ProtocolError ends it."""
     buf = ReceiveBuffer(limit=1 << 16)
     buf.feed(data)
-    p = h.RequestParser()
     try:
         for _ in range(100):
-            req = p.parse(buf)
-            if req is None:
+            msg = parse(buf)
+            if msg is None:
                 break
-            assert isinstance(req, h.HttpRequest)
-            req.rpc_pairs()
-            h.split_rest_path(req.path)
-            h.rpc_procedure(req.path)
-            _ = req.keep_alive
+            use(msg)
+        last = finish(buf) if finish is not None else None
+        if last is not None:
+            use(last)
     except ProtocolError:
         pass
+
+
+def use_request(req: object) -> None:
+    assert isinstance(req, h.HttpRequest)
+    req.rpc_pairs()
+    h.split_rest_path(req.path)
+    h.rpc_procedure(req.path)
+    _ = req.keep_alive
+
+
+def use_response(resp: object) -> None:
+    assert isinstance(resp, h.HttpResponse)
+    resp.rpc_pairs()
+    _ = resp.keep_alive
+
+
+def drain_requests(data: bytes) -> None:
+    drain(h.RequestParser().parse, data, use_request)
 
 
 def drain_responses(data: bytes, head: bool) -> None:
-    buf = ReceiveBuffer(limit=1 << 16)
-    buf.feed(data)
     p = h.ResponseParser(head=head)
-    try:
-        for _ in range(100):
-            resp = p.parse(buf)
-            if resp is None:
-                break
-            assert isinstance(resp, h.HttpResponse)
-            resp.rpc_pairs()
-            _ = resp.keep_alive
-        resp = p.finish(buf)
-        assert resp is None or isinstance(resp, h.HttpResponse)
-    except ProtocolError:
-        pass
+    drain(p.parse, data, use_response, p.finish)
 
 
 @given(fuzz_bytes, st.booleans())
