@@ -172,7 +172,7 @@ def print_table(columns: List[Tuple[str, Dict[str, float]]], real: Optional[str]
     print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
 
 
-def run_worker(name: str, argv: List[str], env: Dict[str, str],
+def keep_best_figures(name: str, argv: List[str], env: Dict[str, str],
                figures: Dict[str, Dict[str, float]]) -> None:
     """Run one benchmark worker process (``argv``; its last stdout line is
     a JSON object of figures) and keep, per row, the best figure of

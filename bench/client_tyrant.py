@@ -22,7 +22,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import RawFloor, ops_per_second, run_worker  # noqa: E402
+from _load import RawFloor, keep_best_figures, ops_per_second  # noqa: E402
 
 VALUE = b"v" * 100
 KEYS = [b"bench-%06d" % i for i in range(1000)]
@@ -109,8 +109,9 @@ def main() -> None:
                 env = dict(os.environ, PYTHONPATH=str(path))
                 if name != "raw":
                     env["KT_BENCH_BUILD"] = name
-                run_worker(name, [sys.executable, __file__, "--worker", name, str(server.port),
-                                  str(tserver.port), str(min_time)], env, figures)
+                keep_best_figures(name, [sys.executable, __file__, "--worker", name,
+                                         str(server.port), str(tserver.port), str(min_time)],
+                                  env, figures)
     finally:
         server.stop()
         tserver.stop()
