@@ -7,12 +7,15 @@ is the server, not a client library.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import random
 import socket
 import subprocess
+import sys
 import time
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from kt.protocol.buffer import ReceiveBuffer
 
@@ -122,6 +125,69 @@ def stop_server(proc: "subprocess.Popen[bytes]") -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def run_on_server(cmd: List[str], env: Dict[str, str], port: Optional[int], workdir: str,
+                  workload: Callable[[int, float], Dict[str, float]],
+                  seconds: float) -> Dict[str, float]:
+    """Start a server (see start_server), run ``workload(port, seconds)``
+    against it and stop it."""
+    proc, port = start_server(cmd, env, port, workdir)
+    try:
+        return workload(port, seconds)
+    finally:
+        stop_server(proc)
+
+
+def builtin_servers(kind: str, extra: List[str]) -> Iterator[Tuple[str, List[str], Dict[str, str]]]:
+    """(build, command line, environment) of the built-in ``kind`` server
+    of each build (bench/_builds.py), listening on a free port."""
+    from _builds import builds
+
+    for build, path in builds():
+        env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
+        cmd = [sys.executable, "-m", "kt.server", kind, "-host", "127.0.0.1", "-port", "0"]
+        print("measuring the built-in server (%s build)..." % build, file=sys.stderr, flush=True)
+        yield build, cmd + extra, env
+
+
+def print_table(columns: List[Tuple[str, Dict[str, float]]], real: Optional[str],
+                ratio_label: str) -> None:
+    """Print requests/s per workload (rows) and server (columns); with the
+    real server's column label ``real``, add the compiled build's ratio to
+    it.  The raw figures go to stderr as JSON."""
+    names = list(columns[0][1])
+    width = max(len(n) for n in names) + 2
+    header = "%-*s" % (width, "requests/s") + "".join("%20s" % label for label, _ in columns)
+    if real:
+        header += "%16s" % ratio_label
+    print(header)
+    for name in names:
+        row = "%-*s" % (width, name) + "".join("%20.0f" % res.get(name, 0.0) for _, res in columns)
+        if real:
+            compiled = dict(columns)["built-in compiled"].get(name, 0.0)
+            ref = dict(columns)[real].get(name, 0.0)
+            row += "%16.2f" % (compiled / ref if ref else 0.0)
+        print(row)
+    print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
+
+
+def keep_best_figures(name: str, argv: List[str], env: Dict[str, str],
+               figures: Dict[str, Dict[str, float]]) -> None:
+    """Run one benchmark worker process (``argv``; its last stdout line is
+    a JSON object of figures) and keep, per row, the best figure of
+    ``name`` in ``figures``: the highest, or the lowest for "mem" rows."""
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print("%s failed:\n%s" % (name, proc.stderr))
+        return
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    best = figures.setdefault(name, {})
+    for row, value in result.items():
+        if row.startswith("mem"):
+            best[row] = min(best.get(row, value), value)
+        else:
+            best[row] = max(best.get(row, 0.0), value)
 
 
 def ops_per_second(fn: Callable[[int], object], min_time: float) -> float:

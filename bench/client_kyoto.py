@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import RawFloor, ops_per_second  # noqa: E402
+from _load import RawFloor, keep_best_figures, ops_per_second  # noqa: E402
 
 VALUE = b"v" * 100
 NKEYS = 1000
@@ -236,18 +236,8 @@ def main() -> None:
                     env["KT_BENCH_BUILD"] = name if name in ("pure", "compiled") else "pure"
                 if name == "raw":
                     env.pop("KT_BENCH_BUILD", None)
-                proc = subprocess.run([sys.executable, __file__, "--worker", name, str(server.port),
-                                       str(min_time)], env=env, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    print("%s failed:\n%s" % (name, proc.stderr))
-                    continue
-                result = json.loads(proc.stdout.strip().splitlines()[-1])
-                best = figures.setdefault(name, {})
-                for row, value in result.items():
-                    if row.startswith("mem"):
-                        best[row] = min(best.get(row, value), value)
-                    else:
-                        best[row] = max(best.get(row, 0.0), value)
+                keep_best_figures(name, [sys.executable, __file__, "--worker", name,
+                                         str(server.port), str(min_time)], env, figures)
     finally:
         server.stop()
     names = [n for n in ("pure", "compiled", "ukt", "raw") if n in figures]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import RawFloor, ops_per_second  # noqa: E402
+from _load import RawFloor, keep_best_figures, ops_per_second  # noqa: E402
 
 VALUE = b"v" * 100
 KEYS = [b"bench-%06d" % i for i in range(1000)]
@@ -110,16 +109,9 @@ def main() -> None:
                 env = dict(os.environ, PYTHONPATH=str(path))
                 if name != "raw":
                     env["KT_BENCH_BUILD"] = name
-                proc = subprocess.run([sys.executable, __file__, "--worker", name, str(server.port),
-                                       str(tserver.port), str(min_time)],
-                                      env=env, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    print("%s failed:\n%s" % (name, proc.stderr))
-                    continue
-                result = json.loads(proc.stdout.strip().splitlines()[-1])
-                best = figures.setdefault(name, {})
-                for row, value in result.items():
-                    best[row] = max(best.get(row, 0.0), value)
+                keep_best_figures(name, [sys.executable, __file__, "--worker", name,
+                                         str(server.port), str(tserver.port), str(min_time)],
+                                  env, figures)
     finally:
         server.stop()
         tserver.stop()

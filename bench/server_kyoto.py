@@ -22,11 +22,9 @@ really serves compiled code.  Every server runs without logging (-lz).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -37,21 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from _load import call, free_port, rate, start_server, stop_server  # noqa: E402
+from _load import (  # noqa: E402
+    builtin_servers, call, free_port, print_table, rate, run_on_server,
+)
 from kt.protocol import kt_binary as kb  # noqa: E402
 from kt.protocol import kt_http as kh  # noqa: E402
 
 VALUE = bytes(range(100))
 NKEYS = 1000
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
-
-
-
-
-
-
-
-
 
 
 def _workloads(port: int, seconds: float) -> Dict[str, float]:
@@ -86,14 +78,8 @@ def main() -> None:
     quick = "--quick" in sys.argv
     seconds = 0.6 if quick else 1.5
     columns: List[Tuple[str, Dict[str, float]]] = []
-    from _builds import builds
-
-    for build, path in builds():
-        env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
-        cmd = [sys.executable, "-m", "kt.server", "kyoto", "-host", "127.0.0.1", "-port", "0",
-               "-lz", "*"]
-        print("measuring the built-in server (%s build)..." % build, file=sys.stderr, flush=True)
-        columns.append(("built-in " + build, _measure(cmd, env, None, build)))
+    for build, cmd, env in builtin_servers("kyoto", ["-lz", "*"]):
+        columns.append(("built-in " + build, _measure(cmd, env, None, build, seconds)))
     real = shutil.which("ktserver") if "--no-real" not in sys.argv else None
     if real:
         print("measuring ktserver (%s)..." % real, file=sys.stderr, flush=True)
@@ -103,52 +89,30 @@ def main() -> None:
     else:
         print("ktserver not found on PATH: measuring the built-in server only",
               file=sys.stderr)
-    names = list(columns[0][1])
-    width = max(len(n) for n in names) + 2
-    header = "%-*s" % (width, "requests/s") + "".join("%20s" % label for label, _ in columns)
-    if real:
-        header += "%16s" % "compiled/ktsrv"
-    print(header)
-    for name in names:
-        row = "%-*s" % (width, name) + "".join("%20.0f" % res.get(name, 0.0) for _, res in columns)
-        if real:
-            compiled = dict(columns)["built-in compiled"].get(name, 0.0)
-            ref = dict(columns)["ktserver"].get(name, 0.0)
-            row += "%16.2f" % (compiled / ref if ref else 0.0)
-        print(row)
+    print_table(columns, "ktserver" if real else None, "compiled/ktsrv")
     if real:
         res = dict(columns)
         print("\ntarget: built-in compiled >= 0.5x ktserver on single-connection get "
               "(%.2fx) and set (%.2fx)" % (
                   res["built-in compiled"]["get x1"] / res["ktserver"]["get x1"],
                   res["built-in compiled"]["set x1"] / res["ktserver"]["set x1"]))
-    print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
 
 
 def _measure(cmd: List[str], env: Dict[str, str], port: Optional[int],
-             build: Optional[str], seconds: float = 0.0) -> Dict[str, float]:
-    if not seconds:
-        seconds = 0.6 if "--quick" in sys.argv else 1.5
+             build: Optional[str], seconds: float) -> Dict[str, float]:
+    def workloads(port: int, seconds: float) -> Dict[str, float]:
+        if build is not None:
+            compiled = b"(compiled)" in _features(port)
+            if compiled != (build == "compiled"):
+                raise SystemExit("the %s build's server reports compiled=%s"
+                                 % (build, compiled))
+        return _workloads(port, seconds)
+
     workdir = tempfile.mkdtemp(prefix="kt-bench-kt-")
     try:
-        proc, port = start_server(cmd, env, port, workdir)
-        try:
-            if build is not None:
-                compiled = b"(compiled)" in _features(port)
-                if compiled != (build == "compiled"):
-                    raise SystemExit("the %s build's server reports compiled=%s"
-                                     % (build, compiled))
-            return _workloads(port, seconds)
-        finally:
-            stop_server(proc)
+        return run_on_server(cmd, env, port, workdir, workloads, seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-
-
-
-
 
 
 if __name__ == "__main__":

@@ -19,11 +19,9 @@ build runs with PYTHONPATH at that build's directory (bench/_builds.py).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,19 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from _load import call, free_port, rate, start_server, stop_server  # noqa: E402
+from _load import (  # noqa: E402
+    builtin_servers, call, free_port, print_table, rate, run_on_server,
+)
 from kt.protocol import tt_binary as tb  # noqa: E402
 
 VALUE = bytes(range(100))
 NKEYS = 1000
-
-
-
-
-
-
-
-
 
 
 def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
@@ -101,74 +93,33 @@ def main() -> None:
     quick = "--quick" in sys.argv
     seconds = 0.6 if quick else 1.5
     columns: List[Tuple[str, Dict[str, float]]] = []
-    from _builds import builds
-
-    for build, path in builds():
-        env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
-        cmd = [sys.executable, "-m", "kt.server", "tyrant", "-host", "127.0.0.1", "-port", "0"]
-        print("measuring the built-in server (%s build)..." % build, file=sys.stderr, flush=True)
-        columns.append(("built-in " + build, _measure_builtin(cmd, env, seconds)))
+    for build, cmd, env in builtin_servers("tyrant", []):
+        columns.append(("built-in " + build, _measure(cmd, env, False, seconds)))
     real = shutil.which("ttserver") if "--no-real" not in sys.argv else None
     if real:
         print("measuring ttserver (%s)..." % real, file=sys.stderr, flush=True)
-        columns.append(("ttserver", _measure_real(real, seconds)))
-    names = list(columns[0][1])
-    width = max(len(n) for n in names) + 2
-    header = "%-*s" % (width, "requests/s") + "".join("%20s" % label for label, _ in columns)
-    if real:
-        header += "%14s" % "compiled/tt"
-    print(header)
-    for name in names:
-        row = "%-*s" % (width, name) + "".join("%20.0f" % res.get(name, 0.0) for _, res in columns)
-        if real:
-            compiled = dict(columns)["built-in compiled"].get(name, 0.0)
-            tt = dict(columns)["ttserver"].get(name, 0.0)
-            row += "%14.2f" % (compiled / tt if tt else 0.0)
-        print(row)
-    print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
+        columns.append(("ttserver", _measure([real], dict(os.environ), True, seconds)))
+    print_table(columns, "ttserver" if real else None, "compiled/tt")
 
 
-def _measure_builtin(cmd: List[str], env: Dict[str, str], seconds: float) -> Dict[str, float]:
+def _measure(cmd: List[str], env: Dict[str, str], real: bool,
+             seconds: float) -> Dict[str, float]:
+    """The key-value workloads on an on-memory hash, the searches on a
+    table database; on a built-in server (-port 0 is in ``cmd``), or with
+    ``real`` on the real ttserver at ``cmd[0]``."""
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        target = start_server(cmd + ["*"], env, None, workdir)
-        try:
-            results.update(_kv_workloads(target[1], seconds))
-        finally:
-            stop_server(target[0])
-        target = start_server(cmd + ["t.tct"], env, None, workdir)
-        try:
-            results.update(_search_workloads(target[1], seconds))
-        finally:
-            stop_server(target[0])
+        for db, workload in (("*", _kv_workloads), ("t.tct", _search_workloads)):
+            full = cmd + [db]
+            port = free_port() if real else None
+            if port is not None:
+                full = [cmd[0], "-host", "127.0.0.1", "-port", str(port), "-log",
+                        os.path.join(workdir, "log"), db]
+            results.update(run_on_server(full, env, port, workdir, workload, seconds))
         return results
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _measure_real(path: str, seconds: float) -> Dict[str, float]:
-    workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
-    try:
-        results: Dict[str, float] = {}
-        for db, fn in (("*", _kv_workloads), ("t.tct", _search_workloads)):
-            port = free_port()
-            cmd = [path, "-host", "127.0.0.1", "-port", str(port), "-log",
-                   os.path.join(workdir, "log"), db]
-            target = start_server(cmd, dict(os.environ), port, workdir)
-            try:
-                results.update(fn(target[1], seconds))
-            finally:
-                stop_server(target[0])
-        return results
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-
-
-
-
 
 
 if __name__ == "__main__":

@@ -26,10 +26,11 @@ a round trip; plain text records look exactly like ktremotemgr's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 from kt.errors import KyotoTycoonError, ProtocolError, ServerConnectionError, ServerError
 from kt.serializers import KT_NONE
@@ -171,7 +172,7 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def _read_tsv(stream: TextIO) -> Iterator[Tuple[bytes, bytes]]:
+def _read_tsv(stream: IO[str]) -> Iterator[Tuple[bytes, bytes]]:
     for lineno, line in enumerate(stream, 1):
         line = line.rstrip("\n")
         if line.endswith("\r"):
@@ -244,12 +245,22 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     raise AssertionError(cmd)  # pragma: no cover
 
 
+@contextlib.contextmanager
+def _tsv_file(path: str, mode: str) -> Iterator[IO[str]]:
+    """The TSV file of import ("r") or export ("w"); "-" is stdin or
+    stdout, which stay open afterwards."""
+    if path == "-":
+        yield sys.stdin if mode == "r" else sys.stdout
+        return
+    with open(path, mode, encoding="utf-8", newline="\n") as f:
+        yield f
+
+
 def _import(client: Any, args: argparse.Namespace) -> int:
-    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", newline="\n")
     progress = Progress("imported")
     count = 0
     batch: Dict[bytes, bytes] = {}
-    try:
+    with _tsv_file(args.file, "r") as stream:
         for key, value in _read_tsv(stream):
             batch[key] = value
             if len(batch) >= args.batch:
@@ -260,18 +271,14 @@ def _import(client: Any, args: argparse.Namespace) -> int:
         if batch:
             client.set_bulk(batch)
             count += len(batch)
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
     progress.done(count)
     return EXIT_OK
 
 
 def _export(client: Any, args: argparse.Namespace) -> int:
-    out = sys.stdout if args.file == "-" else open(args.file, "w", encoding="utf-8", newline="\n")
     progress = Progress("exported")
     count = 0
-    try:
+    with _tsv_file(args.file, "w") as out:
         keys = client.match_prefix(b"", None)
         for i in range(0, len(keys), 1000):
             batch = keys[i:i + 1000]
@@ -281,9 +288,6 @@ def _export(client: Any, args: argparse.Namespace) -> int:
                     out.write("%s\t%s\n" % (escape(k), escape(found[k])))
                     count += 1
             progress.update(count)
-    finally:
-        if out is not sys.stdout:
-            out.close()
     progress.done(count)
     return EXIT_OK
 

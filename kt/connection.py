@@ -90,26 +90,22 @@ class Connection:
     __slots__ = ("host", "port", "timeout", "connect_timeout", "sock", "buf",
                  "pid", "epoch", "last_used", "requests", "generation", "_socket_module")
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        socket_module: Optional[ModuleType] = None,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout if connect_timeout is not None else timeout
+    def __init__(self, settings: PoolSettings, generation: int) -> None:
+        """A connection (not opened yet) to the server of the pool
+        ``settings``, in the pool's ``generation``."""
+        self.host = settings.host
+        self.port = settings.port
+        self.timeout = settings.timeout
+        connect_timeout = settings.connect_timeout
+        self.connect_timeout = connect_timeout if connect_timeout is not None else settings.timeout
         self.sock: Optional[Any] = None
         self.buf = ReceiveBuffer()
         self.pid = os.getpid()
         self.epoch = _fork_epoch[0]
         self.last_used = time.monotonic()
         self.requests = 0
-        self.generation = 0
-        self._socket_module = socket_module
+        self.generation = generation
+        self._socket_module = settings.socket_module
 
     @property
     def address(self) -> str:
@@ -325,10 +321,7 @@ class ConnectionPool(PoolSettings):
                 self._wait_for_room()
             self._in_use += 1
             generation = self._generation
-        conn = Connection(self.host, self.port, self.timeout, self.connect_timeout,
-                          self.socket_module)
-        conn.generation = generation
-        return conn
+        return Connection(self, generation)
 
     def _wait_for_room(self) -> None:
         # Called with the lock held, in a bounded pool.

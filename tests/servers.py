@@ -23,7 +23,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import pytest
 
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer
 
@@ -153,3 +155,22 @@ class ServerCache:
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
+
+
+def scripted_fixture(kind: str, python_source: str, lua_source: str,
+                     variants: Optional[Sequence[str]] = None) -> Any:
+    """A module-scoped ``scripted`` fixture: a scripted_server() of ``kind``
+    per variant, running for the whole module.  Variants are implementations
+    (server_kinds() by default), "builtin+lua" for the built-in server
+    running the Lua source."""
+
+    @pytest.fixture(scope="module", params=list(variants or server_kinds(kind)))
+    def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[RunningServer]:
+        workdir = str(tmp_path_factory.mktemp("scripted"))
+        impl, _, flavour = request.param.partition("+")
+        with scripted_server(kind, impl, python_source, lua_source, workdir=workdir,
+                             lua=(flavour == "lua") or None) as server:
+            yield server
+
+    return scripted

@@ -4,13 +4,11 @@ Lua procedures, a real ktserver with the Lua ones."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from kt import KT_JSON, KyotoTycoon, ServerError
 from lua_servers import script_variants
-from servers import RunningServer, scripted_server
+from servers import RunningServer, scripted_fixture
 
 PYTHON_SCRIPT = '''
 from kt.server.kyoto.scripting import RV_ELOGIC, ScriptError
@@ -57,13 +55,7 @@ end
 '''
 
 
-@pytest.fixture(scope="module", params=script_variants("kyoto"))
-def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[RunningServer]:
-    workdir = str(tmp_path_factory.mktemp("scr"))
-    with scripted_server("kyoto", request.param.split("+")[0], PYTHON_SCRIPT, LUA_SCRIPT,
-                         workdir=workdir, lua=("+lua" in request.param) or None) as server:
-        yield server
+scripted = scripted_fixture("kyoto", PYTHON_SCRIPT, LUA_SCRIPT, script_variants("kyoto"))
 
 
 def test_seed_script_examples(scripted: RunningServer) -> None:

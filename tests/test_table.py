@@ -13,40 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import kt
-from kt import (
-    INDEX_NUM,
-    INDEX_QGRAM,
-    INDEX_STR,
-    INDEX_TOKEN,
-    OP_FTS_ALL,
-    OP_FTS_ANY,
-    OP_FTS_EXPRESSION,
-    OP_FTS_PHRASE,
-    OP_NEGATE,
-    OP_NOINDEX,
-    OP_NUM_ANYEXACT,
-    OP_NUM_BETWEEN,
-    OP_NUM_EQ,
-    OP_NUM_GE,
-    OP_NUM_GT,
-    OP_NUM_LE,
-    OP_NUM_LT,
-    OP_STR_ALL,
-    OP_STR_ANY,
-    OP_STR_ANYEXACT,
-    OP_STR_CONTAINS,
-    OP_STR_ENDSWITH,
-    OP_STR_EQ,
-    OP_STR_REGEX,
-    OP_STR_STARTSWITH,
-    ORDER_NUM_ASC,
-    ORDER_NUM_DESC,
-    ORDER_STR_ASC,
-    ORDER_STR_DESC,
-    TT_TABLE,
-    QueryBuilder,
-    TokyoTyrant,
-)
+from kt import *  # noqa: F403 -- the public API: QueryBuilder, TT_TABLE and the OP_*, INDEX_*, ORDER_* constants
 from mirror import FLAVOURS, client_for, connect_fixture
 from servers import RunningServer
 

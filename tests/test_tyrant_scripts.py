@@ -4,13 +4,11 @@ Python and with a Lua extension, a real ttserver with the Lua one."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from kt import KT_JSON, TokyoTyrant, TokyoTyrantError
 from lua_servers import script_variants
-from servers import RunningServer, scripted_server
+from servers import RunningServer, scripted_fixture
 
 PYTHON_EXT = '''
 def incr(key, value):
@@ -41,13 +39,7 @@ end
 '''
 
 
-@pytest.fixture(scope="module", params=script_variants("tyrant"))
-def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[RunningServer]:
-    workdir = str(tmp_path_factory.mktemp("ext"))
-    with scripted_server("tyrant", request.param.split("+")[0], PYTHON_EXT, LUA_EXT,
-                         workdir=workdir, lua=("+lua" in request.param) or None) as server:
-        yield server
+scripted = scripted_fixture("tyrant", PYTHON_EXT, LUA_EXT, script_variants("tyrant"))
 
 
 def test_seed_script_examples(scripted: RunningServer) -> None:

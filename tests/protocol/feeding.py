@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 
+import pytest
+
+from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 
 T = TypeVar("T")
@@ -47,3 +50,28 @@ def split_at(data: bytes, cuts: Sequence[int]) -> List[bytes]:
 
 def one_byte_pieces(data: bytes) -> List[bytes]:
     return [data[i:i + 1] for i in range(len(data))]
+
+
+def check_feedings(make: Callable[[], ParseFn[object]], data: bytes, cut: Sequence[int],
+                   trailer: bytes) -> object:
+    """Whole, byte by byte and at random cuts give one result; ``trailer``
+    (the start of the next message) stays in the buffer.  ``make`` gives a
+    fresh parse function per feeding."""
+    whole, rest = feed_pieces(make(), [data + trailer])
+    assert whole is not None
+    assert rest == trailer
+    by_byte, rest = feed_pieces(make(), one_byte_pieces(data) + [trailer])
+    assert by_byte == whole
+    assert rest == trailer
+    split, rest = feed_pieces(make(), split_at(data + trailer, cut))
+    assert split == whole
+    assert rest == trailer
+    return whole
+
+
+def assert_rejected(parse: ParseFn[object], data: bytes) -> None:
+    """``parse`` raises ProtocolError on ``data``."""
+    buf = ReceiveBuffer()
+    buf.feed(data)
+    with pytest.raises(ProtocolError):
+        parse(buf)

@@ -13,7 +13,7 @@ from kt.protocol import kt_binary as kb
 from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.kt_binary import BulkRecords
 
-from feeding import feed_pieces, one_byte_pieces, split_at
+from feeding import check_feedings as feedings_agree, feed_pieces, one_byte_pieces, split_at
 
 keys = st.binary(max_size=40) | st.sampled_from(
     [b"", b"\x00", b"\t", b"\n", b"\r\n", b"\xff\xfe", b"caf\xc3\xa9", b"a\tb\nc\x00d"]
@@ -44,17 +44,8 @@ def parse_request(buf: ReceiveBuffer) -> Optional[kb.BinaryRequest]:
 
 
 def check_feedings(make: Callable[[], Callable[[ReceiveBuffer], object]], data: bytes, cut: List[int]) -> object:
-    """Whole, byte by byte and at random cuts give one result; trailer stays."""
-    whole, rest = feed_pieces(make(), [data + TRAILER])
-    assert whole is not None
-    assert rest == TRAILER
-    by_byte, rest = feed_pieces(make(), one_byte_pieces(data) + [TRAILER])
-    assert by_byte == whole
-    assert rest == TRAILER
-    split, rest = feed_pieces(make(), split_at(data + TRAILER, cut))
-    assert split == whole
-    assert rest == TRAILER
-    return whole
+    """feeding.check_feedings with this module's TRAILER."""
+    return feedings_agree(make, data, cut, TRAILER)
 
 
 def req_parser() -> Callable[[ReceiveBuffer], Optional[kb.BinaryRequest]]:

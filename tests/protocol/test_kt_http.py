@@ -19,7 +19,7 @@ from kt.errors import ProtocolError
 from kt.protocol import kt_http as h
 from kt.protocol.buffer import ReceiveBuffer
 
-from feeding import feed_pieces, one_byte_pieces, split_at
+from feeding import assert_rejected, check_feedings, feed_pieces, one_byte_pieces, split_at
 
 Pairs = List[Tuple[bytes, bytes]]
 
@@ -41,21 +41,6 @@ raw_pairs = st.lists(st.tuples(raw_keys, raw_values), max_size=30)
 
 REQ_TRAILER = b"POST /rpc/echo HTTP/1.1\r\n"  # the start of another request
 RESP_TRAILER = b"HTTP/1.1 200 OK\r\n"  # the start of another response
-
-
-def check_feedings(make: Callable[[], Callable[[ReceiveBuffer], object]], data: bytes,
-                   cut: Sequence[int], trailer: bytes) -> object:
-    """Whole, byte by byte and at random cuts give one result; trailer stays."""
-    whole, rest = feed_pieces(make(), [data + trailer])
-    assert whole is not None
-    assert rest == trailer
-    by_byte, rest = feed_pieces(make(), one_byte_pieces(data) + [trailer])
-    assert by_byte == whole
-    assert rest == trailer
-    split, rest = feed_pieces(make(), split_at(data + trailer, cut))
-    assert split == whole
-    assert rest == trailer
-    return whole
 
 
 def req_parser() -> Callable[[ReceiveBuffer], Optional[h.HttpRequest]]:
@@ -607,10 +592,7 @@ def test_pipelined_requests() -> None:
     ],
 )
 def test_request_parser_rejects(data: bytes) -> None:
-    buf = ReceiveBuffer()
-    buf.feed(data)
-    with pytest.raises(ProtocolError):
-        h.RequestParser().parse(buf)
+    assert_rejected(h.RequestParser().parse, data)
 
 
 def test_request_body_limit() -> None:
@@ -905,10 +887,7 @@ def test_response_until_close() -> None:
     ],
 )
 def test_response_parser_rejects(data: bytes) -> None:
-    buf = ReceiveBuffer()
-    buf.feed(data)
-    with pytest.raises(ProtocolError):
-        h.ResponseParser().parse(buf)
+    assert_rejected(h.ResponseParser().parse, data)
 
 
 # --- X-Kt-Xt dates --------------------------------------------------------------------
@@ -988,40 +967,46 @@ TOKENS = [
 fuzz_bytes = st.binary(max_size=300) | st.lists(st.sampled_from(TOKENS), max_size=40).map(b"".join)
 
 
-def drain_requests(data: bytes) -> None:
+def drain(parse: Callable[[ReceiveBuffer], object], data: bytes, use: Callable[[object], None],
+          finish: Optional[Callable[[ReceiveBuffer], object]] = None) -> None:
+    """Parse up to 100 messages out of ``data`` and ``use`` each (then the
+    one ``finish`` gives at the end of the input); ProtocolError ends it."""
     buf = ReceiveBuffer(limit=1 << 16)
     buf.feed(data)
-    p = h.RequestParser()
     try:
         for _ in range(100):
-            req = p.parse(buf)
-            if req is None:
+            msg = parse(buf)
+            if msg is None:
                 break
-            assert isinstance(req, h.HttpRequest)
-            req.rpc_pairs()
-            h.split_rest_path(req.path)
-            h.rpc_procedure(req.path)
-            _ = req.keep_alive
+            use(msg)
+        last = finish(buf) if finish is not None else None
+        if last is not None:
+            use(last)
     except ProtocolError:
         pass
+
+
+def use_request(req: object) -> None:
+    assert isinstance(req, h.HttpRequest)
+    req.rpc_pairs()
+    h.split_rest_path(req.path)
+    h.rpc_procedure(req.path)
+    _ = req.keep_alive
+
+
+def use_response(resp: object) -> None:
+    assert isinstance(resp, h.HttpResponse)
+    resp.rpc_pairs()
+    _ = resp.keep_alive
+
+
+def drain_requests(data: bytes) -> None:
+    drain(h.RequestParser().parse, data, use_request)
 
 
 def drain_responses(data: bytes, head: bool) -> None:
-    buf = ReceiveBuffer(limit=1 << 16)
-    buf.feed(data)
     p = h.ResponseParser(head=head)
-    try:
-        for _ in range(100):
-            resp = p.parse(buf)
-            if resp is None:
-                break
-            assert isinstance(resp, h.HttpResponse)
-            resp.rpc_pairs()
-            _ = resp.keep_alive
-        resp = p.finish(buf)
-        assert resp is None or isinstance(resp, h.HttpResponse)
-    except ProtocolError:
-        pass
+    drain(p.parse, data, use_response, p.finish)
 
 
 @given(fuzz_bytes, st.booleans())

@@ -18,6 +18,8 @@ from kt.errors import ProtocolError
 from kt.protocol import tt_binary as tt
 from kt.protocol.buffer import ReceiveBuffer
 
+from feeding import assert_rejected
+
 Parse = Callable[[ReceiveBuffer], object]
 MakeParse = Callable[[], Parse]
 
@@ -579,10 +581,7 @@ def test_mget_nonzero_status_still_has_count() -> None:
     b"\xc8\x78\x00\x00\x00\x00\x80\x00\x00\x00" + b"\x00" * 12,  # negative port
 ])
 def test_request_parser_rejects(data: bytes) -> None:
-    buf = ReceiveBuffer()
-    buf.feed(data)
-    with pytest.raises(ProtocolError):
-        tt.RequestParser().parse(buf)
+    assert_rejected(tt.RequestParser().parse, data)
 
 
 def test_request_parser_limits_are_inclusive() -> None:
