@@ -283,11 +283,16 @@ class _BaseServer:
         self.stop()
 
     def __del__(self) -> None:
+        # A finalizer may run in any thread, during garbage collection: no
+        # client calls (their pools take locks), no waiting; just ask the
+        # process to end (Popen reaps it later).
         proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
+        if proc is not None:
+            self._proc = None
             try:
-                self.stop()
-            except Exception:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            except Exception:  # pragma: no cover - never raise from a finalizer
                 pass
 
     def __repr__(self) -> str:

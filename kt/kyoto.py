@@ -737,6 +737,7 @@ class CursorMethods:
         self.db = db
         self.cursor_id = next(_cursor_ids) if cursor_id is None else cursor_id
         self._epoch = fork_epoch()
+        self._valid = False
 
     def _request(self, procedure: str, pairs: List[Tuple[bytes, bytes]]) -> bytes:
         pairs.append((b"CUR", b"%d" % self.cursor_id))
@@ -749,7 +750,14 @@ class CursorMethods:
         return self._exchange(procedure, self._request(procedure, pairs), finish)
 
     def _ok(self, resp: kh.HttpResponse, procedure: str) -> bool:
-        return self._client._rpc_result(resp, procedure)[0] == 200
+        self._valid = self._client._rpc_result(resp, procedure)[0] == 200
+        return self._valid
+
+    def is_valid(self) -> bool:
+        """Whether the cursor's last call found a record (the original
+        library's name; no request is sent).  False before the first
+        positioning call and after ``close()``."""
+        return self._valid
 
     def jump(self, key: Optional[Key] = None) -> Any:
         """Go to ``key`` (or the first record after it), or to the first
@@ -776,6 +784,7 @@ class CursorMethods:
 
     def _record(self, resp: kh.HttpResponse, procedure: str) -> Optional[Dict[bytes, bytes]]:
         status, out = self._client._rpc_result(resp, procedure)
+        self._valid = status == 200
         return out if status == 200 else None
 
     def key(self, step: bool = False) -> Any:
@@ -869,6 +878,7 @@ class Cursor(CursorMethods):
 
     def close(self) -> None:
         """Delete the server-side cursor and give the connection back."""
+        self._valid = False
         conn = self._conn
         if conn is None:
             return
@@ -886,17 +896,23 @@ class Cursor(CursorMethods):
 
     def __iter__(self) -> Iterator[Tuple[Any, Any]]:
         """(key, value) from the current position (or the first record if
-        the cursor was never positioned) to the end; closes the cursor."""
+        the cursor was never positioned) to the end; closes the cursor.
+        Leaving the loop early gives the connection up rather than closing
+        the cursor on the server: an abandoned generator is closed by the
+        garbage collector, where no request may be sent."""
         try:
-            if self._conn is None and not self.jump():
-                return
-            while True:
+            if self._conn is not None or self.jump():
                 item = self.get(step=True)
-                if item is None:
-                    return
-                yield item
-        finally:
+                while item is not None:
+                    yield item
+                    item = self.get(step=True)
+        except GeneratorExit:
+            self._abandon()
+            raise
+        except BaseException:
             self.close()
+            raise
+        self.close()
 
     def __enter__(self) -> "Cursor":
         return self
@@ -904,9 +920,18 @@ class Cursor(CursorMethods):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _abandon(self) -> None:
+        # For finalizers: never send cur_delete nor hand the connection back
+        # (under cyclic garbage collection its socket may already be
+        # closed).  Closing the connection ends the server-side cursor too.
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            if self._epoch == fork_epoch():
+                self._client._pool.abandon(conn)
+
     def __del__(self) -> None:
-        if self._conn is not None:
-            try:
-                self.close()
-            except Exception:
-                pass
+        try:
+            self._abandon()
+        except Exception:  # pragma: no cover - never raise from a finalizer
+            pass
