@@ -41,7 +41,8 @@ from typing import (
     final,
 )
 
-from kt.client import Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr
+from kt.client import (Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr,
+                       number_text)
 from kt.connection import Connection, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
@@ -210,12 +211,26 @@ class KyotoMethods(PooledClient):
             expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
         """Store ``value`` at ``key``; returns the number of records stored
         (1), or None with ``no_reply=True`` (sent without waiting)."""
+        return self._set(_key_bytes(key), self._encode(value), db, expire_time, no_reply)
+
+    def _set(self, key: bytes, value: bytes, db: Optional[int], expire_time: Optional[int],
+             no_reply: bool) -> Any:
         data = kb.encode_set(
-            _key_bytes(key), self._encode(value),
-            self.default_db if db is None else self._check_db(db),
+            key, value, self.default_db if db is None else self._check_db(db),
             _XT_NONE if expire_time is None else _xt_arg(expire_time),
             kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+
+    def get_bytes(self, key: Key, db: Optional[int] = None) -> Any:
+        """The original library's name for ``get_raw``: the stored bytes,
+        not deserialized, or None."""
+        return self.get_raw(key, db)
+
+    def set_bytes(self, key: Key, value: Union[str, bytes], db: Optional[int] = None,
+                  expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
+        """Store ``value`` as it is, bypassing the serializer (bytes, or str
+        as UTF-8); otherwise like ``set`` (the original library's name)."""
+        return self._set(_key_bytes(key), to_bytes(value, "value"), db, expire_time, no_reply)
 
     def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Any:
         """Remove ``key``; returns the number of records removed (0 or 1)."""
@@ -267,8 +282,8 @@ class KyotoMethods(PooledClient):
         """Store many records; returns how many were stored (None with
         ``no_reply=True``)."""
         items = merge_items(__data, kwargs)
-        if self._text_values is not None:
-            pairs = items_to_pairs(items.items(), self._text_values)
+        if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
+            pairs = items_to_pairs(items.items(), True)
         else:
             encode = self._encode
             pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
@@ -292,13 +307,15 @@ class KyotoMethods(PooledClient):
         return its output map.  With ``encode_values`` the input values are
         serialized and output values deserialized with the client's
         serializer; otherwise values go as they are (str as UTF-8) and come
-        back as bytes.  A procedure that fails raises ServerError."""
+        back as bytes.  Input values that are int or float go as their
+        decimal text either way (``n=1``, ``db=0``: what Lua procedures
+        read).  A procedure that fails raises ServerError."""
         items = merge_items(__data, kwargs)
-        if encode_values:
-            encode = self._encode
-            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        else:
-            pairs = [(_key_bytes(k), _key_bytes(v)) for k, v in items.items()]
+        encode = self._encode if encode_values else _key_bytes
+        pairs: List[Tuple[bytes, bytes]] = []
+        for k, v in items.items():
+            number = number_text(v)
+            pairs.append((_key_bytes(k), encode(v) if number is None else number))
         data = kb.encode_play_script(_key_bytes(name), pairs,
                                      kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
@@ -653,6 +670,11 @@ class KyotoMethods(PooledClient):
         if mode == _VALUES:
             return [decode(found[k]) for k in batch if k in found]
         return [(self._key_out(k), decode(found[k])) for k in batch if k in found]
+
+    def keys_nonlazy(self, db: Optional[int] = None) -> Any:
+        """Every key of a database, as a list, in one request (the original
+        library's name; same as ``match_prefix("", db=db)``)."""
+        return self.match_prefix(b"", None, db)
 
     def keys(self, db: Optional[int] = None) -> Any:
         """Every key of a database, lazily (the key list comes in one

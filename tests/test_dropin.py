@@ -163,3 +163,54 @@ def test_embedded_server_finalizer_does_not_wait() -> None:
     server.__del__()
     assert server._proc is None
     assert proc.wait(10) is not None
+
+
+# --- bug 2: B+ tree duplicates in items() / values() ------------------------------
+
+
+def _duplicates(tt: Any) -> List[Any]:
+    """Records with duplicates, in the B+ tree's order (key, then the order
+    setdup/setdupback left them in)."""
+    tt.set("b", "b1")
+    tt.setdup("b", "b2")
+    tt.setdup("b", "b3")
+    tt.setdupback("b", "b0")
+    tt.set("a", "a1")
+    for i in range(7):
+        tt.setdup("c", "c%d" % i)
+    tt.set("d", "d1")
+    tt.setdup("d", "d2")
+    return ([("a", "a1")] + [("b", "b%d" % i) for i in range(4)]
+            + [("c", "c%d" % i) for i in range(7)] + [("d", "d1"), ("d", "d2")])
+
+
+@pytest.mark.parametrize("page", [1000, 1, 2, 3, 5])
+def test_items_and_values_keep_btree_duplicates(tt: Any, page: int) -> None:
+    expected = _duplicates(tt)
+    tt._range_page = page  # pages that end inside a run of duplicates
+    assert len(tt) == len(expected)
+    assert list(tt.items()) == expected
+    assert list(tt.values()) == [v for _, v in expected]
+    assert list(tt.keys()) == ["a", "b", "c", "d"]  # fwmkeys: each key once
+
+
+def test_items_order_matches_the_server_iterator(tt: Any) -> None:
+    _duplicates(tt)
+    tt._range_page = 2
+    # the server's own (shared) iterator: the order items() must follow
+    walked: List[Any] = []
+    reply = tt.misc("iterinit", [])
+    assert reply is not None
+    while True:
+        pair = tt.misc("iternext", [])
+        if not pair:
+            break
+        walked.append((pair[0].decode(), pair[1].decode()))
+    assert list(tt.items()) == walked
+
+
+def test_items_on_hash_database_falls_back(tt_hash: Any) -> None:
+    tt_hash.set_bulk({"k%d" % i: "v%d" % i for i in range(25)})
+    tt_hash._range_page = 4
+    assert sorted(tt_hash.items()) == sorted(("k%d" % i, "v%d" % i) for i in range(25))
+    assert sorted(tt_hash.values()) == sorted("v%d" % i for i in range(25))
