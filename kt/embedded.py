@@ -82,8 +82,17 @@ class _BaseServer:
         server_args: Optional[Sequence[str]] = None,
         start_timeout: float = 30.0,
         stop_timeout: float = 10.0,
+        serializer: Any = None,
+        quiet: bool = True,
+        connection_pool: Optional[bool] = None,
         **client_options: Any,
     ) -> None:
+        # serializer, quiet and connection_pool: the original library's
+        # keyword arguments.  The client always pools its connections, so
+        # connection_pool is accepted and has no effect.
+        if serializer is not None:
+            client_options["serializer"] = serializer
+        self.quiet = quiet
         self.host = host
         self.port = port
         self._fixed_port = port is not None
@@ -235,6 +244,8 @@ class _BaseServer:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self._output.append(line)
+            if not self.quiet:
+                sys.stderr.write(line + "\n")
             if not self._ready.is_set() and any(mark in line for mark in self.ready_marks):
                 self._ready.set()
         stream.close()
@@ -310,7 +321,15 @@ class EmbeddedServer(_BaseServer):
     :param port: port (None: a free one is picked, at most 32767 for ktserver).
     :param database: database spec, or a list of them ("*", "%", "x.kct"...).
     :param server_args: more command-line options for the server.
-    :param client_options: keyword arguments for ``client`` (serializer...).
+    :param start_timeout, stop_timeout: seconds to wait for the server to
+        accept connections, and to exit after SIGTERM.
+    :param serializer: the client's serializer (the original library's
+        argument; the same as passing it in ``client_options``).
+    :param quiet: True (the default): the server's output is only kept for
+        ``output`` and errors; False: it is also copied to stderr.
+    :param connection_pool: accepted for code written for the original
+        library; the client always keeps a pool of connections.
+    :param client_options: keyword arguments for ``client`` (timeout...).
     """
 
     kind = "kyoto"

@@ -48,6 +48,8 @@ _ITER_BATCH = 100
 _RANGE_PAGE = 1000
 _SCRIPT_DECODE = 1
 _SCRIPT_INT = 2
+_SCRIPT_LIST = 4
+_SCRIPT_DICT = 8
 _KEYS = 0
 _VALUES = 1
 _ITEMS = 2
@@ -74,6 +76,10 @@ def _int_result(result: bytes, name: str) -> Optional[int]:
 
 def _is_zero(status: int, arg: Any) -> bool:
     return status == 0
+
+
+def _same(data: bytes) -> bytes:
+    return data
 
 
 def _listed(items: List[Any], arg: Any) -> List[Any]:
@@ -408,14 +414,17 @@ class TyrantMethods(PooledClient):
     def script(self, name: str, key: Optional[Key] = None, value: Any = None,
                lock_records: bool = False, lock_all: bool = False,
                encode_value: bool = True, decode_result: bool = False,
-               decode_value: Optional[bool] = None, as_int: bool = False) -> Any:
+               decode_value: Optional[bool] = None, as_int: bool = False,
+               as_list: bool = False, as_dict: bool = False) -> Any:
         """Call the server's extension function ``name`` with ``key`` and
         ``value``; returns its result (bytes, or deserialized with
         ``decode_result``; ``decode_value`` is the original library's name
-        for it).  ``as_int=True`` reads the result as an integer (None for
-        an empty result).  A key or value that is an int or float goes as
-        its decimal text.  Raises TokyoTyrantError when the function fails
-        or does not exist."""
+        for it).  The original library's result shapes: ``as_int=True``
+        reads the result as an integer (None for an empty result);
+        ``as_list=True`` splits it into lines, ``as_dict=True`` into lines
+        of key TAB value (each part deserialized with ``decode_result``).
+        A key or value that is an int or float goes as its decimal text.
+        Raises TokyoTyrantError when the function fails or does not exist."""
         opts = (tb.EXT_LOCK_RECORD if lock_records else 0) | (tb.EXT_LOCK_GLOBAL if lock_all else 0)
         kbytes = b"" if key is None else _script_arg(key)
         number = number_text(value)
@@ -428,17 +437,33 @@ class TyrantMethods(PooledClient):
         else:
             vbytes = _key(value)
         decode = decode_result if decode_value is None else decode_value
+        shape = (_SCRIPT_INT if as_int else _SCRIPT_DICT if as_dict else
+                 _SCRIPT_LIST if as_list else 0) | (_SCRIPT_DECODE if decode else 0)
         data = tb.encode_ext(to_bytes(name, "name"), kbytes, vbytes, opts)
         return self._call(data, tb.parse_value_reply, False, None, self._script_result,
-                          (name, _SCRIPT_INT if as_int else _SCRIPT_DECODE if decode else 0))
+                          (name, shape))
 
     def _script_result(self, reply: Tuple[int, bytes], arg: Tuple[str, int]) -> Any:
         status, result = reply
         if status != 0:
             raise self._error("script %r" % (arg[0],), tb.CMD_EXT, status)
-        if arg[1] == _SCRIPT_INT:
+        shape = arg[1]
+        if shape & _SCRIPT_INT:
             return _int_result(result, arg[0])
-        return self._decode(result) if arg[1] == _SCRIPT_DECODE else result
+        if shape & (_SCRIPT_LIST | _SCRIPT_DICT):
+            return self._script_lines(result, shape)
+        return self._decode(result) if shape & _SCRIPT_DECODE else result
+
+    def _script_lines(self, result: bytes, shape: int) -> Any:
+        lines = result.rstrip(b"\n").split(b"\n") if result else []
+        decode = self._decode if shape & _SCRIPT_DECODE else _same
+        if shape & _SCRIPT_LIST:
+            return [decode(line) for line in lines]
+        out: Dict[Any, Any] = {}
+        for line in lines:
+            k, tab, v = line.partition(b"\t")
+            out[decode(k)] = decode(v)
+        return out
 
     @property
     def lua(self) -> "TTLuaHelper":

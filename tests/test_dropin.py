@@ -214,3 +214,102 @@ def test_items_on_hash_database_falls_back(tt_hash: Any) -> None:
     tt_hash._range_page = 4
     assert sorted(tt_hash.items()) == sorted(("k%d" % i, "v%d" % i) for i in range(25))
     assert sorted(tt_hash.values()) == sorted("v%d" % i for i in range(25))
+
+
+# --- the original's names and arguments ------------------------------------------------
+
+#: kt.constants of the original library: names and values.
+ORIGINAL_CONSTANTS = {
+    "OP_STR_EQ": 0, "OP_STR_CONTAINS": 1, "OP_STR_STARTSWITH": 2, "OP_STR_ENDSWITH": 3,
+    "OP_STR_ALL": 4, "OP_STR_ANY": 5, "OP_STR_ANYEXACT": 6, "OP_STR_REGEX": 7,
+    "OP_NUM_EQ": 8, "OP_NUM_GT": 9, "OP_NUM_GE": 10, "OP_NUM_LT": 11, "OP_NUM_LE": 12,
+    "OP_NUM_BETWEEN": 13, "OP_NUM_ANYEXACT": 14, "OP_FTS_PHRASE": 15, "OP_FTS_ALL": 16,
+    "OP_FTS_ANY": 17, "OP_FTS_EXPRESSION": 18, "OP_NEGATE": 1 << 24, "OP_NOINDEX": 1 << 25,
+    "ORDER_STR_ASC": 0, "ORDER_STR_DESC": 1, "ORDER_NUM_ASC": 2, "ORDER_NUM_DESC": 3,
+    "INDEX_STR": 0, "INDEX_NUM": 1, "INDEX_TOKEN": 2, "INDEX_QGRAM": 3,
+    "IOP_OPTIMIZE": 9998, "IOP_DELETE": 9999, "IOP_KEEP": 1 << 24,
+}
+
+
+def test_constants_module_has_the_originals() -> None:
+    import kt
+    import kt.constants
+
+    assert sorted(kt.constants.__all__) == sorted(ORIGINAL_CONSTANTS)
+    for name, value in ORIGINAL_CONSTANTS.items():
+        assert getattr(kt.constants, name) == value, name
+        if hasattr(kt, name):  # the top-level names are the same constants
+            assert getattr(kt, name) == value, name
+
+
+def test_constants_drive_the_table_database(tt_table_server: RunningServer,
+                                            tt_connect: Callable[..., Any]) -> None:
+    from kt import TT_TABLE
+    from kt.constants import INDEX_STR, IOP_DELETE, IOP_KEEP, IOP_OPTIMIZE, OP_STR_EQ
+
+    db = tt_connect(port=tt_table_server.port, serializer=TT_TABLE)
+    db.clear()
+    db.set_bulk({"a": {"name": "x"}, "b": {"name": "y"}})
+    assert db.set_index("name", INDEX_STR) is True
+    assert db.set_index("name", INDEX_STR | IOP_KEEP) is False  # exists already
+    assert db.set_index("name", IOP_OPTIMIZE) is True
+    assert db.search([("addcond", "name", OP_STR_EQ, "y")]) == ["b"]
+    assert db.set_index("name", IOP_DELETE) is True
+    db.clear()
+
+
+def test_kt_original_names(client: Any) -> None:
+    assert client.set_bytes("k", b"\xff\x00") == 1
+    assert client.get_bytes("k") == b"\xff\x00"
+    assert client.set_bytes("t", "\u00e9", db=1, expire_time=60) == 1
+    assert client.get_bytes("t", db=1) == "\u00e9".encode("utf-8")
+    assert client.set_bytes("n", b"x", no_reply=True) is None
+    assert client.get_bytes("missing") is None
+    with pytest.raises(TypeError):
+        client.set_bytes("k", 1)
+    client.set_bulk({"a": "1", "b": "2"}, db=1)
+    assert client.keys_nonlazy(db=1) == ["a", "b", "t"]
+    assert sorted(client.keys_nonlazy()) == ["k", "n"]
+
+
+def test_cursor_is_valid(client: Any) -> None:
+    client.set_bulk({"a": "1", "b": "2"}, db=1)
+    with client.cursor(db=1) as cur:
+        assert cur.is_valid() is False  # not positioned yet
+        assert cur.jump() is True and cur.is_valid() is True
+        assert cur.get(step=True) == ("a", "1") and cur.is_valid() is True
+        assert cur.step() is False and cur.is_valid() is False  # past "b"
+        assert cur.key() is None and cur.is_valid() is False
+        assert cur.jump("b") is True and cur.is_valid() is True
+    assert cur.is_valid() is False  # closed
+
+
+def test_tt_original_names(tt: Any) -> None:
+    assert tt.set_bytes("k", b"\xff\x00") is True
+    assert tt.get_bytes("k") == b"\xff\x00"
+    assert tt.set_bytes("t", "\u00e9") is True
+    assert tt.get_bytes("t") == "\u00e9".encode("utf-8")
+    assert tt.set_bytes("n", b"x", True) is None
+    assert tt.get_bytes("n") == b"x"  # read-your-writes: the same connection
+    assert tt.get_bytes("missing") is None
+    assert tt.set("p", "v", True) is None  # no_reply: the third positional argument
+    assert tt.set("q", "w", False) is True
+    assert tt.get("p") == "v"
+    assert tt.setdup("q", "w2") is True
+    assert tt.setdupback("q", "w0") is True
+    assert tt.keys_fast() == ["k", "n", "p", "q", "t"]
+    assert tt.items_fast() == [("k", "\xff\x00".encode("latin-1")), ("n", "x"), ("p", "v"),
+                               ("q", "w0"), ("q", "w"), ("q", "w2"), ("t", "\u00e9")]
+
+
+def test_kt_none_takes_str(tt: Any, tt_server: RunningServer,
+                           tt_connect: Callable[..., Any]) -> None:
+    from kt import KT_NONE
+
+    raw = tt_connect(port=tt_server.port, serializer=KT_NONE)
+    assert raw.set("k", "\u00e9") is True
+    assert raw.get("k") == "\u00e9".encode("utf-8")
+    assert raw.set_bulk({"a": "x", "b": b"y"}) is True
+    assert raw.get_bulk(["a", "b"]) == {"a": b"x", "b": b"y"}
+    with pytest.raises(TypeError):
+        raw.set("k", 1)
