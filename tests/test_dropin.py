@@ -19,7 +19,7 @@ import pytest
 from kt import KyotoTycoon, TokyoTyrant
 from kt.aio import AsyncKyotoTycoon
 from mirror import cleared, connect_fixture
-from servers import RunningServer
+from servers import RunningServer, real_server_path, server_kinds
 
 connect = connect_fixture("kyoto")
 tt_connect = connect_fixture("tyrant")
@@ -313,3 +313,183 @@ def test_kt_none_takes_str(tt: Any, tt_server: RunningServer,
     assert raw.get_bulk(["a", "b"]) == {"a": b"x", "b": b"y"}
     with pytest.raises(TypeError):
         raw.set("k", 1)
+
+
+# --- embedded servers take the original's keyword arguments -----------------------
+
+
+def _server_arg(impl: str, kind: str) -> str:
+    if impl == "builtin":
+        return "builtin"
+    path = real_server_path(kind)
+    assert path is not None
+    return path
+
+
+@pytest.mark.parametrize("impl", server_kinds("kyoto"))
+def test_embedded_server_original_arguments(impl: str, capsys: Any) -> None:
+    from kt import KT_JSON, EmbeddedServer
+
+    server = EmbeddedServer(server=_server_arg(impl, "kyoto"), serializer=KT_JSON,
+                            quiet=True, connection_pool=True)
+    with server:
+        assert server.client.serializer is KT_JSON
+        server.client.set("k", {"a": [1]})
+        assert server.client.get("k") == {"a": [1]}
+    assert capsys.readouterr().err == ""  # quiet: nothing printed
+
+
+@pytest.mark.parametrize("impl", server_kinds("tyrant"))
+def test_embedded_tyrant_server_original_arguments(impl: str, capsys: Any) -> None:
+    from kt import KT_PICKLE, EmbeddedTokyoTyrantServer
+
+    server = EmbeddedTokyoTyrantServer(server=_server_arg(impl, "tyrant"), database="+",
+                                       serializer=KT_PICKLE, quiet=False,
+                                       connection_pool=False)
+    with server:
+        server.client.set("k", {1, 2})
+        assert server.client.get("k") == {1, 2}
+        printed = server.output.splitlines()[0]
+    # quiet=False: the server's output is copied to stderr too
+    assert printed and printed in capsys.readouterr().err
+
+
+# --- the original's Lua helper conventions, with scripts of our own ----------------
+#
+# The original library's helper scripts take numbers as text (n=1, db=0),
+# select a database with db=, give lists back as maps keyed "0", "1", ...
+# and counts as {"num": "2"}; callers pass encode_values=False for raw
+# bytes.  These procedures follow those conventions (Lua for the real
+# servers, the same in Python for the built-in ones).
+
+KT_LUA = '''kt = __kyototycoon__
+function _db(inmap)
+  if inmap.db then return kt.dbs[tonumber(inmap.db) + 1] end
+  return kt.db
+end
+function count(inmap, outmap)
+  outmap.num = _db(inmap):count()
+  return kt.RVSUCCESS
+end
+function first_keys(inmap, outmap)
+  local cur = _db(inmap):cursor()
+  cur:jump()
+  for i = 0, tonumber(inmap.n) - 1 do
+    local key = cur:get_key(true)
+    if not key then break end
+    outmap[tostring(i)] = key
+  end
+  cur:disable()
+  return kt.RVSUCCESS
+end
+function add(inmap, outmap)
+  outmap.sum = tostring(tonumber(inmap.a) + tonumber(inmap.b))
+  return kt.RVSUCCESS
+end
+function echo(inmap, outmap)
+  for k, v in pairs(inmap) do outmap[k] = v end
+  return kt.RVSUCCESS
+end
+'''
+
+KT_PY = '''
+def _db(ctx, inmap):
+    return ctx.database(int(inmap[b"db"])) if b"db" in inmap else ctx.db
+
+def count(ctx, inmap):
+    return {"num": _db(ctx, inmap).count()}
+
+def first_keys(ctx, inmap):
+    keys = sorted(k for k, v, xt in _db(ctx, inmap).items())[:int(inmap[b"n"])]
+    return {str(i): k for i, k in enumerate(keys)}
+
+def add(ctx, inmap):
+    total = float(inmap[b"a"]) + float(inmap[b"b"])
+    return {"sum": int(total) if total == int(total) else total}
+
+def echo(ctx, inmap):
+    return dict(inmap)
+'''
+
+TT_LUA = '''
+function count_to(key, value)
+  local out = {}
+  for i = 1, tonumber(value) do out[#out + 1] = tostring(i) end
+  return table.concat(out, "\\n")
+end
+function twice(key, value)
+  return tonumber(value) * 2
+end
+function kv(key, value)
+  return key .. "\\t" .. value .. "\\n" .. value .. "\\t" .. key .. "\\n"
+end
+'''
+
+TT_PY = '''
+def count_to(key, value):
+    return "\\n".join(str(i) for i in range(1, int(value) + 1))
+
+def twice(key, value):
+    total = float(value) * 2
+    return str(int(total) if total == int(total) else total)
+
+def kv(key, value):
+    return key + b"\\t" + value + b"\\n" + value + b"\\t" + key + b"\\n"
+'''
+
+
+def _scripted(kind: str, impl: str, tmp: Any, databases: List[str]) -> RunningServer:
+    option, source, ext = {
+        ("kyoto", True): ("-scr", KT_PY, "py"), ("kyoto", False): ("-scr", KT_LUA, "lua"),
+        ("tyrant", True): ("-ext", TT_PY, "py"), ("tyrant", False): ("-ext", TT_LUA, "lua"),
+    }[(kind, impl == "builtin")]
+    path = tmp / ("procs." + ext)
+    path.write_text(source)
+    return RunningServer(kind, impl, databases=databases, args=[option, str(path)],
+                         workdir=str(tmp))
+
+
+@pytest.fixture(scope="module", params=server_kinds("kyoto"))
+def kt_scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[RunningServer]:
+    with _scripted("kyoto", request.param, tmp_path_factory.mktemp("scr"),
+                   ["*", "%"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=server_kinds("tyrant"))
+def tt_scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[RunningServer]:
+    with _scripted("tyrant", request.param, tmp_path_factory.mktemp("ext"), ["*"]) as server:
+        yield server
+
+
+def test_kt_lua_conventions(kt_scripted: RunningServer, connect: Callable[..., Any]) -> None:
+    client = connect(port=kt_scripted.port, timeout=10)
+    client.clear(db=0)
+    client.clear(db=1)
+    client.set_bulk({"c": "3", "a": "1", "b": "2"}, db=1)
+    client.set("z", "0", db=0)
+    lua = client.lua
+    assert lua.count(db=1) == {"num": "3"}  # db=1 goes as "1"
+    assert lua.count(db=0) == {"num": "1"}
+    assert lua.count() == {"num": "1"}
+    assert lua.first_keys(n=2, db=1) == {"0": "a", "1": "b"}  # a list as a map
+    assert client.script("first_keys", {"n": 5, "db": 1}) == {"0": "a", "1": "b", "2": "c"}
+    assert lua.add(a=1.5, b=2) == {"sum": "3.5"}  # floats as decimal text
+    assert lua.add(a=-1, b=1) == {"sum": "0"}
+    assert lua.echo(n=7, x=0.25, raw=b"\xff", encode_values=False) == \
+        {"n": b"7", "x": b"0.25", "raw": b"\xff"}
+
+
+def test_tt_lua_conventions(tt_scripted: RunningServer, tt_connect: Callable[..., Any]) -> None:
+    client = tt_connect(port=tt_scripted.port, timeout=10)
+    assert client.script("twice", "k", 21, as_int=True) == 42  # value 21 goes as "21"
+    assert client.lua.twice("k", 1.25, decode_value=True) == "2.5"
+    assert client.script("twice", None, "4") == b"8"
+    assert client.script("count_to", "", 3, as_list=True) == [b"1", b"2", b"3"]
+    assert client.lua.count_to("", 2, decode_value=True, as_list=True) == ["1", "2"]
+    assert client.script("count_to", "", 0, as_list=True) == []
+    assert client.script("kv", "a", "b", as_dict=True, decode_value=True) == \
+        {"a": "b", "b": "a"}
+    assert client.script("kv", 1, 2, as_dict=True) == {b"1": b"2", b"2": b"1"}
