@@ -318,19 +318,12 @@ def test_kt_none_takes_str(tt: Any, tt_server: RunningServer,
 # --- embedded servers take the original's keyword arguments -----------------------
 
 
-def _server_arg(impl: str, kind: str) -> str:
-    if impl == "builtin":
-        return "builtin"
-    path = real_server_path(kind)
-    assert path is not None
-    return path
-
-
 @pytest.mark.parametrize("impl", server_kinds("kyoto"))
 def test_embedded_server_original_arguments(impl: str, capsys: Any) -> None:
     from kt import KT_JSON, EmbeddedServer
 
-    server = EmbeddedServer(server=_server_arg(impl, "kyoto"), serializer=KT_JSON,
+    server = EmbeddedServer(server=real_server_path("kyoto") if impl == "real" else impl,
+                            serializer=KT_JSON,
                             quiet=True, connection_pool=True)
     with server:
         assert server.client.serializer is KT_JSON
@@ -343,7 +336,8 @@ def test_embedded_server_original_arguments(impl: str, capsys: Any) -> None:
 def test_embedded_tyrant_server_original_arguments(impl: str, capsys: Any) -> None:
     from kt import KT_PICKLE, EmbeddedTokyoTyrantServer
 
-    server = EmbeddedTokyoTyrantServer(server=_server_arg(impl, "tyrant"), database="+",
+    executable = real_server_path("tyrant") if impl == "real" else impl
+    server = EmbeddedTokyoTyrantServer(server=executable, database="+",
                                        serializer=KT_PICKLE, quiet=False,
                                        connection_pool=False)
     with server:
@@ -386,10 +380,6 @@ function add(inmap, outmap)
   outmap.sum = tostring(tonumber(inmap.a) + tonumber(inmap.b))
   return kt.RVSUCCESS
 end
-function echo(inmap, outmap)
-  for k, v in pairs(inmap) do outmap[k] = v end
-  return kt.RVSUCCESS
-end
 '''
 
 KT_PY = '''
@@ -406,9 +396,6 @@ def first_keys(ctx, inmap):
 def add(ctx, inmap):
     total = float(inmap[b"a"]) + float(inmap[b"b"])
     return {"sum": int(total) if total == int(total) else total}
-
-def echo(ctx, inmap):
-    return dict(inmap)
 '''
 
 TT_LUA = '''
@@ -478,8 +465,8 @@ def test_kt_lua_conventions(kt_scripted: RunningServer, connect: Callable[..., A
     assert client.script("first_keys", {"n": 5, "db": 1}) == {"0": "a", "1": "b", "2": "c"}
     assert lua.add(a=1.5, b=2) == {"sum": "3.5"}  # floats as decimal text
     assert lua.add(a=-1, b=1) == {"sum": "0"}
-    assert lua.echo(n=7, x=0.25, raw=b"\xff", encode_values=False) == \
-        {"n": b"7", "x": b"0.25", "raw": b"\xff"}
+    assert lua.add(a=0.25, b=7, encode_values=False) == {"sum": b"7.25"}
+    assert client.script("first_keys", {"n": 1, "db": 1}, encode_values=False) == {"0": b"a"}
 
 
 def test_tt_lua_conventions(tt_scripted: RunningServer, tt_connect: Callable[..., Any]) -> None:
