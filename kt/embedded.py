@@ -88,10 +88,12 @@ class _BaseServer:
         **client_options: Any,
     ) -> None:
         # serializer, quiet and connection_pool: the original library's
-        # keyword arguments.  The client always pools its connections, so
-        # connection_pool is accepted and has no effect.
+        # keyword arguments (the client accepts connection_pool and always
+        # pools its connections).
         if serializer is not None:
             client_options["serializer"] = serializer
+        if connection_pool is not None:
+            client_options["connection_pool"] = connection_pool
         self.quiet = quiet
         self.host = host
         self.port = port

@@ -130,6 +130,7 @@ class KyotoMethods(PooledClient):
         connect_timeout: Optional[float] = None,
         max_idle_time: Optional[float] = 20.0,
         socket_module: Any = None,
+        connection_pool: Optional[bool] = None,
     ) -> None:
         super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
                          pool_timeout, connect_timeout, max_idle_time, socket_module)
@@ -716,6 +717,8 @@ class KyotoTycoon(KyotoMethods):
         (ktserver closes idle connections after its ``-tout``, 30 s by default).
     :param socket_module: module providing ``create_connection`` (tests,
         gevent without monkey-patching).
+    :param connection_pool: accepted for code written for the original
+        library; connections are always pooled.
     """
 
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "Cursor":

@@ -198,6 +198,7 @@ class TyrantMethods(PooledClient):
         connect_timeout: Optional[float] = None,
         max_idle_time: Optional[float] = None,
         socket_module: Any = None,
+        connection_pool: Optional[bool] = None,
     ) -> None:
         super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
                          pool_timeout, connect_timeout, max_idle_time, socket_module)
@@ -241,6 +242,10 @@ class TyrantMethods(PooledClient):
         """The bytes stored at ``key``, or None."""
         return self._call(tb.encode_get(_key(key)), tb.parse_value_reply, True, None,
                           _raw_or_none, None)
+
+    def seize(self, key: Key) -> Any:
+        """The original library's name for ``pop``."""
+        return self.pop(key)
 
     def pop(self, key: Key) -> Any:
         """The value at ``key`` (or None), removing the record: get and out
@@ -854,6 +859,8 @@ class TokyoTyrant(TyrantMethods):
     :param timeout: socket timeout in seconds (None: wait forever).
     :param max_connections, pool_timeout, connect_timeout, max_idle_time,
         socket_module: connection pool settings, as for KyotoTycoon.
+    :param connection_pool: accepted for code written for the original
+        library; connections are always pooled.
     """
 
 

@@ -300,6 +300,20 @@ def test_tt_original_names(tt: Any) -> None:
     assert tt.keys_fast() == ["k", "n", "p", "q", "t"]
     assert tt.items_fast() == [("k", "\xff\x00".encode("latin-1")), ("n", "x"), ("p", "v"),
                                ("q", "w0"), ("q", "w"), ("q", "w2"), ("t", "\u00e9")]
+    assert tt.seize("p") == "v"
+    assert tt.seize("p") is None
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_clients_take_connection_pool(kt_server: RunningServer, tt_server: RunningServer,
+                                      connect: Callable[..., Any],
+                                      tt_connect: Callable[..., Any], pooled: bool) -> None:
+    kc = connect(port=kt_server.port, connection_pool=pooled)
+    kc.set("cp", "1")
+    assert kc.get("cp") == "1"
+    tc = tt_connect(port=tt_server.port, connection_pool=pooled)
+    tc.set("cp", "1")
+    assert tc.get("cp") == "1"
 
 
 def test_kt_none_takes_str(tt: Any, tt_server: RunningServer,
