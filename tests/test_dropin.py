@@ -494,3 +494,36 @@ def test_tt_lua_conventions(tt_scripted: RunningServer, tt_connect: Callable[...
     assert client.script("kv", "a", "b", as_dict=True, decode_value=True) == \
         {"a": "b", "b": "a"}
     assert client.script("kv", 1, 2, as_dict=True) == {b"1": b"2", b"2": b"1"}
+
+
+# --- the migration notes name what exists -------------------------------------------
+
+
+def test_migration_notes_list_every_alias() -> None:
+    import re
+    from pathlib import Path
+
+    from kt import Cursor
+    from kt.aio import AsyncCursor, AsyncTokyoTyrant
+
+    notes = (Path(__file__).resolve().parent.parent / "docs" / "migration.md").read_text()
+    table = notes[notes.index("## Names and arguments"):notes.index("## Not supported")]
+    classes = {"KyotoTycoon": [KyotoTycoon, AsyncKyotoTycoon],
+               "TokyoTyrant": [TokyoTyrant, AsyncTokyoTyrant], "Cursor": [Cursor, AsyncCursor]}
+    named = re.findall(r"`(KyotoTycoon|TokyoTyrant|Cursor)\.(\w+)", table)
+    named += [("TokyoTyrant", m) for m in re.findall(r"`(setdupback)`", table)]
+    assert len(named) >= 12
+    for cls, method in named:
+        for impl in classes[cls]:
+            assert callable(getattr(impl, method)), (impl, method)
+    for name in ["get_bytes", "set_bytes", "keys_nonlazy", "keys_fast", "items_fast", "setdup",
+                 "setdupback", "is_valid", "seize", "kt.constants", "decode_value", "as_int",
+                 "KT_NONE", "quiet", "connection_pool", "serializer="]:
+        assert name in table, name
+
+
+def test_misc_functions_named_in_the_notes(tt: Any) -> None:
+    _duplicates(tt)
+    flat = tt.misc("range", ["c", "-1"])
+    assert flat[:4] == [b"c", b"c0", b"c", b"c1"] and len(flat) == 18
+    assert tt.misc("regex", ["^d", "-1"]) == [b"d", b"d1", b"d", b"d2"]
