@@ -416,7 +416,7 @@ class TyrantMethods(PooledClient):
 
     # -- scripts ---------------------------------------------------------------
 
-    def script(self, name: str, key: Optional[Key] = None, value: Any = None,
+    def script(self, name: str, key: Any = None, value: Any = None,
                lock_records: bool = False, lock_all: bool = False,
                encode_value: bool = True, decode_result: bool = False,
                decode_value: Optional[bool] = None, as_int: bool = False,
@@ -875,7 +875,7 @@ class TTLuaHelper:
             raise AttributeError(name)
         client = self._client
 
-        def call(key: Optional[Key] = None, value: Any = None, **kwargs: Any) -> Any:
+        def call(key: Any = None, value: Any = None, **kwargs: Any) -> Any:
             return client.script(name, key, value, **kwargs)
 
         call.__name__ = name
