@@ -173,6 +173,7 @@ class AsyncCursor(CursorMethods):
 
     async def close(self) -> None:
         """Delete the server-side cursor and give the connection back."""
+        self._valid = False
         conn = self._conn
         if conn is None:
             return
@@ -209,7 +210,11 @@ class AsyncCursor(CursorMethods):
         await self.close()
 
     def __del__(self) -> None:
+        # A cursor left open: the connection is discarded later, by its
+        # event loop (a finalizer may run in any thread, during garbage
+        # collection); no request is sent.  Nothing to do when that loop is
+        # closed: the pool starts over on the next loop.
         conn = self._conn
         if conn is not None:
             self._conn = None
-            self._pool.discard(conn)
+            self._pool.abandon(conn)

@@ -297,6 +297,18 @@ class AsyncConnectionPool(PoolSettings):
             return
         self._give_back()
 
+    def abandon(self, conn: AsyncConnection) -> None:
+        """Give up a checked-out connection from a finalizer: ``discard``
+        runs later on the pool's event loop (thread-safe scheduling, no
+        network I/O here); nothing when that loop is closed."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or (conn.loop is not None and conn.loop is not loop):
+            return
+        try:
+            loop.call_soon_threadsafe(self.discard, conn)
+        except RuntimeError:  # closed meanwhile
+            pass
+
     async def execute(self, data: bytes, parse: Parse, idempotent: bool = False,
                       reusable: Optional[Callable[[Any], bool]] = None) -> Any:
         """Send one request and return its parsed reply (see

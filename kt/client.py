@@ -41,7 +41,8 @@ from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 _C = TypeVar("_C", bound="PooledClient")
 
-__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr"]
+__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr",
+           "number_text"]
 
 #: A plan: yields Request (answered with its parsed reply) or a list of
 #: items (handed to the caller of an iterator or to ``_drive``'s finish).
@@ -71,6 +72,19 @@ def merge_items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) ->
     if kwargs:
         items.update(kwargs)
     return items
+
+
+def number_text(value: object) -> Optional[bytes]:
+    """An int or float as its decimal text (how script() sends numbers, as
+    the original library did: ``n=1`` reaches a Lua procedure as "1"), or
+    None for any other value (bool included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return b"%d" % value
+    if isinstance(value, float):
+        return repr(value).encode("ascii")
+    return None
 
 
 def advance(plan: Plan, reply: Any) -> Any:

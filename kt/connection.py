@@ -273,7 +273,10 @@ class PoolSettings:
     @property
     def in_use_count(self) -> int:
         """Connections checked out (by requests or cursors)."""
-        return self._in_use
+        return self._in_use - self._abandoned_count()
+
+    def _abandoned_count(self) -> int:
+        return 0
 
 
 class ConnectionPool(PoolSettings):
@@ -295,6 +298,8 @@ class ConnectionPool(PoolSettings):
         self._idle: List[Connection] = []
         self._in_use = 0
         self._generation = 0
+        # connections given up by finalizers (see abandon), not yet counted
+        self._abandoned: List[int] = []
 
     def _check_fork(self) -> None:
         if self._epoch != _fork_epoch[0]:
@@ -309,6 +314,8 @@ class ConnectionPool(PoolSettings):
         if self._epoch != _fork_epoch[0]:
             self._check_fork()
         with self._lock:
+            if self._abandoned:
+                self._settle()
             idle = self._idle
             if idle:
                 conn = idle.pop()
@@ -323,12 +330,45 @@ class ConnectionPool(PoolSettings):
             generation = self._generation
         return Connection(self, generation)
 
+    def abandon(self, conn: Connection) -> None:
+        """Give up a checked-out connection from a finalizer (``__del__``).
+
+        A finalizer may run during cyclic garbage collection, after the
+        collector has already closed the connection's socket, and in any
+        thread, even one that holds this pool's lock: so the connection is
+        never handed back, no request is sent, and the lock is only tried,
+        never waited for.  The socket is closed (a no-op when the collector
+        closed it first); the pool counts the connection as gone at once,
+        or at its next checkout if the lock is busy."""
+        conn.close()
+        if conn.epoch != _fork_epoch[0] or self._epoch != _fork_epoch[0]:
+            return  # the pool starts over in a forked child anyway
+        self._abandoned.append(1)  # atomic: no lock needed
+        if self._lock.acquire(False):
+            try:
+                self._settle()
+            finally:
+                self._lock.release()
+
+    def _settle(self) -> None:
+        # Called with the lock held: count the abandoned connections as gone.
+        abandoned = self._abandoned
+        n = len(abandoned)
+        if n:
+            del abandoned[:n]
+            self._in_use -= n
+            if self._cond is not None:
+                self._cond.notify(n)
+
     def _wait_for_room(self) -> None:
         # Called with the lock held, in a bounded pool.
         cond = self._cond
         assert cond is not None and self.max_connections is not None
         deadline: Optional[float] = None
         while not self._idle and self._in_use >= self.max_connections:
+            if self._abandoned:
+                self._settle()
+                continue
             if deadline is None and self.pool_timeout is not None:
                 deadline = time.monotonic() + self.pool_timeout
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -442,6 +482,9 @@ class ConnectionPool(PoolSettings):
     @property
     def idle_count(self) -> int:
         return len(self._idle)
+
+    def _abandoned_count(self) -> int:
+        return len(self._abandoned)
 
     def __repr__(self) -> str:
         return "<ConnectionPool %s idle=%d in_use=%d>" % (

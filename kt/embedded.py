@@ -83,8 +83,19 @@ class _BaseServer:
         start_timeout: float = 30.0,
         stop_timeout: float = 10.0,
         cwd: Optional[str] = None,
+        serializer: Any = None,
+        quiet: bool = True,
+        connection_pool: Optional[bool] = None,
         **client_options: Any,
     ) -> None:
+        # serializer, quiet and connection_pool: the original library's
+        # keyword arguments (the client accepts connection_pool and always
+        # pools its connections).
+        if serializer is not None:
+            client_options["serializer"] = serializer
+        if connection_pool is not None:
+            client_options["connection_pool"] = connection_pool
+        self.quiet = quiet
         self.host = host
         self.port = port
         self._fixed_port = port is not None
@@ -246,6 +257,8 @@ class _BaseServer:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self._output.append(line)
+            if not self.quiet:
+                sys.stderr.write(line + "\n")
             if not self._ready.is_set() and any(mark in line for mark in self.ready_marks):
                 self._ready.set()
         stream.close()
@@ -305,11 +318,16 @@ class _BaseServer:
         self.stop()
 
     def __del__(self) -> None:
+        # A finalizer may run in any thread, during garbage collection: no
+        # client calls (their pools take locks), no waiting; just ask the
+        # process to end (Popen reaps it later).
         proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
+        if proc is not None:
+            self._proc = None
             try:
-                self.stop()
-            except Exception:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            except Exception:  # pragma: no cover - never raise from a finalizer
                 pass
 
     def __repr__(self) -> str:
@@ -328,7 +346,15 @@ class EmbeddedServer(_BaseServer):
     :param database: database spec, or a list of them ("*", "%", "x.kct"...).
     :param server_args: more command-line options for the server.
     :param cwd: working directory of the server process (None: the current one).
-    :param client_options: keyword arguments for ``client`` (serializer...).
+    :param start_timeout, stop_timeout: seconds to wait for the server to
+        accept connections, and to exit after SIGTERM.
+    :param serializer: the client's serializer (the original library's
+        argument; the same as passing it in ``client_options``).
+    :param quiet: True (the default): the server's output is only kept for
+        ``output`` and errors; False: it is also copied to stderr.
+    :param connection_pool: accepted for code written for the original
+        library; the client always keeps a pool of connections.
+    :param client_options: keyword arguments for ``client`` (timeout...).
     """
 
     kind = "kyoto"

@@ -42,7 +42,8 @@ from typing import (
     final,
 )
 
-from kt.client import Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr
+from kt.client import (Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr,
+                       number_text)
 from kt.connection import Connection, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
@@ -133,6 +134,7 @@ class KyotoMethods(PooledClient):
         connect_timeout: Optional[float] = None,
         max_idle_time: Optional[float] = 20.0,
         socket_module: Any = None,
+        connection_pool: Optional[bool] = None,
     ) -> None:
         super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
                          pool_timeout, connect_timeout, max_idle_time, socket_module)
@@ -214,12 +216,26 @@ class KyotoMethods(PooledClient):
             expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
         """Store ``value`` at ``key``; returns the number of records stored
         (1), or None with ``no_reply=True`` (sent without waiting)."""
+        return self._set(_key_bytes(key), self._encode(value), db, expire_time, no_reply)
+
+    def _set(self, key: bytes, value: bytes, db: Optional[int], expire_time: Optional[int],
+             no_reply: bool) -> Any:
         data = kb.encode_set(
-            _key_bytes(key), self._encode(value),
-            self.default_db if db is None else self._check_db(db),
+            key, value, self.default_db if db is None else self._check_db(db),
             _XT_NONE if expire_time is None else _xt_arg(expire_time),
             kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+
+    def get_bytes(self, key: Key, db: Optional[int] = None) -> Any:
+        """The original library's name for ``get_raw``: the stored bytes,
+        not deserialized, or None."""
+        return self.get_raw(key, db)
+
+    def set_bytes(self, key: Key, value: Union[str, bytes], db: Optional[int] = None,
+                  expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
+        """Store ``value`` as it is, bypassing the serializer (bytes, or str
+        as UTF-8); otherwise like ``set`` (the original library's name)."""
+        return self._set(_key_bytes(key), to_bytes(value, "value"), db, expire_time, no_reply)
 
     def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Any:
         """Remove ``key``; returns the number of records removed (0 or 1)."""
@@ -271,8 +287,8 @@ class KyotoMethods(PooledClient):
         """Store many records; returns how many were stored (None with
         ``no_reply=True``)."""
         items = merge_items(__data, kwargs)
-        if self._text_values is not None:
-            pairs = items_to_pairs(items.items(), self._text_values)
+        if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
+            pairs = items_to_pairs(items.items(), True)
         else:
             encode = self._encode
             pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
@@ -296,13 +312,15 @@ class KyotoMethods(PooledClient):
         return its output map.  With ``encode_values`` the input values are
         serialized and output values deserialized with the client's
         serializer; otherwise values go as they are (str as UTF-8) and come
-        back as bytes.  A procedure that fails raises ServerError."""
+        back as bytes.  Input values that are int or float go as their
+        decimal text either way (``n=1``, ``db=0``: what Lua procedures
+        read).  A procedure that fails raises ServerError."""
         items = merge_items(__data, kwargs)
-        if encode_values:
-            encode = self._encode
-            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        else:
-            pairs = [(_key_bytes(k), _key_bytes(v)) for k, v in items.items()]
+        encode = self._encode if encode_values else _key_bytes
+        pairs: List[Tuple[bytes, bytes]] = []
+        for k, v in items.items():
+            number = number_text(v)
+            pairs.append((_key_bytes(k), encode(v) if number is None else number))
         data = kb.encode_play_script(_key_bytes(name), pairs,
                                      kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
@@ -658,6 +676,11 @@ class KyotoMethods(PooledClient):
             return [decode(found[k]) for k in batch if k in found]
         return [(self._key_out(k), decode(found[k])) for k in batch if k in found]
 
+    def keys_nonlazy(self, db: Optional[int] = None) -> Any:
+        """Every key of a database, as a list, in one request (the original
+        library's name; same as ``match_prefix("", db=db)``)."""
+        return self.match_prefix(b"", None, db)
+
     def keys(self, db: Optional[int] = None) -> Any:
         """Every key of a database, lazily (the key list comes in one
         request; use a cursor to walk the database record by record)."""
@@ -698,6 +721,8 @@ class KyotoTycoon(KyotoMethods):
         (ktserver closes idle connections after its ``-tout``, 30 s by default).
     :param socket_module: module providing ``create_connection`` (tests,
         gevent without monkey-patching).
+    :param connection_pool: accepted for code written for the original
+        library; connections are always pooled.
     """
 
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "Cursor":
@@ -763,6 +788,7 @@ class CursorMethods:
         self.db = db
         self.cursor_id = next(_cursor_ids) if cursor_id is None else cursor_id
         self._epoch = fork_epoch()
+        self._valid = False
 
     def _request(self, procedure: str, pairs: List[Tuple[bytes, bytes]]) -> bytes:
         pairs.append((b"CUR", b"%d" % self.cursor_id))
@@ -775,7 +801,14 @@ class CursorMethods:
         return self._exchange(procedure, self._request(procedure, pairs), finish)
 
     def _ok(self, resp: kh.HttpResponse, procedure: str) -> bool:
-        return self._client._rpc_result(resp, procedure)[0] == 200
+        self._valid = self._client._rpc_result(resp, procedure)[0] == 200
+        return self._valid
+
+    def is_valid(self) -> bool:
+        """Whether the cursor's last call found a record (the original
+        library's name; no request is sent).  False before the first
+        positioning call and after ``close()``."""
+        return self._valid
 
     def jump(self, key: Optional[Key] = None) -> Any:
         """Go to ``key`` (or the first record after it), or to the first
@@ -802,6 +835,7 @@ class CursorMethods:
 
     def _record(self, resp: kh.HttpResponse, procedure: str) -> Optional[Dict[bytes, bytes]]:
         status, out = self._client._rpc_result(resp, procedure)
+        self._valid = status == 200
         return out if status == 200 else None
 
     def key(self, step: bool = False) -> Any:
@@ -895,6 +929,7 @@ class Cursor(CursorMethods):
 
     def close(self) -> None:
         """Delete the server-side cursor and give the connection back."""
+        self._valid = False
         conn = self._conn
         if conn is None:
             return
@@ -912,17 +947,23 @@ class Cursor(CursorMethods):
 
     def __iter__(self) -> Iterator[Tuple[Any, Any]]:
         """(key, value) from the current position (or the first record if
-        the cursor was never positioned) to the end; closes the cursor."""
+        the cursor was never positioned) to the end; closes the cursor.
+        Leaving the loop early gives the connection up rather than closing
+        the cursor on the server: an abandoned generator is closed by the
+        garbage collector, where no request may be sent."""
         try:
-            if self._conn is None and not self.jump():
-                return
-            while True:
+            if self._conn is not None or self.jump():
                 item = self.get(step=True)
-                if item is None:
-                    return
-                yield item
-        finally:
+                while item is not None:
+                    yield item
+                    item = self.get(step=True)
+        except GeneratorExit:
+            self._abandon()
+            raise
+        except BaseException:
             self.close()
+            raise
+        self.close()
 
     def __enter__(self) -> "Cursor":
         return self
@@ -930,9 +971,18 @@ class Cursor(CursorMethods):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _abandon(self) -> None:
+        # For finalizers: never send cur_delete nor hand the connection back
+        # (under cyclic garbage collection its socket may already be
+        # closed).  Closing the connection ends the server-side cursor too.
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            if self._epoch == fork_epoch():
+                self._client._pool.abandon(conn)
+
     def __del__(self) -> None:
-        if self._conn is not None:
-            try:
-                self.close()
-            except Exception:
-                pass
+        try:
+            self._abandon()
+        except Exception:  # pragma: no cover - never raise from a finalizer
+            pass

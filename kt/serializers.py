@@ -13,8 +13,9 @@ so applications can bring their own.
   using this serializer raises ImproperlyConfigured).
 * ``KT_PICKLE``: Python's pickle.  Only read data you wrote yourself: unpickling
   untrusted bytes can run arbitrary code.
-* ``KT_NONE``: no conversion; values must be ``bytes`` (anything else raises
-  TypeError) and reads give ``bytes``.
+* ``KT_NONE``: no conversion: values are ``bytes`` (or ``str``, stored as
+  UTF-8, as the original library allowed; anything else raises TypeError)
+  and reads give ``bytes``.
 * ``TT_TABLE``: for Tokyo Tyrant table databases: a value is a dict of
   column name to column value (``str`` or ``bytes``); reads give a dict of
   ``str`` to ``str`` (``bytes`` for data that is not valid UTF-8).
@@ -140,9 +141,8 @@ class _NoSerialization:
     def encode(self, value: Any) -> bytes:
         if isinstance(value, bytes):
             return value
-        raise TypeError(
-            "with KT_NONE values must be bytes, not %s" % type(value).__name__
-        )
+        # str as UTF-8, as the original library did; anything else TypeError
+        return encode_text(value)
 
     def decode(self, data: bytes) -> Any:
         return data

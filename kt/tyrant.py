@@ -19,16 +19,18 @@ Semantics worth knowing:
   that does not exist, a search the database cannot run).
 * Only ``setnr`` / ``setnr_bulk`` are fire-and-forget; every other write
   waits for the reply.
-* ``keys()`` and ``items()`` use ``fwmkeys`` and ``mget`` rather than the
-  server's single shared iterator, so they never disturb (nor are
-  disturbed by) another client iterating at the same time.
+* ``keys()`` uses ``fwmkeys``, and ``items()`` / ``values()`` pages of
+  misc "range" (B+ tree databases: every record, duplicates included) or
+  ``fwmkeys`` and ``mget`` (other databases), rather than the server's
+  single shared iterator, so they never disturb (nor are disturbed by)
+  another client iterating at the same time.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, final
 
-from kt.client import Finish, Plan, PooledClient, Request, merge_items, mypyc_attr
+from kt.client import Finish, Plan, PooledClient, Request, merge_items, mypyc_attr, number_text
 from kt.errors import ProtocolError, TokyoTyrantError
 from kt.protocol import tt_binary as tb
 from kt.protocol.buffer import ReceiveBuffer
@@ -46,6 +48,11 @@ _MGET_BATCH = 1000
 
 
 _ITER_BATCH = 100
+_RANGE_PAGE = 1000
+_SCRIPT_DECODE = 1
+_SCRIPT_INT = 2
+_SCRIPT_LIST = 4
+_SCRIPT_DICT = 8
 _KEYS = 0
 _VALUES = 1
 _ITEMS = 2
@@ -55,8 +62,31 @@ def _key(key: object) -> bytes:
     return to_bytes(key, "key")
 
 
+def _script_arg(value: object) -> bytes:
+    number = number_text(value)
+    return _key(value) if number is None else number
+
+
+def _int_result(result: bytes, name: str) -> Optional[int]:
+    if not result.strip():
+        return None
+    try:
+        return int(result)
+    except ValueError:
+        raise ProtocolError("script %r: result %r is not an integer" % (name, result[:40])) \
+            from None
+
+
 def _is_zero(status: int, arg: Any) -> bool:
     return status == 0
+
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def _listed(items: List[Any], arg: Any) -> List[Any]:
+    return items
 
 
 def _misc_ok(reply: Tuple[int, List[bytes]], arg: Any) -> bool:
@@ -171,11 +201,14 @@ class TyrantMethods(PooledClient):
         connect_timeout: Optional[float] = None,
         max_idle_time: Optional[float] = None,
         socket_module: Any = None,
+        connection_pool: Optional[bool] = None,
     ) -> None:
         super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
                          pool_timeout, connect_timeout, max_idle_time, socket_module)
         # bound once: get() is the hottest path
         self._value_of_reply: Finish = self._value_or_none
+        # records per misc "range" page of items()/values() (tests lower it)
+        self._range_page = _RANGE_PAGE
 
     # -- plumbing ----------------------------------------------------------
 
@@ -213,6 +246,10 @@ class TyrantMethods(PooledClient):
         return self._call(tb.encode_get(_key(key)), tb.parse_value_reply, True, None,
                           _raw_or_none, None)
 
+    def seize(self, key: Key) -> Any:
+        """The original library's name for ``pop``."""
+        return self.pop(key)
+
     def pop(self, key: Key) -> Any:
         """The value at ``key`` (or None), removing the record: get and out
         sent together in one round trip."""
@@ -220,9 +257,25 @@ class TyrantMethods(PooledClient):
         return self._call(tb.encode_get(k) + tb.encode_out(k), _PopParser().parse, False, None,
                           self._value_or_none, None)
 
-    def set(self, key: Key, value: Any) -> Any:
-        """Store ``value`` at ``key``."""
+    def set(self, key: Key, value: Any, no_reply: bool = False) -> Any:
+        """Store ``value`` at ``key``; True when stored.  ``no_reply=True``
+        (also the original library's third positional argument) sends it
+        without waiting, as ``setnr`` does, and returns None."""
+        if no_reply:
+            return self._send(tb.encode_putnr(_key(key), self._encode(value)))
         return self._status(tb.encode_put(_key(key), self._encode(value)))
+
+    def get_bytes(self, key: Key) -> Any:
+        """The original library's name for ``get_raw``: the stored bytes,
+        not deserialized, or None."""
+        return self.get_raw(key)
+
+    def set_bytes(self, key: Key, value: Union[str, bytes], no_reply: bool = False) -> Any:
+        """Store ``value`` as it is, bypassing the serializer (bytes, or str
+        as UTF-8); otherwise like ``set`` (the original library's name)."""
+        if no_reply:
+            return self._send(tb.encode_putnr(_key(key), _key(value)))
+        return self._status(tb.encode_put(_key(key), _key(value)))
 
     def add(self, key: Key, value: Any) -> Any:
         """Store only if ``key`` is absent; False when it exists."""
@@ -257,6 +310,14 @@ class TyrantMethods(PooledClient):
         """Store a duplicate before the existing records of ``key`` (B+ tree
         databases only)."""
         return self._misc("putdupback", [_key(key), self._encode(value)], True, False, _misc_ok)
+
+    def setdup(self, key: Key, value: Any) -> Any:
+        """The original library's name for ``setup``."""
+        return self.setup(key, value)
+
+    def setdupback(self, key: Key, value: Any) -> Any:
+        """The original library's name for ``setupback``."""
+        return self.setupback(key, value)
 
     def remove(self, key: Key) -> Any:
         """Remove ``key``; returns the number of records removed (0 or 1)."""
@@ -335,8 +396,8 @@ class TyrantMethods(PooledClient):
                  **kwargs: Any) -> Any:
         """Store many records in one request (misc putlist)."""
         items = merge_items(__data, kwargs)
-        if self._text_values is not None:
-            pairs = items_to_pairs(items.items(), self._text_values)
+        if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
+            pairs = items_to_pairs(items.items(), True)
         else:
             encode = self._encode
             pairs = [(_key(k), encode(v)) for k, v in items.items()]
@@ -358,30 +419,59 @@ class TyrantMethods(PooledClient):
 
     # -- scripts ---------------------------------------------------------------
 
-    def script(self, name: str, key: Optional[Key] = None, value: Any = None,
+    def script(self, name: str, key: Any = None, value: Any = None,
                lock_records: bool = False, lock_all: bool = False,
-               encode_value: bool = True, decode_result: bool = False) -> Any:
+               encode_value: bool = True, decode_result: bool = False,
+               decode_value: Optional[bool] = None, as_int: bool = False,
+               as_list: bool = False, as_dict: bool = False) -> Any:
         """Call the server's extension function ``name`` with ``key`` and
         ``value``; returns its result (bytes, or deserialized with
-        ``decode_result``).  Raises TokyoTyrantError when the function fails
-        or does not exist."""
+        ``decode_result``; ``decode_value`` is the original library's name
+        for it).  The original library's result shapes: ``as_int=True``
+        reads the result as an integer (None for an empty result);
+        ``as_list=True`` splits it into lines, ``as_dict=True`` into lines
+        of key TAB value (each part deserialized with ``decode_result``).
+        A key or value that is an int or float goes as its decimal text.
+        Raises TokyoTyrantError when the function fails or does not exist."""
         opts = (tb.EXT_LOCK_RECORD if lock_records else 0) | (tb.EXT_LOCK_GLOBAL if lock_all else 0)
-        kbytes = b"" if key is None else _key(key)
+        kbytes = b"" if key is None else _script_arg(key)
+        number = number_text(value)
         if value is None:
             vbytes = b""
+        elif number is not None:
+            vbytes = number
         elif encode_value:
             vbytes = self._encode(value)
         else:
             vbytes = _key(value)
+        decode = decode_result if decode_value is None else decode_value
+        shape = (_SCRIPT_INT if as_int else _SCRIPT_DICT if as_dict else
+                 _SCRIPT_LIST if as_list else 0) | (_SCRIPT_DECODE if decode else 0)
         data = tb.encode_ext(to_bytes(name, "name"), kbytes, vbytes, opts)
         return self._call(data, tb.parse_value_reply, False, None, self._script_result,
-                          (name, decode_result))
+                          (name, shape))
 
-    def _script_result(self, reply: Tuple[int, bytes], arg: Tuple[str, bool]) -> Any:
+    def _script_result(self, reply: Tuple[int, bytes], arg: Tuple[str, int]) -> Any:
         status, result = reply
         if status != 0:
             raise self._error("script %r" % (arg[0],), tb.CMD_EXT, status)
-        return self._decode(result) if arg[1] else result
+        shape = arg[1]
+        if shape & _SCRIPT_INT:
+            return _int_result(result, arg[0])
+        if shape & (_SCRIPT_LIST | _SCRIPT_DICT):
+            return self._script_lines(result, shape)
+        return self._decode(result) if shape & _SCRIPT_DECODE else result
+
+    def _script_lines(self, result: bytes, shape: int) -> Any:
+        lines = result.rstrip(b"\n").split(b"\n") if result else []
+        decode = self._decode if shape & _SCRIPT_DECODE else _same
+        if shape & _SCRIPT_LIST:
+            return [decode(line) for line in lines]
+        out: Dict[Any, Any] = {}
+        for line in lines:
+            k, tab, v = line.partition(b"\t")
+            out[decode(k)] = decode(v)
+        return out
 
     @property
     def lua(self) -> "TTLuaHelper":
@@ -538,17 +628,71 @@ class TyrantMethods(PooledClient):
             else:
                 yield [(self._key_out(k), decode(found[k])) for k in batch if k in found]
 
+    def _record_pages(self, mode: int) -> Plan:
+        """Plan of values() / items(): every record in the server's order,
+        duplicates of a B+ tree included, by pages of misc "range" (a
+        cursor of its own on the server for each request, so nothing is
+        shared with other clients).  A page restarts at the last key read
+        and skips the records of that key it already gave; a key with more
+        duplicates than a page makes the next request longer.  Databases
+        without "range" (hash, table) fall back to the fwmkeys + mget plan,
+        where a key has one record."""
+        start = b""
+        skip = 0
+        while True:
+            want = skip + self._range_page
+            reply = yield Request(
+                tb.encode_misc(b"range", [start, b"%d" % want], tb.MISC_NO_ULOG),
+                tb.MiscReplyParser().parse)
+            status, elements = reply
+            if status != 0:
+                if start or skip:
+                    raise self._error("misc range", tb.CMD_MISC, status)
+                yield from self._pages(mode)
+                return
+            count = len(elements) // 2
+            if len(elements) % 2 or count < skip or any(
+                    elements[2 * i] != start for i in range(skip)):
+                raise ProtocolError("misc range: records out of order or unpaired")
+            yield self._range_items(elements, skip, mode)
+            if count < want:
+                return
+            start = elements[-2]
+            skip = 1
+            while skip < count and elements[2 * (count - skip - 1)] == start:
+                skip += 1
+
+    def _range_items(self, elements: List[bytes], skip: int, mode: int) -> List[Any]:
+        decode = self._decode
+        if mode == _VALUES:
+            return [decode(elements[i + 1]) for i in range(2 * skip, len(elements), 2)]
+        return [(self._key_out(elements[i]), decode(elements[i + 1]))
+                for i in range(2 * skip, len(elements), 2)]
+
     def keys(self) -> Any:
         """Every key (fetched with one fwmkeys call)."""
         return self._stream(self._pages(_KEYS))
 
+    def keys_fast(self) -> Any:
+        """Every key as a list, in one request (the original library's name;
+        same as ``match_prefix("", None)``)."""
+        return self.match_prefix(b"", None)
+
+    def items_fast(self) -> Any:
+        """Every record as a list of (key, value), as ``items()`` reads them
+        (the original library's name)."""
+        return self._drive(self._record_pages(_ITEMS), _listed)
+
     def items(self) -> Any:
-        """Every (key, value), fetching values in batches with mget."""
-        return self._stream(self._pages(_ITEMS))
+        """Every record as (key, value), lazily, in the server's order: on a
+        B+ tree every duplicate too, in key order (pages of misc "range");
+        on other databases by fwmkeys then mget pages.  Never uses the
+        server's shared iterator."""
+        return self._stream(self._record_pages(_ITEMS))
 
     def values(self) -> Any:
-        """Every value."""
-        return self._stream(self._pages(_VALUES))
+        """Every record's value, as ``items()`` reads them."""
+        return self._stream(self._record_pages(_VALUES))
 
     def __iter__(self) -> Any:
         return self.keys()
@@ -724,6 +868,8 @@ class TokyoTyrant(TyrantMethods):
     :param max_idle_time: connections unused for longer are reopened.
     :param socket_module: module providing ``create_connection`` (tests,
         gevent without monkey-patching).
+    :param connection_pool: accepted for code written for the original
+        library; connections are always pooled.
     """
 
     def Queue(self, key: Key) -> "_containers.TTQueue":
@@ -743,7 +889,7 @@ class TTLuaHelper:
             raise AttributeError(name)
         client = self._client
 
-        def call(key: Optional[Key] = None, value: Any = None, **kwargs: Any) -> Any:
+        def call(key: Any = None, value: Any = None, **kwargs: Any) -> Any:
             return client.script(name, key, value, **kwargs)
 
         call.__name__ = name

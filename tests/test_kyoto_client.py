@@ -119,11 +119,15 @@ def test_serializers_round_trip(kt_server: RunningServer, connect: Callable[...,
     assert c.get_bulk(["s"]) == {"s": value}
 
 
-def test_kt_none_refuses_text_before_sending(kt_server: RunningServer,
-                                            connect: Callable[..., Any]) -> None:
+def test_kt_none_takes_text_refuses_others_before_sending(kt_server: RunningServer,
+                                                         connect: Callable[..., Any]) -> None:
     c = connect(port=kt_server.port, serializer=KT_NONE)
+    assert c.set("k", "text \u00e9") == 1  # str as UTF-8, as the original library did
+    assert c.get("k") == "text \u00e9".encode("utf-8")
     with pytest.raises(TypeError):
-        c.set("k", "text")
+        c.set("k", 1)
+    with pytest.raises(TypeError):
+        c.set_bulk({"k": 1.5})
 
 
 def test_binary_keys_and_values(client: KyotoTycoon) -> None:
