@@ -32,6 +32,7 @@ the return type of the compiled method and refuse a coroutine.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, TypeVar
 
 from kt.connection import ConnectionPool, mypyc_attr
@@ -41,8 +42,8 @@ from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 _C = TypeVar("_C", bound="PooledClient")
 
-__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr",
-           "number_text"]
+__all__ = ["LuaHelper", "PooledClient", "Request", "Plan", "advance", "merge_items",
+           "mypyc_attr", "number_text"]
 
 #: A plan: yields Request (answered with its parsed reply) or a list of
 #: items (handed to the caller of an iterator or to ``_drive``'s finish).
@@ -216,3 +217,20 @@ class PooledClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LuaHelper:
+    """``client.lua.name(...)`` is ``client.script("name", ...)``: the
+    server-side procedure (Kyoto Tycoon) or extension function (Tokyo
+    Tyrant) ``name`` called with the same arguments as ``script``."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return functools.partial(self._client.script, name)
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return self.__getattr__(name)

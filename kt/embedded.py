@@ -310,6 +310,15 @@ class _BaseServer:
             pass
         proc.wait()
 
+    def _bound_client(self, make: Any) -> Any:
+        """The client of this server (made on first use by ``make(host,
+        port, **client_options)``)."""
+        if self._client is None:
+            if self.port is None:
+                raise ServerStartError("run() the server before asking for its client")
+            self._client = make(self.host, self.port, **self.client_options)
+        return self._client
+
     def __enter__(self: _S) -> _S:
         self.run()
         return self
@@ -364,11 +373,7 @@ class EmbeddedServer(_BaseServer):
     @property
     def client(self) -> KyotoTycoon:
         """A KyotoTycoon client bound to this server."""
-        if self._client is None:
-            if self.port is None:
-                raise ServerStartError("run() the server before asking for its client")
-            self._client = KyotoTycoon(self.host, self.port, **self.client_options)
-        client: KyotoTycoon = self._client
+        client: KyotoTycoon = self._bound_client(KyotoTycoon)
         return client
 
 
@@ -390,9 +395,5 @@ class EmbeddedTokyoTyrantServer(_BaseServer):
     @property
     def client(self) -> TokyoTyrant:
         """A TokyoTyrant client bound to this server."""
-        if self._client is None:
-            if self.port is None:
-                raise ServerStartError("run() the server before asking for its client")
-            self._client = TokyoTyrant(self.host, self.port, **self.client_options)
-        client: TokyoTyrant = self._client
+        client: TokyoTyrant = self._bound_client(TokyoTyrant)
         return client

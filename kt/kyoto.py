@@ -42,7 +42,7 @@ from typing import (
     final,
 )
 
-from kt.client import (Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr,
+from kt.client import (Finish, LuaHelper, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr,
                        number_text)
 from kt.connection import Connection, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
@@ -112,6 +112,17 @@ class _ScriptReplyParser:
                 "script %r failed on %s (no such procedure, no -scr script loaded, "
                 "or the procedure returned an error)" % (self._name, self._address),
                 exc.code) from None
+
+
+def _increment_pairs(key: Key, num: bytes, orig: Optional[bytes],
+                     expire_time: Optional[int]) -> List[Tuple[bytes, bytes]]:
+    """The input of RPC increment / increment_double."""
+    pairs = [(b"key", _key_bytes(key)), (b"num", num)]
+    if orig is not None:
+        pairs.append((b"orig", orig))
+    if expire_time is not None:
+        pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+    return pairs
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -424,20 +435,20 @@ class KyotoMethods(PooledClient):
         integer record."""
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError("n must be an int, not %s" % type(n).__name__)
-        pairs = [(b"key", _key_bytes(key)), (b"num", b"%d" % n)]
-        if orig is not None:
-            if isinstance(orig, bool) or not isinstance(orig, int):
-                raise TypeError("orig must be an int or None, not %s" % type(orig).__name__)
-            pairs.append((b"orig", b"%d" % orig))
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        if orig is not None and (isinstance(orig, bool) or not isinstance(orig, int)):
+            raise TypeError("orig must be an int or None, not %s" % type(orig).__name__)
+        pairs = _increment_pairs(key, b"%d" % n, None if orig is None else b"%d" % orig,
+                                 expire_time)
         return self._rpc("increment", pairs, db, False, self._incremented)
 
-    def _incremented(self, resp: kh.HttpResponse, procedure: str) -> int:
+    def _counter_out(self, resp: kh.HttpResponse, procedure: str) -> Dict[bytes, bytes]:
         status, out = self._rpc_result(resp, procedure)
         if status != 200:
             raise self._logical(procedure, status, out)
-        return self._int(out, b"num", procedure)
+        return out
+
+    def _incremented(self, resp: kh.HttpResponse, procedure: str) -> int:
+        return self._int(self._counter_out(resp, procedure), b"num", procedure)
 
     def incr_double(self, key: Key, n: float = 1.0, orig: Optional[float] = None,
                     db: Optional[int] = None, expire_time: Optional[int] = None) -> Any:
@@ -445,19 +456,15 @@ class KyotoMethods(PooledClient):
         result.  Raises ServerError (code 450) for an incompatible record."""
         if isinstance(n, bool) or not isinstance(n, (int, float)):
             raise TypeError("n must be a number, not %s" % type(n).__name__)
-        pairs = [(b"key", _key_bytes(key)), (b"num", repr(float(n)).encode("ascii"))]
-        if orig is not None:
-            if isinstance(orig, bool) or not isinstance(orig, (int, float)):
-                raise TypeError("orig must be a number or None, not %s" % type(orig).__name__)
-            pairs.append((b"orig", repr(float(orig)).encode("ascii")))
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        if orig is not None and (isinstance(orig, bool) or not isinstance(orig, (int, float))):
+            raise TypeError("orig must be a number or None, not %s" % type(orig).__name__)
+        pairs = _increment_pairs(key, repr(float(n)).encode("ascii"),
+                                 None if orig is None else repr(float(orig)).encode("ascii"),
+                                 expire_time)
         return self._rpc("increment_double", pairs, db, False, self._incremented_double)
 
     def _incremented_double(self, resp: kh.HttpResponse, procedure: str) -> float:
-        status, out = self._rpc_result(resp, procedure)
-        if status != 200:
-            raise self._logical(procedure, status, out)
+        out = self._counter_out(resp, procedure)
         try:
             return float(out[b"num"])
         except (KeyError, ValueError):
@@ -752,25 +759,6 @@ class KyotoTycoon(KyotoMethods):
         return Queue(self, key, db)
 
 
-class LuaHelper:
-    """``client.lua.name(**kwargs)`` runs the server procedure ``name``."""
-
-    def __init__(self, client: KyotoMethods) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        client = self._client
-
-        def call(__data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
-            return client.script(name, __data, **kwargs)
-
-        call.__name__ = name
-        return call
-
-    def __getitem__(self, name: str) -> Callable[..., Any]:
-        return self.__getattr__(name)
 
 
 _cursor_ids = iter(range(1, 1 << 62))

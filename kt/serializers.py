@@ -66,7 +66,16 @@ def decode_text(data: bytes) -> Union[str, bytes]:
     return text(data)
 
 
-class _Binary:
+class _Named:
+    """A serializer shows as the name it is imported by (``KT_JSON``...)."""
+
+    name = ""
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Binary(_Named):
     name = "KT_BINARY"
 
     def encode(self, value: Any) -> bytes:
@@ -75,11 +84,8 @@ class _Binary:
     def decode(self, data: bytes) -> Any:
         return decode_text(data)
 
-    def __repr__(self) -> str:
-        return "KT_BINARY"
 
-
-class _Json:
+class _Json(_Named):
     name = "KT_JSON"
 
     def encode(self, value: Any) -> bytes:
@@ -88,11 +94,8 @@ class _Json:
     def decode(self, data: bytes) -> Any:
         return json.loads(data)
 
-    def __repr__(self) -> str:
-        return "KT_JSON"
 
-
-class _Msgpack:
+class _Msgpack(_Named):
     name = "KT_MSGPACK"
 
     def _module(self) -> Any:
@@ -118,11 +121,8 @@ class _Msgpack:
     def decode(self, data: bytes) -> Any:
         return self._module().unpackb(data, raw=False)
 
-    def __repr__(self) -> str:
-        return "KT_MSGPACK"
 
-
-class _Pickle:
+class _Pickle(_Named):
     name = "KT_PICKLE"
 
     def encode(self, value: Any) -> bytes:
@@ -131,11 +131,8 @@ class _Pickle:
     def decode(self, data: bytes) -> Any:
         return pickle.loads(data)
 
-    def __repr__(self) -> str:
-        return "KT_PICKLE"
 
-
-class _NoSerialization:
+class _NoSerialization(_Named):
     name = "KT_NONE"
 
     def encode(self, value: Any) -> bytes:
@@ -147,11 +144,8 @@ class _NoSerialization:
     def decode(self, data: bytes) -> Any:
         return data
 
-    def __repr__(self) -> str:
-        return "KT_NONE"
 
-
-class _Table:
+class _Table(_Named):
     name = "TT_TABLE"
 
     def encode(self, value: Any) -> bytes:
@@ -170,9 +164,6 @@ class _Table:
             decode_text(name): decode_text(column)
             for name, column in decode_columns(data).items()
         }
-
-    def __repr__(self) -> str:
-        return "TT_TABLE"
 
 
 KT_BINARY: Serializer = _Binary()

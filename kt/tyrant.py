@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, final
 
-from kt.client import Finish, Plan, PooledClient, Request, merge_items, mypyc_attr, number_text
+from kt.client import Finish, LuaHelper, Plan, PooledClient, Request, merge_items, mypyc_attr, number_text
 from kt.errors import ProtocolError, TokyoTyrantError
 from kt.protocol import tt_binary as tb
 from kt.protocol.buffer import ReceiveBuffer
@@ -878,19 +878,5 @@ class TokyoTyrant(TyrantMethods):
         return TTQueue(self, key)
 
 
-class TTLuaHelper:
-    """``client.lua.name(key=None, value=None, **options)`` runs ``script``."""
-
-    def __init__(self, client: TyrantMethods) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        client = self._client
-
-        def call(key: Any = None, value: Any = None, **kwargs: Any) -> Any:
-            return client.script(name, key, value, **kwargs)
-
-        call.__name__ = name
-        return call
+#: The original library's name for the Tokyo Tyrant client's ``lua`` helper.
+TTLuaHelper = LuaHelper

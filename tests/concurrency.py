@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
+
+import pytest
 
 
 def run_threads(worker: Callable[[int], None], threads: int) -> None:
@@ -94,3 +96,34 @@ def fork_child_uses_its_own_connections(client: Any, ops: int = 50) -> None:
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert client.get("child%d" % (ops - 1)) == "c"
     assert client.get("before") == "fork"
+
+
+def concurrency_tests(client_class: str, client_fixture: str,
+                      server_fixture: str) -> Tuple[Callable[..., None], ...]:
+    """The three concurrency tests of a client suite (threads, gevent
+    greenlets in a subprocess, fork), over the suite's client fixture and
+    server fixture, named so that pytest collects them when the suite
+    assigns them to test_* names."""
+
+    # usefixtures puts the (parametrised) fixtures in each test's closure, so
+    # that pytest parametrises the tests and getfixturevalue finds them.
+    @pytest.mark.usefixtures(client_fixture)
+    def threads(request: pytest.FixtureRequest) -> None:
+        threads_share_one_client(request.getfixturevalue(client_fixture))
+
+    @pytest.mark.usefixtures(server_fixture)
+    def greenlets(request: pytest.FixtureRequest) -> None:
+        pytest.importorskip("gevent")
+        greenlets_share_one_client(client_class, request.getfixturevalue(server_fixture).port)
+
+    @pytest.mark.usefixtures(client_fixture)
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+    def fork(request: pytest.FixtureRequest) -> None:
+        from mirror import is_async
+
+        client = request.getfixturevalue(client_fixture)
+        if is_async(client):
+            pytest.skip("an event loop does not survive fork; the asyncio pool is per loop")
+        fork_child_uses_its_own_connections(client)
+
+    return threads, greenlets, fork

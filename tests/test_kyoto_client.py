@@ -23,11 +23,7 @@ from kt import (
     ServerConnectionError,
     ServerError,
 )
-from concurrency import (
-    fork_child_uses_its_own_connections,
-    greenlets_share_one_client,
-    threads_share_one_client,
-)
+from concurrency import concurrency_tests
 from mirror import cleared, connect_fixture, is_async
 from servers import RunningServer, server_kinds
 
@@ -381,20 +377,9 @@ def test_ulog_without_update_log(client: KyotoTycoon) -> None:
 # --- concurrency ---------------------------------------------------------------
 
 
-def test_sixteen_threads_share_one_client(client: KyotoTycoon) -> None:
-    threads_share_one_client(client)
-
-
-def test_gevent_two_hundred_greenlets(kt_server: RunningServer) -> None:
-    pytest.importorskip("gevent")
-    greenlets_share_one_client("KyotoTycoon", kt_server.port)
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_fork_child_never_reuses_parent_sockets(client: KyotoTycoon) -> None:
-    if is_async(client):
-        pytest.skip("an event loop does not survive fork; the asyncio pool is per loop")
-    fork_child_uses_its_own_connections(client)
+(test_sixteen_threads_share_one_client, test_gevent_two_hundred_greenlets,
+ test_fork_child_never_reuses_parent_sockets) = concurrency_tests("KyotoTycoon", "client",
+                                                                  "kt_server")
 
 
 # --- failures --------------------------------------------------------------------

@@ -22,11 +22,7 @@ from kt import (
     TokyoTyrant,
     TokyoTyrantError,
 )
-from concurrency import (
-    fork_child_uses_its_own_connections,
-    greenlets_share_one_client,
-    threads_share_one_client,
-)
+from concurrency import concurrency_tests
 from mirror import cleared, connect_fixture, is_async
 from servers import RunningServer, server_kinds
 
@@ -248,20 +244,8 @@ def test_errors(hclient: TokyoTyrant) -> None:
         hclient.set("k", 1.5)
 
 
-def test_threads(hclient: TokyoTyrant) -> None:
-    threads_share_one_client(hclient)
-
-
-def test_gevent(tt_hash_server: RunningServer) -> None:
-    pytest.importorskip("gevent")
-    greenlets_share_one_client("TokyoTyrant", tt_hash_server.port)
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_fork(hclient: TokyoTyrant) -> None:
-    if is_async(hclient):
-        pytest.skip("an event loop does not survive fork; the asyncio pool is per loop")
-    fork_child_uses_its_own_connections(hclient)
+test_threads, test_gevent, test_fork = concurrency_tests("TokyoTyrant", "hclient",
+                                                        "tt_hash_server")
 
 
 @pytest.mark.parametrize("impl", server_kinds("tyrant"))
