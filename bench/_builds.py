@@ -1,9 +1,12 @@
 """Pure and mypyc builds of kt side by side, for benchmarks.
 
-``builds()`` returns two directories to put on PYTHONPATH: one holding the
+``builds()`` returns the directories to put on PYTHONPATH: one holding the
 pure-Python sources, one holding the same sources compiled with mypyc
 (built once and cached under ``.bench-build/``, keyed by a hash of the
-compiled sources).  Each benchmark runs its workload in one subprocess per
+compiled sources), and, when a PyPy interpreter is installed (``pypy3`` on
+PATH, or ``KT_BENCH_PYPY=/path/to/pypy``; ``KT_BENCH_PYPY=0`` leaves it
+out), the pure sources again as the "pypy" build, run by PyPy:
+``python_for(build)`` is the interpreter of a build.  Each benchmark runs its workload in one subprocess per
 build and prints the figures side by side, so both are measured in the same
 run on the same machine.
 
@@ -69,8 +72,22 @@ def _publish(final: Path, make: "Callable[[Path], None]") -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def pypy_interpreter() -> str:
+    """The PyPy interpreter to benchmark the pure build with, or ""."""
+    choice = os.environ.get("KT_BENCH_PYPY", "")
+    if choice == "0":
+        return ""
+    return choice or shutil.which("pypy3") or ""
+
+
+def python_for(build: str) -> str:
+    """The interpreter that runs ``build``."""
+    return pypy_interpreter() if build == "pypy" else sys.executable
+
+
 def builds() -> List[Tuple[str, Path]]:
-    """[("pure", dir), ("compiled", dir)], building what is missing."""
+    """[("pure", dir), ("compiled", dir)] and ("pypy", dir) when PyPy is
+    installed, building what is missing."""
     digest = _source_hash()
     pure = CACHE / ("pure-" + digest)
     compiled = CACHE / ("mypyc-" + digest)
@@ -80,14 +97,17 @@ def builds() -> List[Tuple[str, Path]]:
         print("building the mypyc build in %s (once per source change)..." % compiled,
               file=sys.stderr, flush=True)
         _publish(compiled, _build_compiled)
-    return [("pure", pure), ("compiled", compiled)]
+    found: List[Tuple[str, Path]] = [("pure", pure), ("compiled", compiled)]
+    if pypy_interpreter():
+        found.append(("pypy", pure))
+    return found
 
 
 def run_worker(script: Path, build: str, path: Path, args: List[str]) -> Dict[str, float]:
     """Run ``script --worker ARGS`` against one build; it prints JSON."""
     env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
     out = subprocess.run(
-        [sys.executable, str(script), "--worker", *args],
+        [python_for(build), str(script), "--worker", *args],
         env=env, capture_output=True, text=True,
     )
     if out.returncode != 0:
@@ -103,5 +123,6 @@ def check_build() -> None:
 
     want = os.environ.get("KT_BENCH_BUILD")
     if want is not None and kt.COMPILED != (want == "compiled"):
+        # the "pypy" build is the pure sources under PyPy
         raise SystemExit("expected the %s build, but kt.COMPILED is %s (kt from %s)"
                          % (want, kt.COMPILED, kt.__file__))

@@ -142,11 +142,11 @@ def run_on_server(cmd: List[str], env: Dict[str, str], port: Optional[int], work
 def builtin_servers(kind: str, extra: List[str]) -> Iterator[Tuple[str, List[str], Dict[str, str]]]:
     """(build, command line, environment) of the built-in ``kind`` server
     of each build (bench/_builds.py), listening on a free port."""
-    from _builds import builds
+    from _builds import builds, python_for
 
     for build, path in builds():
         env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
-        cmd = [sys.executable, "-m", "kt.server", kind, "-host", "127.0.0.1", "-port", "0"]
+        cmd = [python_for(build), "-m", "kt.server", kind, "-host", "127.0.0.1", "-port", "0"]
         print("measuring the built-in server (%s build)..." % build, file=sys.stderr, flush=True)
         yield build, cmd + extra, env
 

@@ -211,7 +211,7 @@ def _start_server(which: str) -> Any:
 def main() -> None:
     import subprocess
 
-    from _builds import builds
+    from _builds import builds, python_for
 
     quick = "--quick" in sys.argv
     which = "builtin" if "builtin" in sys.argv else "auto"
@@ -233,14 +233,14 @@ def main() -> None:
                 env = dict(os.environ)
                 if path:
                     env["PYTHONPATH"] = path
-                    env["KT_BENCH_BUILD"] = name if name in ("pure", "compiled") else "pure"
+                    env["KT_BENCH_BUILD"] = name if name in ("pure", "compiled", "pypy") else "pure"
                 if name == "raw":
                     env.pop("KT_BENCH_BUILD", None)
-                keep_best_figures(name, [sys.executable, __file__, "--worker", name,
+                keep_best_figures(name, [python_for(name), __file__, "--worker", name,
                                          str(server.port), str(min_time)], env, figures)
     finally:
         server.stop()
-    names = [n for n in ("pure", "compiled", "ukt", "raw") if n in figures]
+    names = [n for n in ("pure", "compiled", "pypy", "ukt", "raw") if n in figures]
     rows = list(figures.get("compiled", figures.get("pure", {})).keys())
     print("%-34s" % "workload (ops/s)" + "".join("%12s" % n for n in names)
           + "%12s%12s" % ("comp/raw", "comp/ukt"))

@@ -83,7 +83,7 @@ def client_work(port: int, table_port: int, min_time: float) -> Dict[str, float]
 
 
 def main() -> None:
-    from _builds import builds
+    from _builds import builds, python_for
 
     from kt import TT_TABLE, EmbeddedTokyoTyrantServer
 
@@ -109,13 +109,13 @@ def main() -> None:
                 env = dict(os.environ, PYTHONPATH=str(path))
                 if name != "raw":
                     env["KT_BENCH_BUILD"] = name
-                keep_best_figures(name, [sys.executable, __file__, "--worker", name,
+                keep_best_figures(name, [python_for(name), __file__, "--worker", name,
                                          str(server.port), str(tserver.port), str(min_time)],
                                   env, figures)
     finally:
         server.stop()
         tserver.stop()
-    names = [n for n in ("pure", "compiled", "raw") if n in figures]
+    names = [n for n in ("pure", "compiled", "pypy", "raw") if n in figures]
     print("%-28s" % "workload (ops/s)" + "".join("%12s" % n for n in names) + "%12s" % "comp/raw")
     for row in figures[names[0]]:
         line = "%-28s" % row + "".join("%12.0f" % figures[n][row] for n in names)

@@ -137,9 +137,12 @@ def main() -> None:
             for name, value in result.items():
                 best[name] = max(best.get(name, 0.0), value)
     pure, comp = figures["pure"], figures["compiled"]
-    print("%-28s %14s %14s %8s" % ("workload", "pure ops/s", "compiled ops/s", "ratio"))
+    pypy = figures.get("pypy")
+    print("%-28s %14s %14s %8s" % ("workload", "pure ops/s", "compiled ops/s", "ratio")
+          + ("%14s %10s" % ("pypy ops/s", "pypy/pure") if pypy else ""))
     for name in pure:
-        print("%-28s %14.0f %14.0f %7.2fx" % (name, pure[name], comp[name], comp[name] / pure[name]))
+        print("%-28s %14.0f %14.0f %7.2fx" % (name, pure[name], comp[name], comp[name] / pure[name])
+              + ("%14.0f %9.2fx" % (pypy[name], pypy[name] / pure[name]) if pypy else ""))
     print()
     print("scaling: cost of 1,000 records / cost of 100 records (linear = 10x, target <= 12x)")
     for base in ("kt get_bulk parse", "kt get_bulk encode", "kt set_bulk encode", "kt set_bulk parse"):

@@ -88,7 +88,8 @@ def main() -> None:
     for name in names:
         pure = columns[0][1][name]
         compiled = columns[1][1][name]
-        print("%-22s%14.0f%14.0f%18.2f" % (name, pure, compiled, compiled / pure))
+        print("%-22s" % name + "".join("%14.0f" % col[name] for _, col in columns)
+              + "%18.2f" % (compiled / pure))
     print(json.dumps(dict(columns)), file=sys.stderr)
 
 
