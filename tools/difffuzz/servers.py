@@ -36,8 +36,6 @@ def real_path(kind: str) -> Optional[str]:
     path = os.environ.get(var) or shutil.which(name)
     if path and os.path.exists(path):
         return path
-    if os.path.exists("/tmp/realservers/bin/" + name):
-        return "/tmp/realservers/bin/" + name
     return None
 
 

@@ -25,7 +25,9 @@ KEYS = [b"a", b"ab", b"abc", b"abd", b"b", b"ba", b"bb", b"c", b"k1", b"k2", b"k
 VALUES = [b"", b"v", b"value", b"1", b"-3", b"12", b"1.5", b"1e300", b"abc", b"\x00\x00\x00\x05",
           b"\x00" * 8, b"\xff" * 8, b" 7", b"x" * 600, b"\xc3\xa9", b"a\tb\nc", b"a\x00b\x00c"]
 COLS = [b"name", b"age", b"x", b"tag", b"n\xc3\xa9", b"_num"]
-CVALS = [b"", b"1", b"-3", b"10", b"2.5", b"1e-7", b"-3 0", b"abc", b"abd", b"\xc3\xa9x", b" 5",
+# no empty column value: ttserver 1.1.41 aborts (assertion in its index
+# code) when a put stores an empty value in an indexed column
+CVALS = [b"1", b"-3", b"10", b"2.5", b"1e-7", b"-3 0", b"abc", b"abd", b"\xc3\xa9x", b" 5",
          b"a b c", b"b c", b"0x10", b"007", b"zeta", b"Alpha", b"alpha beta", b"1,2", b"10 20"]
 EXPRS = [b"", b"1", b"-3", b"10", b"2.5", b"1e-7", b"-3 0", b"abc", b"a", b"b c", b"1 10",
          b"abc,abd", b"1,10,-3", b"^a", b"a.c", b"\xc3\xa9", b"alpha", b"0", b"x", b"3 1"]
@@ -42,7 +44,12 @@ class Generator:
 
     def key(self) -> bytes:
         r = self.rng
-        return r.choice(KEYS[:12]) if r.random() < 0.7 else r.choice(KEYS)
+        key = r.choice(KEYS[:12]) if r.random() < 0.7 else r.choice(KEYS)
+        if self.table and not key:
+            # ttserver 1.1.41 aborts on misc put/putkeep/putcat and putshl
+            # with an empty primary key on a table database
+            key = b"e"
+        return key
 
     def value(self) -> bytes:
         r = self.rng
