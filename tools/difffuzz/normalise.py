@@ -1,0 +1,70 @@
+"""The normalisation applied to answers before they are compared.
+
+Everything the fuzzer forgives is here, and only this:
+
+* order where the database kind has no defined order: records of hash
+  databases (KT ``*``, TT ``*``/``.tch``/``.tct``) come back sorted (match_*,
+  get_bulk, iteration walks, fwmkeys, misc regex/getlist, unordered table
+  searches);
+* expiration times: an absolute time within a day of now is rounded to the
+  minute relative to now ("now+3600"), so a relative ``xt`` set a moment
+  apart on each server compares equal;
+* sizes and memory figures (KT ``size``, ``db_total_size``, ``sys_*``; TT
+  ``size`` command, stat ``size``/``mem*``/``ru_*``) and clocks, process ids
+  and build strings (``serv_current_time``, ``serv_proc_id``,
+  ``serv_running_term``, ``conf_kc_*``, ``conf_kt_features``; TT ``time``,
+  ``pid``, ``loadavg``, ``version``?) are dropped; storage tuning figures of
+  KT ``status`` (bnum, psiz, ...) are dropped, only count/path/type/realtype
+  and the TimedDB options are compared;
+* error texts: an RPC answer's ``ERROR`` value is dropped (its presence and
+  the status code are compared).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Tuple
+
+DAY = 86400
+
+
+def xt(value: int) -> object:
+    """An absolute expiration time, relative to now if it is near."""
+    d = value - int(time.time())
+    if -DAY < d < DAY:
+        return "now%+d" % (int(round(d / 60.0)) * 60)
+    return value
+
+
+KT_REPORT_DROP = ("sys_", "conf_kc_", "serv_current_time", "serv_proc_id", "serv_running_term",
+                  "conf_kt_features", "db_total_size")
+KT_STATUS_KEEP = {b"count", b"path", b"type", b"realtype", b"ktopts", b"ktcapcnt", b"ktcapsiz",
+                  b"rcomp"}
+
+TT_STAT_DROP = {"time", "pid", "loadavg", "size", "memsize", "memrss", "ru_real", "ru_user",
+                "ru_sys", "version", "libver", "protver", "os", "fd", "sid"}
+
+
+def kt_report(pairs: List[Tuple[bytes, bytes]]) -> List[Tuple[bytes, bytes]]:
+    out = []
+    for k, v in pairs:
+        name = k.decode("latin-1")
+        if name.startswith(KT_REPORT_DROP):
+            continue
+        if name.startswith("db_") and b" size=" in v:
+            v = b" ".join(p for p in v.split(b" ") if not p.startswith(b"size="))
+        out.append((k, v))
+    return sorted(out)
+
+
+def kt_status(pairs: List[Tuple[bytes, bytes]]) -> List[Tuple[bytes, bytes]]:
+    return sorted((k, v) for k, v in pairs if k in KT_STATUS_KEEP)
+
+
+def tt_stat(stats: Dict[str, str]) -> List[Tuple[str, str]]:
+    out = []
+    for k, v in stats.items():
+        if k in TT_STAT_DROP:
+            v = "*"
+        out.append((k, v))
+    return sorted(out)
