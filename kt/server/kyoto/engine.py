@@ -92,11 +92,18 @@ _ERROR_REPLY: Final = kb.encode_error_reply()
 _EMPTY_GET_BULK: Final = kb.encode_get_bulk_reply(kb.BulkRecords())
 
 
+_NUMBUF: Final = 128  # Kyoto Cabinet's number buffer in its printf
+
+
 def _format_double(x: float) -> bytes:
-    """printf("%f")."""
+    """printf("%f") as Kyoto Cabinet's own printf writes it: a number
+    longer than its 128-byte buffer is cut to 127 characters and a ``*``."""
     if math.isnan(x):
         return b"-nan" if math.copysign(1.0, x) < 0 else b"nan"
-    return (u"%f" % x).encode("ascii")
+    text = (u"%f" % x).encode("ascii")
+    if len(text) >= _NUMBUF:
+        text = text[:_NUMBUF - 1] + b"*"
+    return text
 
 
 def _error_text(code: int, message: str) -> bytes:
@@ -688,9 +695,10 @@ class KyotoSession:
                        outmap: Dict[bytes, bytes]) -> int:
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
-        items = [(k[1:], v) for k, v in inmap.items() if k[:1] == b"_"]
+        # ktserver collects the records in a std::map: key order
+        items = sorted((k[1:], v) for k, v in inmap.items() if k[:1] == b"_")
         self.counts[C_SET] += len(items)
-        num = db.set_bulk(items, _xt_param(inmap))
+        num = db.set_bulk(items, _xt_param(inmap), b"atomic" in inmap)
         outmap[b"num"] = b"%d" % num
         return 200
 
@@ -699,7 +707,7 @@ class KyotoSession:
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
         keys = [k[1:] for k in inmap if k[:1] == b"_"]
-        found = db.get_bulk(keys)
+        found = db.get_bulk(keys, b"atomic" in inmap)
         self.counts[C_GET] += len(keys)
         self.counts[C_GET_MISS] += len(keys) - len(found)
         for k, v in found.items():
@@ -712,7 +720,7 @@ class KyotoSession:
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
         keys = [k[1:] for k in inmap if k[:1] == b"_"]
-        num = db.remove_bulk(keys)
+        num = db.remove_bulk(keys, b"atomic" in inmap)
         self.counts[C_REMOVE] += len(keys)
         self.counts[C_REMOVE_MISS] += len(keys) - num
         outmap[b"num"] = b"%d" % num

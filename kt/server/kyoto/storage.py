@@ -506,6 +506,8 @@ class Database:
     xts: Dict[bytes, int]
     _heap: List[Tuple[int, bytes]]
     _score: int
+    _xkey: Optional[bytes]
+    _xafter: bool
     _lock: threading.Lock
     _dirty: bool
 
@@ -521,6 +523,8 @@ class Database:
         self.xts = {}
         self._heap = []
         self._score = 0
+        self._xkey = None
+        self._xafter = False
         self._lock = threading.Lock()
         self._dirty = False
 
@@ -569,8 +573,34 @@ class Database:
             return
         step = score // _SCORE_UNIT
         self._score = score - step * _SCORE_UNIT
-        if self._heap:
+        if self.ordered:
+            self._sweep(step, now)
+        elif self._heap:
             self._expire(step, now)
+
+    def _sweep(self, step: int, now: int) -> None:
+        """TimedDB's expiration cursor on a tree database: visit the next
+        ``step`` records in key order, removing the expired ones.  Where the
+        cursor is not on a record (database empty when it last jumped, or
+        past the last record) it jumps to the first record instead, and the
+        rest of the score is dropped, as ktserver's cursor does."""
+        records = self.records
+        xts = self.xts
+        for _ in range(step):
+            key = self._xkey
+            if key is not None:
+                key = records.higher(key) if self._xafter else records.ceiling(key)
+            if key is None:
+                self._xkey = records.first()
+                self._xafter = False
+                self._score = 0
+                return
+            if xts:
+                xt = xts.get(key)
+                if xt is not None and now > xt:
+                    self._delete(key)
+            self._xkey = key
+            self._xafter = True
 
     def _expire(self, limit: int, now: int) -> int:
         heap = self._heap
@@ -630,11 +660,11 @@ class Database:
     def _store_if(self, key: bytes, value: bytes, xt: int, exists: bool) -> bool:
         now = int(time.time())
         with self._lock:
+            done = (self._visible(key, now) is not None) == exists
+            if done:
+                self._store(key, value, absolute_xt(xt, now))
             self._tick(_SCORE_WRITE, now)
-            if (self._visible(key, now) is not None) != exists:
-                return False
-            self._store(key, value, absolute_xt(xt, now))
-            return True
+            return done
 
     def append(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> None:
         """Append to the value (store it when missing); sets the new ``xt``."""
@@ -645,28 +675,27 @@ class Database:
             self._tick(_SCORE_WRITE, now)
 
     def remove(self, key: bytes) -> bool:
-        """Remove a visible record (False: NOREC).  An expired record is
-        purged but reported missing."""
+        """Remove a visible record (False: NOREC).  An expired record stays
+        until the expiration cursor or vacuum purges it, as in ktserver."""
         now = int(time.time())
         with self._lock:
-            self._tick(_SCORE_WRITE, now)
-            exists = key in self.records.data
-            visible = exists and self._visible(key, now) is not None
-            if exists:
+            visible = self._visible(key, now) is not None
+            if visible:
                 self._delete(key)
+            self._tick(_SCORE_WRITE, now)
             return visible
 
     def seize(self, key: bytes) -> Optional[Tuple[bytes, int]]:
         """Get and remove a visible record: (value, xt) or None."""
         now = int(time.time())
         with self._lock:
-            self._tick(_SCORE_WRITE, now)
             value = self._visible(key, now)
-            if value is None:
-                return None
-            xt = self._xt_of(key)
-            self._delete(key)
-            return value, xt
+            found: Optional[Tuple[bytes, int]] = None
+            if value is not None:
+                found = value, self._xt_of(key)
+                self._delete(key)
+            self._tick(_SCORE_WRITE, now)
+            return found
 
     def cas(self, key: bytes, old: Optional[bytes], new: Optional[bytes],
             xt: int = INT64_MAX) -> bool:
@@ -677,21 +706,17 @@ class Database:
         """
         now = int(time.time())
         with self._lock:
-            self._tick(_SCORE_WRITE, now)
             current = self._visible(key, now)
             if current is None:
-                if old is not None:
-                    return False
-                if new is not None:
-                    self._store(key, new, absolute_xt(xt, now))
-                return True
-            if old is None or current != old:
-                return False
-            if new is None:
-                self._delete(key)
+                done = old is None
             else:
+                done = old is not None and current == old
+            if done and new is not None:
                 self._store(key, new, absolute_xt(xt, now))
-            return True
+            elif done and current is not None:
+                self._delete(key)
+            self._tick(_SCORE_WRITE, now)
+            return done
 
     def increment(self, key: bytes, num: int, orig: int = 0,
                   xt: int = INT64_MAX) -> Optional[int]:
@@ -828,7 +853,8 @@ class Database:
                     out_keys.append(key)
                     out_values.append(value)
                     out_xts.append(XT_MAX)
-            self._tick(_SCORE_READ * (end - start), now)
+            for _ in range(start, end):
+                self._tick(_SCORE_READ, now)
         return misses
 
     def store(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
@@ -845,48 +871,44 @@ class Database:
                     records.put(keys[i], values[i])
                 else:
                     self._store(keys[i], values[i], absolute_xt(xt, now))
+                self._tick(_SCORE_WRITE, now)
             self._dirty = True
-            self._tick(_SCORE_WRITE * (end - start), now)
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
-        removed (expired ones are purged without counting)."""
-        now = int(time.time())
-        hits = 0
-        with self._lock:
-            data = self.records.data
-            for i in range(start, end):
-                key = keys[i]
-                if key in data:
-                    if self._visible(key, now) is not None:
-                        hits += 1
-                    self._delete(key)
-            self._tick(_SCORE_WRITE * (end - start), now)
-        return hits
+        removed (expired ones stay, as in ktserver)."""
+        return self.remove_bulk(keys[start:end], False)
 
-    def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX) -> int:
+    def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX,
+                 atomic: bool = False) -> int:
+        """Store ``items``: one expiration tick for all of them when
+        ``atomic`` (ktserver's accept_bulk), else one each."""
         now = int(time.time())
         axt = absolute_xt(xt, now)
         with self._lock:
             for key, value in items:
                 self._store(key, value, axt)
-            self._tick(_SCORE_WRITE, now)
+                if not atomic:
+                    self._tick(_SCORE_WRITE, now)
+            if atomic:
+                self._tick(_SCORE_WRITE, now)
         return len(items)
 
-    def remove_bulk(self, keys: List[bytes]) -> int:
+    def remove_bulk(self, keys: List[bytes], atomic: bool = False) -> int:
         now = int(time.time())
         hits = 0
         with self._lock:
-            data = self.records.data
             for key in keys:
-                if key in data:
-                    if self._visible(key, now) is not None:
-                        hits += 1
+                if self._visible(key, now) is not None:
+                    hits += 1
                     self._delete(key)
-            self._tick(_SCORE_WRITE, now)
+                if not atomic:
+                    self._tick(_SCORE_WRITE, now)
+            if atomic:
+                self._tick(_SCORE_WRITE, now)
         return hits
 
-    def get_bulk(self, keys: List[bytes]) -> Dict[bytes, bytes]:
+    def get_bulk(self, keys: List[bytes], atomic: bool = False) -> Dict[bytes, bytes]:
         now = int(time.time())
         out: Dict[bytes, bytes] = {}
         with self._lock:
@@ -894,7 +916,10 @@ class Database:
                 value = self._visible(key, now)
                 if value is not None:
                     out[key] = value
-            self._tick(_SCORE_READ, now)
+                if not atomic:
+                    self._tick(_SCORE_READ, now)
+            if atomic:
+                self._tick(_SCORE_READ, now)
         return out
 
     # -- whole database -------------------------------------------------------
@@ -916,15 +941,21 @@ class Database:
             self.records.clear()
             self.xts = {}
             self._heap = []
-            self._score = 0
+            self._xkey = None
             self._dirty = True
 
     def vacuum(self, step: int = 0) -> int:
-        """Purge expired records: all of them when ``step`` <= 1, else up
-        to ``step``.  Returns how many were purged."""
+        """Purge expired records: all of them when ``step`` <= 1, else
+        account ``step`` units of expiration work (as ktserver does, a tree
+        database's expiration cursor then visits that many records once
+        enough work accumulated).  Returns how many were purged."""
         now = int(time.time())
         with self._lock:
             if step > 1:
+                before = len(self.records.data)
+                if self.ordered:
+                    self._tick(step * _SCORE_UNIT, now)
+                    return before - len(self.records.data)
                 return self._expire(step, now)
             expired = [k for k, xt in self.xts.items() if now > xt]
             for key in expired:
@@ -932,6 +963,8 @@ class Database:
             self._heap = [(xt, k) for k, xt in self.xts.items()]
             heapq.heapify(self._heap)
             self._score = 0
+            self._xkey = self.records.first() if self.ordered else None
+            self._xafter = False
             return len(expired)
 
     def items(self) -> List[Tuple[bytes, bytes, int]]:
@@ -950,6 +983,8 @@ class Database:
             self._heap = []
             for key, value, xt in items:
                 self._store(key, value, XT_MAX if xt >= XT_MAX else xt)
+            self._xkey = self.records.first() if self.ordered else None
+            self._xafter = False
             self._dirty = False
 
     def synchronize(self, hard: bool = False) -> bool:
@@ -1147,55 +1182,52 @@ class Cursor:
         self.key = None
         self.back = False
 
-    def _live_from(self, key: Optional[bytes], forward: bool, inclusive: bool,
-                   now: int) -> Optional[bytes]:
-        """The first visible key from ``key`` in the given direction."""
-        db = self.db
-        records = db.records
-        while key is not None:
-            if forward:
-                key = records.ceiling(key) if inclusive else records.higher(key)
-            else:
-                key = records.floor(key) if inclusive else records.lower(key)
-            if key is None:
-                return None
-            if db._visible(key, now) is not None:
-                return key
-            inclusive = False
-        return None
+    def _next(self, key: bytes, forward: bool, inclusive: bool) -> Optional[bytes]:
+        """The next record from ``key`` in the given direction, expired or
+        not (Kyoto Cabinet's cursor under TimedDB moves over every record;
+        reads skip the expired ones)."""
+        records = self.db.records
+        if forward:
+            return records.ceiling(key) if inclusive else records.higher(key)
+        return records.floor(key) if inclusive else records.lower(key)
 
     def _forward(self) -> bool:
         return not (self.back and self.db.directed)
 
-    def _current(self, now: int) -> Optional[bytes]:
+    def _current(self) -> Optional[bytes]:
+        """The record under the cursor; if it was removed, the next one."""
         key = self.key
-        if key is None:
-            return None
-        db = self.db
-        if key in db.records.data and db._visible(key, now) is not None:
+        if key is None or key in self.db.records.data:
             return key
-        key = self._live_from(key, self._forward(), False, now)
+        key = self._next(key, self._forward(), False)
         self.key = key
         return key
 
-    def _advance(self, key: bytes, now: int) -> None:
-        self.key = self._live_from(key, self._forward(), False, now)
+    def _live(self, now: int) -> Optional[bytes]:
+        """Move over expired records to the first live one (TimedDB's
+        cursor accept); None (and the cursor off) when there is none."""
+        db = self.db
+        key = self._current()
+        forward = self._forward()
+        while key is not None and db._visible(key, now) is None:
+            key = self._next(key, forward, False)
+        self.key = key
+        return key
 
     def jump(self, key: Optional[bytes] = None) -> bool:
         """To the first record, or to ``key`` (tree types: the first record
-        at or after it; hash types: exactly it)."""
+        at or after it; hash types: exactly it).  Expired records count:
+        ktserver's jump succeeds on them and the next read skips them."""
         db = self.db
-        now = int(time.time())
         with db._lock:
-            db._tick(_SCORE_READ, now)
             self.back = False
+            records = db.records
             if key is None:
-                first = db.records.first()
-                self.key = None if first is None else self._live_from(first, True, True, now)
+                self.key = records.first()
             elif db.ordered:
-                self.key = self._live_from(key, True, True, now)
+                self.key = records.ceiling(key)
             else:
-                self.key = key if db._visible(key, now) is not None else None
+                self.key = key if key in records.data else None
             return self.key is not None
 
     def jump_back(self, key: Optional[bytes] = None) -> bool:
@@ -1203,15 +1235,9 @@ class Cursor:
         db = self.db
         if not db.ordered:
             raise DBError(E_NOIMPL, "not implemented")
-        now = int(time.time())
         with db._lock:
-            db._tick(_SCORE_READ, now)
             self.back = True
-            if key is None:
-                last = db.records.last()
-                self.key = None if last is None else self._live_from(last, False, True, now)
-            else:
-                self.key = self._live_from(key, False, True, now)
+            self.key = db.records.last() if key is None else db.records.floor(key)
             return self.key is not None
 
     def step(self) -> bool:
@@ -1224,33 +1250,29 @@ class Cursor:
 
     def _step(self, forward: bool) -> bool:
         with self.db._lock:
-            key, now = self._locate(_SCORE_READ)
+            key = self._current()
             self.back = not forward
             if key is None:
                 return False
-            self.key = self._live_from(key, forward, False, now)
+            self.key = self._next(key, forward, False)
             return self.key is not None
 
-    def _locate(self, score: int) -> Tuple[Optional[bytes], int]:
-        """(current key, now), counting the access; with the lock held."""
-        now = int(time.time())
-        self.db._tick(score, now)
-        return self._current(now), now
-
     def _record(self, score: int, move: bool, remove: bool) -> Optional[Tuple[bytes, bytes, int]]:
-        """(key, value, xt) of the current record; removed if ``remove``,
-        then the cursor moves on if ``move``.  With the lock held."""
+        """(key, value, xt) of the current live record; removed if
+        ``remove``, then the cursor moves on if ``move``.  With the lock
+        held; the expiration tick comes after the access, as in ktserver."""
         db = self.db
-        key, now = self._locate(score)
-        if key is None:
-            return None
-        value = db.records.data[key]
-        xt = db._xt_of(key)
-        if remove:
-            db._delete(key)
-        if move:
-            self._advance(key, now)
-        return key, value, xt
+        now = int(time.time())
+        key = self._live(now)
+        found: Optional[Tuple[bytes, bytes, int]] = None
+        if key is not None:
+            found = key, db.records.data[key], db._xt_of(key)
+            if remove:
+                db._delete(key)
+            if move:
+                self.key = self._next(key, self._forward(), False)
+        db._tick(score, now)
+        return found
 
     def get(self, step: bool = False) -> Optional[Tuple[bytes, bytes, int]]:
         """(key, value, xt) of the current record; then move on if ``step``."""
@@ -1260,13 +1282,14 @@ class Cursor:
     def set_value(self, value: bytes, xt: int = INT64_MAX, step: bool = False) -> bool:
         db = self.db
         with db._lock:
-            key, now = self._locate(_SCORE_WRITE)
-            if key is None:
-                return False
-            db._store(key, value, absolute_xt(xt, now))
-            if step:
-                self._advance(key, now)
-            return True
+            now = int(time.time())
+            key = self._live(now)
+            if key is not None:
+                db._store(key, value, absolute_xt(xt, now))
+                if step:
+                    self.key = self._next(key, self._forward(), False)
+            db._tick(_SCORE_WRITE, now)
+            return key is not None
 
     def remove(self) -> bool:
         """Remove the current record; the cursor moves to the next one."""
