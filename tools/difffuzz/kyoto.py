@@ -297,6 +297,9 @@ class Session:
             parse = kb.PlayScriptReplyParser().parse
         if flags & 1:
             self.bin.send(req)
+            # an empty get_bulk on the same connection: the no-reply request
+            # is done before the next operation (on another connection) runs
+            self.bin.call(kb.encode_get_bulk([], 0), kb.GetBulkReplyParser().parse)
             return None
         try:
             got = self.bin.call(req, parse)

@@ -109,9 +109,49 @@ class Pair:
             server.stop()
 
 
+class Spares:
+    """Fresh server pairs started in the background while the previous
+    attempt runs (shrinking restarts servers for every attempt)."""
+
+    def __init__(self, proto: Any, specs: Sequence[str], kind: str) -> None:
+        self.args = (proto, specs, kind)
+        self.box: List[Any] = []
+        self.thread: Optional[threading.Thread] = None
+        self._start()
+
+    def _start(self) -> None:
+        box: List[Any] = []
+
+        def make() -> None:
+            try:
+                box.append(Pair(*self.args))
+            except BaseException as exc:  # re-raised by take()
+                box.append(exc)
+
+        self.box = box
+        self.thread = threading.Thread(target=make, daemon=True)
+        self.thread.start()
+
+    def take(self) -> Pair:
+        assert self.thread is not None
+        self.thread.join()
+        got = self.box[0]
+        self._start()
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            if self.box and isinstance(self.box[0], Pair):
+                self.box[0].stop()
+            self.thread = None
+
+
 def first_divergence(proto: Any, specs: Sequence[str], kind: str,
-                     ops: Sequence[Op]) -> Optional[Divergence]:
-    pair = Pair(proto, specs, kind)
+                     ops: Sequence[Op], spares: Optional[Spares] = None) -> Optional[Divergence]:
+    pair = spares.take() if spares is not None else Pair(proto, specs, kind)
     try:
         found = pair.run(ops, stop_first=True)
     finally:
@@ -128,11 +168,34 @@ def shrink(proto: Any, specs: Sequence[str], kind: str, ops: Sequence[Op],
     best = div
     deadline = time.monotonic() + budget
 
+    spares = Spares(proto, specs, kind)
+
     def attempt(candidate: List[Op]) -> Optional[Divergence]:
-        d = first_divergence(proto, specs, kind, candidate)
+        d = first_divergence(proto, specs, kind, candidate, spares)
         if d is not None and d.op[0] == name:
             return d
         return None
+
+    try:
+        return _ddmin(seq, best, attempt, deadline, log)
+    finally:
+        spares.close()
+
+
+def _ddmin(seq: List[Op], best: Divergence, attempt: Any, deadline: float,
+           log: Any) -> Tuple[List[Op], Divergence]:
+    # first the prefix: most of a long run is usually irrelevant
+    lo = 0
+    hi = len(seq) - 1
+    while lo < hi and time.monotonic() < deadline:
+        mid = (lo + hi + 1) // 2
+        d = attempt(seq[mid:])
+        if d is not None:
+            seq, best = seq[mid:][: d.index + 1], d
+            hi = len(seq) - 1
+            lo = 0
+        else:
+            hi = mid - 1
 
     chunk = max(1, len(seq) // 2)
     while time.monotonic() < deadline:

@@ -675,12 +675,12 @@ class Database:
             self._tick(_SCORE_WRITE, now)
 
     def remove(self, key: bytes) -> bool:
-        """Remove a visible record (False: NOREC).  An expired record stays
-        until the expiration cursor or vacuum purges it, as in ktserver."""
+        """Remove a visible record (False: NOREC).  An expired record is
+        purged but reported missing, as in ktserver."""
         now = int(time.time())
         with self._lock:
             visible = self._visible(key, now) is not None
-            if visible:
+            if key in self.records.data:
                 self._delete(key)
             self._tick(_SCORE_WRITE, now)
             return visible
@@ -876,7 +876,7 @@ class Database:
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
-        removed (expired ones stay, as in ktserver)."""
+        removed (expired ones are purged without counting)."""
         return self.remove_bulk(keys[start:end], False)
 
     def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX,
@@ -898,9 +898,11 @@ class Database:
         now = int(time.time())
         hits = 0
         with self._lock:
+            data = self.records.data
             for key in keys:
-                if self._visible(key, now) is not None:
-                    hits += 1
+                if key in data:
+                    if self._visible(key, now) is not None:
+                        hits += 1
                     self._delete(key)
                 if not atomic:
                     self._tick(_SCORE_WRITE, now)
