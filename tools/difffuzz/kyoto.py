@@ -24,7 +24,10 @@ KEYS = [b"a", b"ab", b"abc", b"abd", b"b", b"ba", b"bb", b"c", b"k1", b"k2", b"k
 VALUES = [b"", b"v", b"value", b"1", b"-3", b"12", b"1.5", b"1e300", b"-0.25", b"abc",
           b"\x00\x00\x00\x00\x00\x00\x00\x05", b"\x00" * 8, b"\xff" * 8, b"nan", b"inf",
           b" 7", b"0x10", b"x" * 1000, b"\xc3\xa9", b"a\tb\nc", b"9223372036854775807"]
-XTS: List[Optional[int]] = [None, None, None, 600, 3600, -1, -1000, -4102444800, 1 << 40]
+XTS: List[Optional[int]] = [None, None, None, 600, 3600, -4102444800, 1 << 40]
+# already expired: only on tree databases (on a hash database which expired
+# records ktserver purges first depends on its hash order)
+XTS_EXPIRED: List[Optional[int]] = [-1, -1000]
 INTS = [b"1", b"0", b"-1", b"5", b"100", b"-100000", b"9223372036854775807",
         b"-9223372036854775808", b"abc", b"", b"12abc", b" 3", b"99999999999999999999"]
 DOUBLES = [b"1", b"0.5", b"-0.25", b"1e300", b"-1e300", b"1.7976931348623157e308", b"nan",
@@ -53,8 +56,14 @@ class Generator:
             return bytes(r.randrange(256) for _ in range(r.randrange(12)))
         return r.choice(VALUES)
 
-    def xt(self) -> Optional[int]:
+    def xt(self, tree: bool = False) -> Optional[int]:
+        if tree and self.rng.random() < 0.25:
+            return self.rng.choice(XTS_EXPIRED)
         return self.rng.choice(XTS)
+
+    def db_is_tree(self, idx: int) -> bool:
+        dbs = KINDS[self.kind]
+        return idx < len(dbs) and dbs[idx] == "%"
 
     def db(self) -> Optional[bytes]:
         """The DB parameter: index, name, absent, or (rarely) a bad one."""
@@ -95,6 +104,8 @@ class Generator:
 
     def record_op(self) -> Op:
         r = self.rng
+        db = self.db()
+        tree = self.is_tree(db)
         proc = r.choice(["set", "add", "replace", "append", "increment", "increment_double",
                          "cas", "remove", "get", "check", "seize", "set", "get", "increment"])
         p: List[Tuple[bytes, bytes]] = []
@@ -116,19 +127,22 @@ class Generator:
             if r.random() < 0.7:
                 p.append((b"nval", self.value()))
         if proc in ("set", "add", "replace", "append", "increment", "increment_double", "cas"):
-            xt = self.xt()
+            xt = self.xt(tree)
             if xt is not None:
                 p.append((b"xt", b"%d" % xt))
-        return self.with_db("rpc", proc, p)
+        return self.with_db("rpc", proc, p, db)
 
-    def with_db(self, what: str, proc: str, p: List[Tuple[bytes, bytes]]) -> Op:
-        db = self.db()
+    def with_db(self, what: str, proc: str, p: List[Tuple[bytes, bytes]],
+                db: Optional[bytes] = b"?") -> Op:
+        if db == b"?":
+            db = self.db()
         if db is not None:
             p.append((b"DB", db))
         return (what, proc, tuple(p), self.is_tree(db))
 
     def bulk_op(self) -> Op:
         r = self.rng
+        db = self.db()
         proc = r.choice(["set_bulk", "remove_bulk", "get_bulk"])
         p: List[Tuple[bytes, bytes]] = []
         for _ in range(r.randrange(5)):
@@ -136,10 +150,10 @@ class Generator:
         if r.random() < 0.3:
             p.append((b"atomic", b""))
         if proc == "set_bulk":
-            xt = self.xt()
+            xt = self.xt(self.is_tree(db))
             if xt is not None:
                 p.append((b"xt", b"%d" % xt))
-        return self.with_db("rpc", proc, p)
+        return self.with_db("rpc", proc, p, db)
 
     def match_op(self) -> Op:
         r = self.rng
@@ -188,7 +202,9 @@ class Generator:
         flags = 1 if r.random() < 0.1 and cmd != "get_bulk" else 0
         if cmd == "set_bulk":
             vals = tuple(self.value() for _ in range(n))
-            xts = tuple(r.choice([kb.XT_NONE, kb.XT_NONE, 600, -1, -4102444800]) for _ in range(n))
+            xts = tuple(r.choice([kb.XT_NONE, kb.XT_NONE, 600, -1, -4102444800]
+                                 if self.db_is_tree(d) else
+                                 [kb.XT_NONE, kb.XT_NONE, 600, -4102444800]) for d in dbs)
             return ("bin", cmd, dbs, keys, vals, xts, flags)
         if cmd == "play_script":
             return ("bin", cmd, (), (b"k",), (b"v",), (), 0)
@@ -203,7 +219,8 @@ class Generator:
             db = r.choice([b"0", b"1", b"%", b"*", b"9"][: 2 if self.ndb == 1 else 4]) \
                 if r.random() > 0.05 else b"9"
         value = self.value() if method == "PUT" else None
-        xt = r.choice([None, None, 4102444800, 1]) if method == "PUT" else None
+        xt = r.choice([None, None, 4102444800, 1] if self.is_tree(db) else
+                      [None, None, 4102444800]) if method == "PUT" else None
         mode = r.choice([None, None, "set", "add", "replace"]) if method == "PUT" else None
         return ("rest", method, key, value, xt, db, mode, self.is_tree(db))
 
@@ -217,7 +234,7 @@ class Generator:
                 return ("walk", db)
             sub = r.choice(["cur_get", "cur_get_key", "cur_get_value", "cur_set_value",
                             "cur_remove", "cur_seize"])
-            return ("hcur", db, self.key(), sub, self.value(), self.xt())
+            return ("hcur", db, self.key(), sub, self.value(), self.xt(False))
         cur = b"%d" % r.randrange(1, 4)
         proc = r.choice(["cur_jump", "cur_jump_back", "cur_step", "cur_step_back",
                          "cur_set_value", "cur_remove", "cur_get_key", "cur_get_value",
@@ -231,7 +248,7 @@ class Generator:
                 p.append((b"DB", db))
         if proc == "cur_set_value":
             p.append((b"value", self.value()))
-            xt = self.xt()
+            xt = self.xt(True)
             if xt is not None:
                 p.append((b"xt", b"%d" % xt))
         if proc in ("cur_set_value", "cur_get_key", "cur_get_value", "cur_get") and \

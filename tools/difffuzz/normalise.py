@@ -17,7 +17,18 @@ Everything the fuzzer forgives is here, and only this:
   KT ``status`` (bnum, psiz, ...) are dropped, only count/path/type/realtype
   and the TimedDB options are compared;
 * error texts: an RPC answer's ``ERROR`` value is dropped (its presence and
-  the status code are compared).
+  the status code are compared); TT misc ``error`` compares its status and
+  "fatal" flag only (ttserver keeps the last error code per worker thread,
+  so the code it reports depends on which thread serves the request).
+
+What the generator avoids (answers of the real servers that cannot be
+reproduced): inputs that crash ttserver 1.1.41 (an empty primary key or an
+empty value in an indexed column of a table database), a TT ``copy`` that
+fails to write (ttserver's database then stays in a thread-dependent
+"fatal" state), KT expiration times of 0 (expired or not depending on the
+second the request arrives), and on hash databases records that are already
+expired (which of them ktserver's expiration cursor purges depends on the
+hash order).
 """
 
 from __future__ import annotations
