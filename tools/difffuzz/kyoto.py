@@ -235,17 +235,22 @@ class Generator:
             sub = r.choice(["cur_get", "cur_get_key", "cur_get_value", "cur_set_value",
                             "cur_remove", "cur_seize"])
             return ("hcur", db, self.key(), sub, self.value(), self.xt(False))
-        cur = b"%d" % r.randrange(1, 4)
+        # a cursor is bound to the database of the request that creates it:
+        # one range of ids per database, and the DB parameter on every call
+        dbidx = KINDS[self.kind].index("%")
+        if db is not None and db.isdigit():
+            dbidx = int(db)
+        cur = b"%d" % (r.randrange(1, 4) + 10 * dbidx)
         proc = r.choice(["cur_jump", "cur_jump_back", "cur_step", "cur_step_back",
                          "cur_set_value", "cur_remove", "cur_get_key", "cur_get_value",
                          "cur_get", "cur_seize", "cur_delete", "cur_jump", "cur_get",
                          "cur_step"])
         p: List[Tuple[bytes, bytes]] = [(b"CUR", cur)]
+        if db is not None:
+            p.append((b"DB", db))
         if proc in ("cur_jump", "cur_jump_back"):
             if r.random() < 0.7:
                 p.append((b"key", self.key()))
-            if db is not None:
-                p.append((b"DB", db))
         if proc == "cur_set_value":
             p.append((b"value", self.value()))
             xt = self.xt(True)

@@ -508,6 +508,7 @@ class Database:
     _score: int
     _xkey: Optional[bytes]
     _xafter: bool
+    epoch: int
     _lock: threading.Lock
     _dirty: bool
 
@@ -525,6 +526,7 @@ class Database:
         self._score = 0
         self._xkey = None
         self._xafter = False
+        self.epoch = 0  # bumped by clear: Kyoto Cabinet disables every cursor
         self._lock = threading.Lock()
         self._dirty = False
 
@@ -742,7 +744,9 @@ class Database:
                 else:
                     onum = _I64.unpack(current)[0]
                     if num == 0:
-                        return onum
+                        # INT64_MIN is ktserver's failure value, whatever
+                        # the reason
+                        return None if onum == INT64_MIN else onum
                 result = _wrap64(num + onum)
             else:
                 if orig == INT64_MIN:
@@ -944,6 +948,7 @@ class Database:
             self.xts = {}
             self._heap = []
             self._xkey = None
+            self.epoch += 1
             self._dirty = True
 
     def vacuum(self, step: int = 0) -> int:
@@ -1178,11 +1183,13 @@ class Cursor:
     db: Database
     key: Optional[bytes]
     back: bool
+    epoch: int
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.key = None
         self.back = False
+        self.epoch = db.epoch
 
     def _next(self, key: bytes, forward: bool, inclusive: bool) -> Optional[bytes]:
         """The next record from ``key`` in the given direction, expired or
@@ -1199,6 +1206,8 @@ class Cursor:
     def _current(self) -> Optional[bytes]:
         """The record under the cursor; if it was removed, the next one."""
         key = self.key
+        if self.epoch != self.db.epoch:
+            self.key = key = None  # the database was cleared
         if key is None or key in self.db.records.data:
             return key
         key = self._next(key, self._forward(), False)
@@ -1223,6 +1232,7 @@ class Cursor:
         db = self.db
         with db._lock:
             self.back = False
+            self.epoch = db.epoch
             records = db.records
             if key is None:
                 self.key = records.first()
@@ -1239,6 +1249,7 @@ class Cursor:
             raise DBError(E_NOIMPL, "not implemented")
         with db._lock:
             self.back = True
+            self.epoch = db.epoch
             self.key = db.records.last() if key is None else db.records.floor(key)
             return self.key is not None
 
