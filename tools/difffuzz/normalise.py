@@ -5,7 +5,10 @@ Everything the fuzzer forgives is here, and only this:
 * order where the database kind has no defined order: records of hash
   databases (KT ``*``, TT ``*``/``.tch``/``.tct``) come back sorted (match_*,
   get_bulk, iteration walks, fwmkeys, misc regex/getlist, unordered table
-  searches);
+  searches); a table database's natural order is its hash order, so in an
+  ordered search records that tie on the order column (or lack it) are
+  compared as a set, and with a limit only the sequence of sort keys is
+  compared (``tyrant.tie_normal``);
 * expiration times: an absolute time within a day of now is rounded to the
   minute relative to now ("now+3600"), so a relative ``xt`` set a moment
   apart on each server compares equal;
@@ -23,7 +26,8 @@ Everything the fuzzer forgives is here, and only this:
 
 What the generator avoids (answers of the real servers that cannot be
 reproduced): inputs that crash ttserver 1.1.41 (an empty primary key or an
-empty value in an indexed column of a table database), a TT ``copy`` that
+empty value in an indexed column of a table database, a q-gram index on the
+primary key), a TT ``copy`` that
 fails to write (ttserver's database then stays in a thread-dependent
 "fatal" state), KT expiration times of 0 (expired or not depending on the
 second the request arrives), and on hash databases records that are already

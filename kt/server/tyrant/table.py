@@ -738,9 +738,11 @@ class TableDatabase(Database):
             if value is not None:
                 index.add(pk, value)
 
-    def store(self, pk: bytes, cols: Columns, mode: int) -> bool:
-        """tctdbput / putkeep / putcat (mode 0 / 1 / 2)."""
-        if b"" in cols:
+    def store(self, pk: bytes, cols: Columns, mode: int, raw: bool = False) -> bool:
+        """tctdbput / putkeep / putcat (mode 0 / 1 / 2).  ``raw``: the
+        columns come from bytes stored as they are (putshl), where ttserver
+        keeps even a column with an empty name."""
+        if b"" in cols and not raw:
             self.ecode = TCEINVALID
             return False
         old = self.records.get(pk)
@@ -779,7 +781,7 @@ class TableDatabase(Database):
         joined = join_columns(old) + value
         if width < len(joined):
             joined = joined[len(joined) - width:]
-        return self.store(key, split_columns(joined), 0)
+        return self.store(key, split_columns(joined), 0, True)
 
     def out(self, key: bytes) -> bool:
         old = self.records.pop(key, None)
@@ -1004,9 +1006,17 @@ class TableDatabase(Database):
         cols = self.records.get(pk)
         if cols is None:
             return None
+        if b"" in cols:
+            # a column with an empty name (only putshl stores one): ttserver
+            # puts the primary key under "" over it
+            cols = dict(cols)
+            cols[b""] = pk
+            if not names:
+                return join_columns(cols)
         if names:
             full: Columns = {b"": pk}
             full.update(cols)
+            full[b""] = pk
             chosen: Columns = {}
             for name in names:
                 value = full.get(name)
