@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import threading
 import time
 from typing import Callable, Dict, Final, List, Optional, Tuple, final
 
@@ -92,7 +93,10 @@ _ERROR_REPLY: Final = kb.encode_error_reply()
 _EMPTY_GET_BULK: Final = kb.encode_get_bulk_reply(kb.BulkRecords())
 
 
-_NUMBUF: Final = 128  # Kyoto Cabinet's number buffer in its printf
+_NUMBUF: Final = 128
+#: ktserver's poll timeout: a server that saw no request for this long runs
+#: its idle work (expiration of records).
+IDLE_SECONDS: Final = 0.1  # Kyoto Cabinet's number buffer in its printf
 
 
 def _format_double(x: float) -> bytes:
@@ -149,6 +153,10 @@ class KyotoEngine:
     board: CounterBoard
     _date_second: int
     _date: bytes
+    busy: int
+    last_activity: float
+    _idle_thread: Optional[threading.Thread]
+    _idle_count: int
 
     def __init__(self, dbs: List[Database], logger: Logger,
                  scripts: Optional[ScriptCaller] = None, thread_count: int = 16) -> None:
@@ -167,6 +175,10 @@ class KyotoEngine:
         self.board = CounterBoard(len(_COUNTER_NAMES))
         self._date_second = -1
         self._date = b""
+        self.busy = 0
+        self.last_activity = time.monotonic()
+        self._idle_thread = None
+        self._idle_count = 0
 
     def set_port(self, port: int) -> None:
         """Where the server listens (RESTful PUT answers carry a Location
@@ -185,7 +197,28 @@ class KyotoEngine:
         return self._date
 
     def session(self, peer: str) -> "KyotoSession":
+        if self._idle_thread is None:
+            self._idle_thread = threading.Thread(target=self._idle_loop, name="kt-idle",
+                                                 daemon=True)
+            self._idle_thread.start()
         return KyotoSession(self, peer)
+
+    def _idle_loop(self) -> None:
+        """ktserver's idle events: after IDLE_SECONDS without a request, up
+        to four ``vacuum(2)`` on one database (round robin), again every
+        IDLE_SECONDS while the server stays idle.  This is what purges
+        expired records of a server nobody is using."""
+        while True:
+            time.sleep(IDLE_SECONDS)
+            if (self.busy > 0 or not self.dbs
+                    or time.monotonic() - self.last_activity < IDLE_SECONDS):
+                continue
+            db = self.dbs[self._idle_count % len(self.dbs)]
+            self._idle_count += 1
+            for _ in range(4):
+                if self.busy > 0:
+                    break
+                db.vacuum(2)
 
     def resolve_db(self, value: Optional[bytes]) -> int:
         """Index of the database a ``DB`` parameter names, -1 for none."""
@@ -270,6 +303,15 @@ class KyotoSession:
         """Answer every complete request in ``buf``; returns the replies
         and whether to close the connection after sending them.  Raises
         ProtocolError for bytes that are not a request."""
+        engine = self.engine
+        engine.busy += 1
+        try:
+            return self._process(buf)
+        finally:
+            engine.busy -= 1
+            engine.last_activity = time.monotonic()
+
+    def _process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
         out: List[bytes] = []
         http = self._http
         while True:
