@@ -52,6 +52,7 @@ def xt(value: int) -> object:
 
 
 KT_REPORT_DROP = ("sys_", "conf_kc_", "serv_current_time", "serv_proc_id", "serv_running_term",
+                  "serv_task_count",
                   "conf_kt_features", "db_total_size")
 KT_STATUS_KEEP = {b"count", b"path", b"type", b"realtype", b"ktopts", b"ktcapcnt", b"ktcapsiz",
                   b"rcomp"}

@@ -507,7 +507,6 @@ class Database:
     _heap: List[Tuple[int, bytes]]
     _score: int
     _xkey: Optional[bytes]
-    _xafter: bool
     epoch: int
     _lock: threading.Lock
     _dirty: bool
@@ -525,7 +524,6 @@ class Database:
         self._heap = []
         self._score = 0
         self._xkey = None
-        self._xafter = False
         self.epoch = 0  # bumped by clear: Kyoto Cabinet disables every cursor
         self._lock = threading.Lock()
         self._dirty = False
@@ -591,18 +589,20 @@ class Database:
         for _ in range(step):
             key = self._xkey
             if key is not None:
-                key = records.higher(key) if self._xafter else records.ceiling(key)
+                # the cursor holds the key of its record: if that record
+                # went away, it is on the next one
+                key = records.ceiling(key)
             if key is None:
                 self._xkey = records.first()
-                self._xafter = False
                 self._score = 0
                 return
+            # stepping moves it to the record after (a key put in between
+            # later is not visited); past the last one it is off
+            self._xkey = records.higher(key)
             if xts:
                 xt = xts.get(key)
                 if xt is not None and now > xt:
                     self._delete(key)
-            self._xkey = key
-            self._xafter = True
 
     def _expire(self, limit: int, now: int) -> int:
         heap = self._heap
@@ -733,29 +733,34 @@ class Database:
         now = int(time.time())
         with self._lock:
             writable = num != 0 or orig != INT64_MIN
+            result = self._increment(key, num, orig, xt, now)
+            # the expiration tick follows the access, as in ktserver
             self._tick(_SCORE_WRITE if writable else _SCORE_READ, now)
-            current = self._visible(key, now)
-            onum: int
-            if current is not None:
-                if len(current) != 8:
-                    return None
-                if orig == INT64_MAX:
-                    onum = 0
-                else:
-                    onum = _I64.unpack(current)[0]
-                    if num == 0:
-                        # INT64_MIN is ktserver's failure value, whatever
-                        # the reason
-                        return None if onum == INT64_MIN else onum
-                result = _wrap64(num + onum)
-            else:
-                if orig == INT64_MIN:
-                    return None
-                result = num if orig == INT64_MAX else _wrap64(num + orig)
-            self._store(key, _I64.pack(result), absolute_xt(xt, now))
-            if result == INT64_MIN:
-                return None  # ktserver cannot tell this result from a failure
             return result
+
+    def _increment(self, key: bytes, num: int, orig: int, xt: int, now: int) -> Optional[int]:
+        current = self._visible(key, now)
+        onum: int
+        if current is not None:
+            if len(current) != 8:
+                return None
+            if orig == INT64_MAX:
+                onum = 0
+            else:
+                onum = _I64.unpack(current)[0]
+                if num == 0:
+                    # INT64_MIN is ktserver's failure value, whatever
+                    # the reason
+                    return None if onum == INT64_MIN else onum
+            result = _wrap64(num + onum)
+        else:
+            if orig == INT64_MIN:
+                return None
+            result = num if orig == INT64_MAX else _wrap64(num + orig)
+        self._store(key, _I64.pack(result), absolute_xt(xt, now))
+        if result == INT64_MIN:
+            return None  # ktserver cannot tell this result from a failure
+        return result
 
     def increment_double(self, key: bytes, num: float, orig: float = 0.0,
                          xt: int = INT64_MAX) -> float:
@@ -765,60 +770,65 @@ class Database:
         ("set") stores ``num`` whatever the current value."""
         now = int(time.time())
         with self._lock:
+            result = self._increment_double(key, num, orig, xt, now)
             self._tick(_SCORE_WRITE, now)
-            current = self._visible(key, now)
-            set_mode = math.isinf(orig) and orig > 0
-            if current is not None:
-                if len(current) != 16:
-                    return math.nan
-                if set_mode:
-                    linteg = 0
-                    lfract = 0
-                else:
-                    pair: Tuple[int, int] = _I64x2.unpack(current)
-                    linteg, lfract = pair
-                if lfract == INT64_MIN and linteg == INT64_MIN:
-                    return math.nan
-                if linteg == INT64_MAX:
-                    return math.inf
-                if linteg == INT64_MIN:
-                    return -math.inf
-                if num == 0.0 and not set_mode:
-                    return linteg + lfract / _DECUNIT
-                if math.isnan(num):
-                    linteg = INT64_MIN
-                    lfract = INT64_MIN
-                    result = math.nan
-                elif math.isinf(num):
-                    linteg = INT64_MAX if num > 0 else INT64_MIN
-                    lfract = 0
-                    result = num
-                else:
-                    dfract, dinteg = math.modf(num)
-                    linteg = _wrap64(linteg + _to_int64(dinteg))
-                    lfract = _wrap64(lfract + _fract_units(dfract))
-                    if lfract >= _DECUNIT:
-                        linteg = _wrap64(linteg + 1)
-                        lfract -= _DECUNIT
-                    result = linteg + lfract / _DECUNIT
-            else:
-                if math.isnan(orig) or (math.isinf(orig) and orig < 0):
-                    return math.nan
-                if not math.isinf(orig):
-                    num += orig
-                result = num
-                if math.isnan(num):
-                    linteg = INT64_MIN
-                    lfract = INT64_MIN
-                elif math.isinf(num):
-                    linteg = INT64_MAX if num > 0 else INT64_MIN
-                    lfract = 0
-                else:
-                    dfract, dinteg = math.modf(num)
-                    linteg = _to_int64(dinteg)
-                    lfract = _fract_units(dfract)
-            self._store(key, _I64x2.pack(linteg, lfract), absolute_xt(xt, now))
             return result
+
+    def _increment_double(self, key: bytes, num: float, orig: float, xt: int,
+                          now: int) -> float:
+        current = self._visible(key, now)
+        set_mode = math.isinf(orig) and orig > 0
+        if current is not None:
+            if len(current) != 16:
+                return math.nan
+            if set_mode:
+                linteg = 0
+                lfract = 0
+            else:
+                pair: Tuple[int, int] = _I64x2.unpack(current)
+                linteg, lfract = pair
+            if lfract == INT64_MIN and linteg == INT64_MIN:
+                return math.nan
+            if linteg == INT64_MAX:
+                return math.inf
+            if linteg == INT64_MIN:
+                return -math.inf
+            if num == 0.0 and not set_mode:
+                return linteg + lfract / _DECUNIT
+            if math.isnan(num):
+                linteg = INT64_MIN
+                lfract = INT64_MIN
+                result = math.nan
+            elif math.isinf(num):
+                linteg = INT64_MAX if num > 0 else INT64_MIN
+                lfract = 0
+                result = num
+            else:
+                dfract, dinteg = math.modf(num)
+                linteg = _wrap64(linteg + _to_int64(dinteg))
+                lfract = _wrap64(lfract + _fract_units(dfract))
+                if lfract >= _DECUNIT:
+                    linteg = _wrap64(linteg + 1)
+                    lfract -= _DECUNIT
+                result = linteg + lfract / _DECUNIT
+        else:
+            if math.isnan(orig) or (math.isinf(orig) and orig < 0):
+                return math.nan
+            if not math.isinf(orig):
+                num += orig
+            result = num
+            if math.isnan(num):
+                linteg = INT64_MIN
+                lfract = INT64_MIN
+            elif math.isinf(num):
+                linteg = INT64_MAX if num > 0 else INT64_MIN
+                lfract = 0
+            else:
+                dfract, dinteg = math.modf(num)
+                linteg = _to_int64(dinteg)
+                lfract = _fract_units(dfract)
+        self._store(key, _I64x2.pack(linteg, lfract), absolute_xt(xt, now))
+        return result
 
     # -- bulk operations ----------------------------------------------------------
 
@@ -971,7 +981,6 @@ class Database:
             heapq.heapify(self._heap)
             self._score = 0
             self._xkey = self.records.first() if self.ordered else None
-            self._xafter = False
             return len(expired)
 
     def items(self) -> List[Tuple[bytes, bytes, int]]:
@@ -991,7 +1000,6 @@ class Database:
             for key, value, xt in items:
                 self._store(key, value, XT_MAX if xt >= XT_MAX else xt)
             self._xkey = self.records.first() if self.ordered else None
-            self._xafter = False
             self._dirty = False
 
     def synchronize(self, hard: bool = False) -> bool:
