@@ -1270,10 +1270,16 @@ class Cursor:
         return self._step(False)
 
     def _step(self, forward: bool) -> bool:
+        """One record on from the cursor's key: if its record went away,
+        the next one in the step's direction (Kyoto Cabinet counts the
+        removal as the first move)."""
         with self.db._lock:
-            key = self._current()
+            key = self.key
+            if self.epoch != self.db.epoch:
+                key = None
             self.back = not forward
             if key is None:
+                self.key = None
                 return False
             self.key = self._next(key, forward, False)
             return self.key is not None
