@@ -5,6 +5,7 @@ session that executes one on a server and returns the normalised answer."""
 from __future__ import annotations
 
 import random
+import time
 from typing import Any, List, Optional, Tuple
 
 from kt.protocol import kt_binary as kb
@@ -327,6 +328,8 @@ class Session:
             got = self.bin.call(req, parse)
         except Exception as exc:  # ServerError for 0xBF
             self.bin.close()
+            # let the server see the close before anything counts connections
+            time.sleep(0.02)
             return ("error", type(exc).__name__)
         if isinstance(got, kb.BulkRecords):
             return sorted(zip(got.dbs, got.keys, got.values, [nz.xt(x) if x < kb.XT_NONE else x

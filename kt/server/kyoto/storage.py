@@ -1212,13 +1212,15 @@ class Cursor:
         return not (self.back and self.db.directed)
 
     def _current(self) -> Optional[bytes]:
-        """The record under the cursor; if it was removed, the next one."""
+        """The record under the cursor; if it was removed, the one after its
+        key (in key order, even for a cursor moving backward: Kyoto
+        Cabinet looks the key up again)."""
         key = self.key
         if self.epoch != self.db.epoch:
             self.key = key = None  # the database was cleared
         if key is None or key in self.db.records.data:
             return key
-        key = self._next(key, self._forward(), False)
+        key = self._next(key, True, False)
         self.key = key
         return key
 
