@@ -1272,16 +1272,13 @@ class Cursor:
         return self._step(False)
 
     def _step(self, forward: bool) -> bool:
-        """One record on from the cursor's key: if its record went away,
-        the next one in the step's direction (Kyoto Cabinet counts the
-        removal as the first move)."""
+        """One record on from the cursor's record; if that record went
+        away, from the record after its key (Kyoto Cabinet looks the key up
+        forward, then steps either way)."""
         with self.db._lock:
-            key = self.key
-            if self.epoch != self.db.epoch:
-                key = None
+            key = self._current()
             self.back = not forward
             if key is None:
-                self.key = None
                 return False
             self.key = self._next(key, forward, False)
             return self.key is not None
