@@ -29,6 +29,10 @@ def _seeds(text: str) -> List[int]:
     return out
 
 
+def _log(text: str) -> None:
+    print(text, flush=True)
+
+
 def protocol(name: str) -> Any:
     if name in ("kyoto", "kt"):
         from . import kyoto
@@ -51,6 +55,9 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--show", type=int, default=5, help="divergences printed per run")
     ap.add_argument("--shrink", type=float, default=60.0,
                     help="seconds spent shrinking the first divergence of a run (0: none)")
+    ap.add_argument("--retries", type=int, default=2,
+                    help="runs redone when the first divergence does not come back on a "
+                         "replay (timing; see runner.run_checked)")
     ns = ap.parse_args(argv)
     proto = protocol(ns.protocol)
     kinds = ns.kinds.split(",") if ns.kinds else list(proto.KINDS)
@@ -60,15 +67,13 @@ def main(argv: Any = None) -> int:
         for seed in _seeds(ns.seeds):
             ops = runner.generate(proto, kind, seed, ns.ops)
             t0 = time.monotonic()
-            pair = runner.Pair(proto, specs, kind)
-            try:
-                found = pair.run(ops)
-            finally:
-                pair.stop()
+            found, wasted = runner.run_checked(proto, specs, kind, ops, ns.retries, _log)
             total += len(found)
-            print("%s %s seed %d: %d operations, %d divergent (%s vs %s, %.1fs)" % (
+            print("%s %s seed %d: %d operations, %d divergent (%s vs %s, %.1fs%s)" % (
                 ns.protocol, kind, seed, len(ops), len(found), ns.a, ns.b,
-                time.monotonic() - t0), flush=True)
+                time.monotonic() - t0,
+                ", %d run(s) redone after a timing divergence" % wasted if wasted else ""),
+                flush=True)
             for d in found[: ns.show]:
                 print("  " + repr(d).replace("\n", "\n  "), flush=True)
             if found and ns.shrink > 0:
