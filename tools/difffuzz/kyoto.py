@@ -5,6 +5,7 @@ session that executes one on a server and returns the normalised answer."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from typing import Any, List, Optional, Tuple
 
@@ -273,7 +274,27 @@ class Session:
         self.bin = Wire(server.host, server.port)
         self.hosthdr = b"%s:%d" % (server.host.encode(), server.port)
 
+        # ktserver purges expired records when it has been idle for 0.1 s;
+        # while one server is busy with a slow request the other one would
+        # idle, so a third connection keeps both busy with empty get_bulk
+        # requests (which count nothing and expire nothing)
+        self._ping = Wire(server.host, server.port)
+        self._stop = threading.Event()
+        self._pinger = threading.Thread(target=self._keep_busy, daemon=True)
+        self._pinger.start()
+
+    def _keep_busy(self) -> None:
+        req = kb.encode_get_bulk([], 0)
+        while not self._stop.wait(0.03):
+            try:
+                self._ping.call(req, kb.GetBulkReplyParser().parse)
+            except (Closed, OSError):
+                return
+
     def close(self) -> None:
+        self._stop.set()
+        self._pinger.join()
+        self._ping.close()
         self.http.close()
         self.bin.close()
 
