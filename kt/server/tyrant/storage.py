@@ -914,7 +914,8 @@ class TreeDatabase(Database):
         self.keys = []
         self.values = {}
         self.count = 0
-        self._cur_on = False
+        # tcbdbvanish leaves the cursor where it was (a position in the
+        # first leaf, which the empty tree reuses)
         self._node = None
         self.dirty += 1
         return True
