@@ -843,6 +843,8 @@ class TreeDatabase(Database):
 
     def range_records(self, args: List[bytes]) -> List[bytes]:
         """misc range: [begin key [, max [, end key (excluded)]]]."""
+        if not self.allow_dups:
+            return self._node_range(args)
         keys = self.keys
         i = bisect_left(keys, args[0]) if args else 0
         limit = atoi(args[1]) if len(args) > 1 else 0
@@ -862,7 +864,42 @@ class TreeDatabase(Database):
             i += 1
         return out
 
+    def _node_range(self, args: List[bytes]) -> List[bytes]:
+        """misc range on the on-memory tree: it walks the database's one
+        iterator (tcndbiterinit2 / tcndbiternext), so afterwards iternext
+        goes on after the last key it took (the end key included)."""
+        if args:
+            self.iterinit_at(args[0])
+        else:
+            self.iterinit()
+        limit = atoi(args[1]) if len(args) > 1 else 0
+        if limit < 1:
+            limit = -1
+        end: Optional[bytes] = args[2] if len(args) > 2 else None
+        out: List[bytes] = []
+        while limit != 0:
+            key = self._node_next()
+            if key is None or (end is not None and key >= end):
+                break
+            out.append(key)
+            out.append(self.values[key][0])
+            limit -= 1
+        return out
+
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
+        if not self.allow_dups:
+            # on the on-memory tree, misc regex walks the one iterator too
+            self.iterinit()
+            out_n: List[bytes] = []
+            while limit != 0:
+                key = self._node_next()
+                if key is None:
+                    break
+                if key_matches(pattern, key):
+                    out_n.append(key)
+                    out_n.append(self.values[key][0])
+                    limit -= 1
+            return out_n
         out: List[bytes] = []
         count = 0
         for key in self.keys:
