@@ -32,6 +32,14 @@ from tools.difffuzz.servers import real_path  # noqa: E402
 
 CASES = [(kyoto, k) for k in kyoto.KINDS] + [(tyrant, k) for k in tyrant.KINDS]
 IDS = ["%s-%s" % (p.NAME, k) for p, k in CASES]
+# known to differ from the real server (docs/server-tyrant.md, "What is
+# still different"): where ttserver's on-memory tree starts iterating from a
+# key it does not hold depends on the shape of its splay tree
+REAL_KNOWN = {("tyrant", "mtree")}
+REAL_CASES = [pytest.param(p, k, id="%s-%s" % (p.NAME, k),
+                           marks=[pytest.mark.xfail(reason="documented divergence", strict=False)]
+                           if (p.NAME, k) in REAL_KNOWN else [])
+              for p, k in CASES]
 
 
 def _check(proto: Any, kind: str, specs: List[str], seed: int, count: int) -> None:
@@ -66,7 +74,7 @@ def test_compiled_server_answers_as_pure(proto: Any, kind: str) -> None:
     _check(proto, kind, ["builtin", "builtin-pure"], seed=1, count=400)
 
 
-@pytest.mark.parametrize("proto,kind", CASES, ids=IDS)
+@pytest.mark.parametrize("proto,kind", REAL_CASES)
 def test_builtin_server_answers_as_real(proto: Any, kind: str) -> None:
     if os.environ.get("KT_REAL_SERVERS", "1") == "0" or real_path(proto.NAME) is None:
         pytest.skip("no real %s server installed" % proto.NAME)
