@@ -828,7 +828,8 @@ class TableDatabase(Database):
             if text.endswith(b"."):
                 text = text[:-1]
         cols[_NUM_COLUMN] = text
-        if not self.store(pk, cols, 0):
+        # a column with an empty name that putshl stored stays, as in ttserver
+        if not self.store(pk, cols, 0, old is not None and b"" in old):
             return math.nan
         return num
 
