@@ -27,7 +27,9 @@ Everything the fuzzer forgives is here, and only this:
 What the generator avoids (answers of the real servers that cannot be
 reproduced): inputs that crash ttserver 1.1.41 (an empty primary key or an
 empty value in an indexed column of a table database, a q-gram index on the
-primary key), a TT ``copy`` that
+primary key), ``putshl`` on a table database (ttserver keeps the shifted
+bytes as a column with an empty name and orders such records in searches
+inconsistently), a TT ``copy`` that
 fails to write (ttserver's database then stays in a thread-dependent
 "fatal" state), KT expiration times of 0 (expired or not depending on the
 second the request arrives), and on hash databases records that are already

@@ -86,6 +86,11 @@ class Generator:
             cmd = "get"
         if cmd in ("put", "putkeep", "putcat", "putnr"):
             return (cmd, self.key(), self.value())
+        if cmd == "putshl" and self.table:
+            # ttserver stores the shifted bytes of a table record as they
+            # are (a column with an empty name, see the contract test), and
+            # orders such records in searches inconsistently: not generated
+            return ("put", self.key(), self.value())
         if cmd == "putshl":
             return (cmd, self.key(), self.value(), r.choice([0, 1, 3, 10, 1000]))
         if cmd in ("out", "get", "vsiz"):

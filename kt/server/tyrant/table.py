@@ -899,6 +899,9 @@ class TableDatabase(Database):
         keep = bool(itype & tb.INDEX_KEEP)
         base = itype & ~tb.INDEX_KEEP
         column = _cstr(column)
+        if column in self.indexes and keep:
+            self.ecode = TCEKEEP
+            return False
         if base == tb.INDEX_VOID:
             if self.indexes.pop(column, None) is None:
                 return False
@@ -908,9 +911,10 @@ class TableDatabase(Database):
             return column in self.indexes
         factory = _INDEX_CLASSES.get(base)
         if factory is None:
-            return False
-        if column in self.indexes and keep:
-            self.ecode = TCEKEEP
+            # Tokyo Cabinet drops the column's old index before it finds
+            # that the new type is not one it knows
+            if self.indexes.pop(column, None) is not None:
+                self.dirty += 1
             return False
         index = factory(column)
         for pk, cols in self.records.items():
@@ -1068,36 +1072,52 @@ class TableDatabase(Database):
         return rv
 
     def _metasearch(self, queries: List[tb.TTQuery], mstype: int, hint: List[str]) -> List[bytes]:
+        """tctdbmetasearch: a union runs each query with its limit widened
+        by its offset, then sorts by the first query's order; an
+        intersection or difference runs every query without limit (its
+        order is that of the results narrowing it down); the first query's
+        offset and limit then cut the combined result."""
         first = queries[0]
         lines: List[str] = []
-        results: List[List[bytes]] = []
+        uset: Dict[bytes, None] = {}
         for i, query in enumerate(queries):
             qhint: List[str] = []
-            results.append(self.run_query(query, qhint))
+            if i > 0 and mstype != tb.MS_UNION and not uset:
+                qhint.append("omitted\n")
+            elif mstype == tb.MS_UNION:
+                widen = query.limit + query.offset if query.limit >= 0 else -1
+                for pk in self._run_limited(query, widen, qhint):
+                    uset.setdefault(pk, None)
+            elif i == 0:
+                uset = dict.fromkeys(self._run_limited(query, -1, qhint))
+            elif mstype == tb.MS_ISECT:
+                uset = {pk: None for pk in self._run_limited(query, -1, qhint) if pk in uset}
+            else:
+                for pk in self._run_limited(query, -1, qhint):
+                    uset.pop(pk, None)
             for line in "".join(qhint).split("\n"):
                 if line:
                     lines.append("[%d] %s\n" % (i, line))
-        if mstype == tb.MS_ISECT:
-            keep = set(results[0])
-            for other in results[1:]:
-                keep &= set(other)
-            out = [pk for pk in results[0] if pk in keep]
-        elif mstype == tb.MS_DIFF:
-            drop: Set[bytes] = set()
-            for other in results[1:]:
-                drop.update(other)
-            out = [pk for pk in results[0] if pk not in drop]
-        else:
-            seen: Dict[bytes, None] = {}
-            for res in results:
-                for pk in res:
-                    seen.setdefault(pk, None)
-            out = list(seen)
-            if first.orders:
-                order = first.orders[-1]
-                out = self._sort(out, order.column, order.type)
+        out = list(uset)
+        if mstype == tb.MS_UNION and first.orders:
+            order = first.orders[-1]
+            out = self._sort(out, order.column, order.type)
+        if first.offset > 0:
+            out = out[first.offset:]
+        if first.limit >= 0:
+            out = out[:first.limit]
         hint.extend(lines)
         return out
+
+    def _run_limited(self, query: tb.TTQuery, limit: int, hint: List[str]) -> List[bytes]:
+        """run_query with ``limit`` and no offset."""
+        saved = (query.limit, query.offset)
+        query.limit = limit
+        query.offset = 0
+        try:
+            return self.run_query(query, hint)
+        finally:
+            query.limit, query.offset = saved
 
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
         argc = len(args)
