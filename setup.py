@@ -13,9 +13,12 @@ from setuptools import setup
 COMPILED_MODULES = [
     "kt/protocol/buffer.py",
     "kt/protocol/convert.py",
+    "kt/protocol/http.py",
     "kt/protocol/kt_binary.py",
     "kt/protocol/kt_http.py",
+    "kt/protocol/kt_tsv.py",
     "kt/protocol/tt_binary.py",
+    "kt/protocol/tt_table.py",
     # The connection pool: on every request of both clients.
     "kt/connection.py",
     "kt/client.py",

@@ -1,6 +1,7 @@
 """kt: a typed client library for Kyoto Tycoon and Tokyo Tyrant.
 
-The protocol layer (``kt.protocol``) is plain typed Python that can be
+``AsyncKyotoTycoon`` and ``AsyncTokyoTyrant`` (kt.aio) are the asyncio
+clients, imported on first use.  The protocol layer (``kt.protocol``) is plain typed Python that can be
 compiled with mypyc; ``kt.COMPILED`` says whether the compiled modules are
 the ones in use.
 """
@@ -8,6 +9,7 @@ the ones in use.
 from __future__ import annotations
 
 from importlib.machinery import EXTENSION_SUFFIXES as _EXT
+from typing import TYPE_CHECKING
 
 from kt import protocol as _protocol
 from kt.errors import (
@@ -20,9 +22,12 @@ from kt.errors import (
 )
 from kt.protocol import buffer as _buffer
 from kt.protocol import convert as _convert
+from kt.protocol import http as _http
 from kt.protocol import kt_binary as _kt_binary
 from kt.protocol import kt_http as _kt_http
+from kt.protocol import kt_tsv as _kt_tsv
 from kt.protocol import tt_binary as _tt_binary
+from kt.protocol import tt_table as _tt_table
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer, ServerStartError
 from kt.kyoto import Cursor, KyotoTycoon
 from kt.table import (
@@ -67,6 +72,9 @@ from kt.serializers import (
     TT_TABLE,
 )
 
+if TYPE_CHECKING:
+    from kt.aio import AsyncCursor, AsyncKyotoTycoon, AsyncTokyoTyrant
+
 __version__ = "0.1.0"
 
 
@@ -79,11 +87,27 @@ def _is_compiled(*modules: object) -> bool:
 
 
 #: True when the mypyc-compiled protocol modules are the ones imported.
-COMPILED: bool = _is_compiled(_buffer, _convert, _kt_binary, _kt_http, _tt_binary)
+COMPILED: bool = _is_compiled(
+    _buffer, _convert, _http, _kt_binary, _kt_http, _kt_tsv, _tt_binary, _tt_table
+)
 
 del _protocol
 
+
+def __getattr__(name: str) -> object:
+    # The asyncio clients are imported on first use, so that synchronous
+    # users do not pay for importing asyncio.
+    if name in ("AsyncKyotoTycoon", "AsyncTokyoTyrant", "AsyncCursor"):
+        from kt import aio
+
+        return getattr(aio, name)
+    raise AttributeError("module 'kt' has no attribute %r" % name)
+
+
 __all__ = [
+    "AsyncCursor",
+    "AsyncKyotoTycoon",
+    "AsyncTokyoTyrant",
     "COMPILED",
     "Cursor",
     "EmbeddedServer",

@@ -1,22 +1,66 @@
-"""What the KyotoTycoon and TokyoTyrant clients have in common.
+"""What the KyotoTycoon and TokyoTyrant clients have in common, and how
+one client source serves both the synchronous and the asyncio client.
+
+Who calls it: kt.kyoto and kt.tyrant (the clients' methods), kt.aio (the
+asyncio clients).
 
 ``PooledClient`` checks the constructor arguments, sets up the serializer
-and the connection pool (kt.connection), and provides the connection
-management methods of the documented API (checkin, close, close_all,
-close_idle, the context manager).  Each client adds its protocol.
+and the connection pool (kt.connection), provides the connection management
+methods of the documented API (checkin, close, close_all, close_idle, the
+context manager) and the *synchronous transport*:
+
+* ``_call(data, parse, idempotent, reusable, finish, arg)`` runs one
+  request: ``data`` are the encoded bytes, ``parse`` reads the reply from
+  the connection's buffer (kt.protocol), ``finish(reply, arg)`` shapes the
+  result.  Every single-request method of both clients is written once as
+  "check arguments, encode, then ``return self._call(...)``".
+* ``_send(data)`` sends a request that has no reply.
+* ``_stream(plan)`` and ``_drive(plan, finish)`` run a *plan*: a
+  generator that yields ``Request`` objects and receives their parsed
+  replies, and yields pages (lists) of items; ``_stream`` hands the items
+  to the caller one by one (keys(), items()...), ``_drive`` collects them
+  and returns ``finish(items, None)``.  Methods that need several round
+  trips (paged iteration, TT iter_from) are written once as plans.
+
+kt.aio's asyncio clients inherit the same methods and override only these
+transport methods (and ``_done``, a result known without a request) with coroutines over an asyncio pool, so a method's
+argument checking, encoding and result shaping exist in one place.
+Because the shared methods return whatever the transport returns (a value,
+or an awaitable), they are annotated ``Any``: mypyc would otherwise check
+the return type of the compiled method and refuse a coroutine.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, TypeVar
 
-from kt.connection import ConnectionPool
+from kt.connection import ConnectionPool, mypyc_attr
+from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.convert import text
 from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
-__all__ = ["PooledClient", "merge_items"]
-
 _C = TypeVar("_C", bound="PooledClient")
+
+__all__ = ["PooledClient", "Request", "Plan", "advance", "merge_items", "mypyc_attr"]
+
+#: A plan: yields Request (answered with its parsed reply) or a list of
+#: items (handed to the caller of an iterator or to ``_drive``'s finish).
+Plan = Generator[Any, Any, Any]
+Finish = Callable[[Any, Any], Any]
+Parse = Callable[[ReceiveBuffer], Any]
+
+
+class Request:
+    """One request of a plan: the bytes and how to read the reply."""
+
+    __slots__ = ("data", "parse", "idempotent", "reusable")
+
+    def __init__(self, data: bytes, parse: Parse, idempotent: bool = True,
+                 reusable: Optional[Callable[[Any], bool]] = None) -> None:
+        self.data = data
+        self.parse = parse
+        self.idempotent = idempotent
+        self.reusable = reusable
 
 
 def merge_items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) -> Dict[Any, Any]:
@@ -29,6 +73,16 @@ def merge_items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) ->
     return items
 
 
+def advance(plan: Plan, reply: Any) -> Any:
+    """The next step of ``plan`` given the reply to its last request, or
+    None when the plan is done."""
+    try:
+        return plan.send(reply)
+    except StopIteration:
+        return None
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PooledClient:
     """Serializer, key decoding and a connection pool to one server."""
 
@@ -69,29 +123,75 @@ class PooledClient:
             max_connections=max_connections, pool_timeout=pool_timeout,
             max_idle_time=max_idle_time, socket_module=socket_module,
         )
+        self._open_transport(timeout, connect_timeout, max_connections, pool_timeout,
+                             max_idle_time)
 
     @property
-    def pool(self) -> ConnectionPool:
+    def pool(self) -> Any:
         return self._pool
+
+    @property
+    def address(self) -> str:
+        return self._pool.address
 
     def _key_out(self, key: bytes) -> Any:
         return text(key) if self.decode_keys else key
+
+    # -- the synchronous transport (kt.aio overrides these) -------------------
+
+    def _call(self, data: bytes, parse: Parse, idempotent: bool,
+              reusable: Optional[Callable[[Any], bool]], finish: Optional[Finish],
+              arg: Any) -> Any:
+        reply = self._pool.execute(data, parse, idempotent, reusable)
+        return reply if finish is None else finish(reply, arg)
+
+    def _send(self, data: bytes) -> Any:
+        self._pool.send_only(data)
+        return None
+
+    def _open_transport(self, timeout: Optional[float], connect_timeout: Optional[float],
+                        max_connections: Optional[int], pool_timeout: Optional[float],
+                        max_idle_time: Optional[float]) -> None:
+        """Set up another transport's pool (the sync one is ``_pool``)."""
+
+    def _done(self, value: Any) -> Any:
+        """A result known without asking the server (e.g. an empty bulk)."""
+        return value
+
+    def _drive(self, plan: Plan, finish: Finish) -> Any:
+        """Run a plan to its end: ``finish`` shapes the list of its items."""
+        return finish(list(self._stream(plan)), None)
+
+    def _stream(self, plan: Plan) -> Iterator[Any]:
+        """Run a plan lazily, yielding the items of the pages it yields."""
+        execute = self._pool.execute
+        step = advance(plan, None)
+        while step is not None:
+            if isinstance(step, Request):
+                step = advance(plan, execute(step.data, step.parse, step.idempotent,
+                                             step.reusable))
+            else:
+                yield from step
+                step = advance(plan, None)
+
+    # -- connection management --------------------------------------------------
 
     def checkin(self) -> None:
         """Kept for compatibility: connections go back to the pool after each
         request already, so there is nothing to return."""
 
-    def close(self) -> None:
+    def close(self) -> Any:
         """Close the idle connections of this client (used ones close when
         they come back).  The client stays usable: the next request
         reconnects."""
         self._pool.close_all()
+        return None
 
-    def close_all(self) -> int:
+    def close_all(self) -> Any:
         """Close every pooled connection; returns how many were idle."""
         return self._pool.close_all()
 
-    def close_idle(self, older_than: float = 0.0) -> int:
+    def close_idle(self, older_than: float = 0.0) -> Any:
         """Close connections idle for more than ``older_than`` seconds."""
         return self._pool.close_idle(older_than)
 

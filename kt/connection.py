@@ -40,8 +40,18 @@ from kt.errors import ServerConnectionError
 from kt.protocol.buffer import ReceiveBuffer
 
 T = TypeVar("T")
+_T = TypeVar("_T")
 
-__all__ = ["Connection", "ConnectionPool"]
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - pure build without mypy installed
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_T], _T]:
+        def keep(cls: _T) -> _T:
+            return cls
+        return keep
+
+__all__ = ["Connection", "ConnectionPool", "PoolSettings", "format_address", "mypyc_attr",
+           "read_error"]
 
 #: Bytes asked of the kernel by the first recv() of a reply.  Kept small:
 #: CPython allocates the whole size for every call, and a large allocation
@@ -103,9 +113,7 @@ class Connection:
 
     @property
     def address(self) -> str:
-        if ":" in self.host:
-            return "[%s]:%d" % (self.host, self.port)
-        return "%s:%d" % (self.host, self.port)
+        return format_address(self.host, self.port)
 
     def connect(self) -> Any:
         mod = self._socket_module if self._socket_module is not None else socket
@@ -155,21 +163,9 @@ class Connection:
             try:
                 chunk = recv(size)
             except OSError as exc:
-                if not received and _is_reset(exc):
-                    raise _ClosedBeforeReply(
-                        "connection to %s was reset before the reply" % self.address
-                    ) from exc
-                raise self._lost(exc) from exc
+                raise read_error(self.address, exc, received, self.timeout) from exc
             if not chunk:
-                if not received:
-                    raise _ClosedBeforeReply(
-                        "connection to %s was closed by the server before the reply"
-                        % self.address
-                    )
-                raise ServerConnectionError(
-                    "connection to %s was closed by the server in the middle of a reply"
-                    % self.address
-                )
+                raise read_error(self.address, None, received, self.timeout)
             received = True
             if len(chunk) == size and size < RECV_MAX:
                 size *= 4
@@ -196,17 +192,38 @@ class Connection:
                 pass
 
     def _lost(self, exc: OSError) -> ServerConnectionError:
-        if isinstance(exc, socket.timeout):
-            return ServerConnectionError(
-                "request to %s timed out after %s seconds" % (self.address, self.timeout)
-            )
-        return ServerConnectionError(
-            "connection to %s lost: %s" % (self.address, _describe(exc))
-        )
+        return read_error(self.address, exc, True, self.timeout)
 
     def __repr__(self) -> str:
         state = "open" if self.sock is not None else "closed"
         return "<Connection %s %s>" % (self.address, state)
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port`` as error messages name it (IPv6 hosts in brackets)."""
+    if ":" in host:
+        return "[%s]:%d" % (host, port)
+    return "%s:%d" % (host, port)
+
+
+def read_error(address: str, exc: Optional[OSError], received: bool,
+               timeout: Optional[float]) -> ServerConnectionError:
+    """The error for a failed read of a reply: ``exc`` is the OSError (None
+    when the server closed the connection); ``received`` says whether any
+    byte of the reply had arrived.  A connection closed or reset before the
+    reply gives _ClosedBeforeReply, which a pool may retry."""
+    if exc is None:
+        if not received:
+            return _ClosedBeforeReply(
+                "connection to %s was closed by the server before the reply" % address)
+        return ServerConnectionError(
+            "connection to %s was closed by the server in the middle of a reply" % address)
+    if not received and _is_reset(exc):
+        return _ClosedBeforeReply("connection to %s was reset before the reply" % address)
+    if isinstance(exc, socket.timeout):
+        return ServerConnectionError("request to %s timed out after %s seconds"
+                                     % (address, timeout))
+    return ServerConnectionError("connection to %s lost: %s" % (address, _describe(exc)))
 
 
 def _describe(exc: OSError) -> str:
@@ -219,15 +236,11 @@ def _is_reset(exc: OSError) -> bool:
     return isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
 
 
-class ConnectionPool:
-    """A LIFO pool of connections to one server, safe for threads, greenlets
-    and forked children.
-
-    ``max_connections`` bounds the connections open at once (None: no
-    bound); when they are all busy, a checkout waits up to ``pool_timeout``
-    seconds (None: forever) and then raises ServerConnectionError.
-    ``max_idle_time`` drops connections that sat unused longer than that.
-    """
+@mypyc_attr(allow_interpreted_subclasses=True)
+class PoolSettings:
+    """What both pools (ConnectionPool, and kt.aio_connection's asyncio
+    twin) keep: the server's address, limits and timeouts, and how many
+    connections are checked out.  The parameters are ConnectionPool's."""
 
     def __init__(
         self,
@@ -249,8 +262,33 @@ class ConnectionPool:
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
         self.max_idle_time = max_idle_time
-        self.socket_module = socket_module
+        self.socket_module = socket_module  # the sync pool's connections use it
+        self._in_use = 0
+        self._generation = 0
         self._reset()
+
+    def _reset(self) -> None:
+        """Set up (or start over) the pool's own state."""
+
+    @property
+    def address(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    @property
+    def in_use_count(self) -> int:
+        """Connections checked out (by requests or cursors)."""
+        return self._in_use
+
+
+class ConnectionPool(PoolSettings):
+    """A LIFO pool of connections to one server, safe for threads, greenlets
+    and forked children.
+
+    ``max_connections`` bounds the connections open at once (None: no
+    bound); when they are all busy, a checkout waits up to ``pool_timeout``
+    seconds (None: forever) and then raises ServerConnectionError.
+    ``max_idle_time`` drops connections that sat unused longer than that.
+    """
 
     def _reset(self) -> None:
         self._epoch = _fork_epoch[0]
@@ -269,10 +307,6 @@ class ConnectionPool:
             for conn in self._idle:
                 conn.close()
             self._reset()
-
-    @property
-    def address(self) -> str:
-        return "%s:%d" % (self.host, self.port)
 
     def acquire(self) -> Connection:
         """Check a connection out (it may not be connected yet)."""
@@ -415,10 +449,6 @@ class ConnectionPool:
     @property
     def idle_count(self) -> int:
         return len(self._idle)
-
-    @property
-    def in_use_count(self) -> int:
-        return self._in_use
 
     def __repr__(self) -> str:
         return "<ConnectionPool %s idle=%d in_use=%d>" % (

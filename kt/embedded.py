@@ -82,6 +82,7 @@ class _BaseServer:
         server_args: Optional[Sequence[str]] = None,
         start_timeout: float = 30.0,
         stop_timeout: float = 10.0,
+        cwd: Optional[str] = None,
         **client_options: Any,
     ) -> None:
         self.host = host
@@ -91,6 +92,9 @@ class _BaseServer:
         self.server_args: List[str] = list(server_args or [])
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        #: Working directory of the server process (relative database paths
+        #: and logs land there); None: the current directory.
+        self.cwd = cwd
         self.client_options = client_options
         self.command_prefix = self._resolve(server)
         self.builtin = self.command_prefix[0] == sys.executable and "kt.server" in self.command_prefix
@@ -130,6 +134,11 @@ class _BaseServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def process(self) -> "Optional[subprocess.Popen[bytes]]":
+        """The server process while it runs (to send it signals), else None."""
+        return self._proc
 
     def command(self, port: int) -> List[str]:
         """The command line for ``port`` (ktserver/ttserver conventions)."""
@@ -181,7 +190,7 @@ class _BaseServer:
         cmd = self.command(port)
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, cwd=self.cwd)
         except OSError as exc:
             raise ServerStartError("cannot run %s: %s" % (cmd[0], exc)) from exc
         self._proc = proc
@@ -267,6 +276,17 @@ class _BaseServer:
             self._kill(proc)
         return True
 
+    def restart(self) -> bool:
+        """Stop the server and start it again on the same port (file
+        databases keep their records; clients reconnect)."""
+        port = self.port
+        self.stop()
+        if port is None:
+            return self.run()
+        self._start(port)
+        _running.add(self)
+        return True
+
     @staticmethod
     def _kill(proc: "subprocess.Popen[bytes]") -> None:
         try:
@@ -305,6 +325,7 @@ class EmbeddedServer(_BaseServer):
     :param port: port (None: a free one is picked, at most 32767 for ktserver).
     :param database: database spec, or a list of them ("*", "%", "x.kct"...).
     :param server_args: more command-line options for the server.
+    :param cwd: working directory of the server process (None: the current one).
     :param client_options: keyword arguments for ``client`` (serializer...).
     """
 

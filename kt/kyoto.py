@@ -1,6 +1,9 @@
 """The Kyoto Tycoon client.
 
-``KyotoTycoon`` speaks both of ktserver's protocols over one pool of
+``KyotoMethods`` holds every method of the Kyoto Tycoon clients, written
+once; ``KyotoTycoon`` runs them over the synchronous pool and
+kt.aio.AsyncKyotoTycoon over the asyncio pool (see kt.client).  The client
+speaks both of ktserver's protocols over one pool of
 connections: the binary protocol for the hot operations (get, set, remove
 and their bulk forms, scripts) and HTTP TSV-RPC for everything else.  The
 codecs live in kt.protocol; sockets and pooling in kt.connection.
@@ -17,6 +20,8 @@ Semantics worth knowing:
   valid UTF-8.
 * Cursors live in the server's connection (session), so a ``Cursor`` keeps
   one connection to itself until it is closed.
+* keys(), values() and items() fetch the key list in one request and the
+  values in get_bulk pages; a cursor walks the database record by record.
 """
 
 from __future__ import annotations
@@ -33,17 +38,19 @@ from typing import (
     Sequence,
     Tuple,
     Union,
+    final,
 )
 
-from kt.client import PooledClient, merge_items
+from kt.client import Finish, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr
 from kt.connection import Connection, fork_epoch
 from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
+from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
-__all__ = ["KyotoTycoon", "Cursor", "LuaHelper"]
+__all__ = ["KyotoTycoon", "KyotoMethods", "Cursor", "CursorMethods", "LuaHelper"]
 
 Key = Union[str, bytes]
 
@@ -73,7 +80,601 @@ def _xt_out(xt: int) -> Optional[int]:
     return None if xt >= _XT_MAX else xt
 
 
-class KyotoTycoon(PooledClient):
+def _first_raw(recs: kb.BulkRecords, arg: Any) -> Optional[bytes]:
+    return recs.values[0] if recs.values else None
+
+
+_PAGE = 1000
+_KEYS = 0
+_VALUES = 1
+_ITEMS = 2
+
+
+@final
+class _ScriptReplyParser:
+    """play_script's reply parser, naming the procedure when it fails."""
+
+    def __init__(self, name: str, address: str) -> None:
+        self._parser = kb.PlayScriptReplyParser()
+        self._name = name
+        self._address = address
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[List[Tuple[bytes, bytes]]]:
+        try:
+            return self._parser.parse(buf)
+        except ServerError as exc:
+            raise ServerError(
+                "script %r failed on %s (no such procedure, no -scr script loaded, "
+                "or the procedure returned an error)" % (self._name, self._address),
+                exc.code) from None
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class KyotoMethods(PooledClient):
+    """Every method of the Kyoto Tycoon clients, written once: argument
+    checking, request encoding and result shaping.  ``KyotoTycoon`` runs
+    them synchronously, ``kt.aio.AsyncKyotoTycoon`` awaits them (see
+    kt.client for the transport)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1978,
+        serializer: Serializer = KT_BINARY,
+        decode_keys: bool = True,
+        timeout: Optional[float] = None,
+        default_db: int = 0,
+        max_connections: Optional[int] = None,
+        pool_timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        max_idle_time: Optional[float] = 20.0,
+        socket_module: Any = None,
+    ) -> None:
+        super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
+                         pool_timeout, connect_timeout, max_idle_time, socket_module)
+        self.default_db = self._check_db(default_db)
+        # bound once: get() is the hottest path
+        self._value_of_first: Finish = self._first_value
+        self._host_header = ("%s:%d" % (host, port)).encode("idna" if not host.isascii() else "ascii")
+
+    # -- plumbing ----------------------------------------------------------
+
+    @staticmethod
+    def _check_db(db: object) -> int:
+        if isinstance(db, bool) or not isinstance(db, int):
+            raise TypeError("db must be a database index (int), not %s" % type(db).__name__)
+        if db < 0 or db > 0xFFFF:
+            raise ValueError("db must be a database index from 0 to 65535, not %d" % db)
+        return db
+
+    def _db(self, db: Optional[int]) -> int:
+        if db is None:
+            return self.default_db
+        return self._check_db(db)
+
+    def _rpc_data(self, procedure: str, pairs: List[Tuple[bytes, bytes]],
+                  db: Optional[int]) -> bytes:
+        pairs.append((b"DB", b"%d" % self._db(db)))
+        return kh.encode_rpc_request(procedure, pairs, None, self._host_header)
+
+    def _rpc(self, procedure: str, pairs: List[Tuple[bytes, bytes]], db: Optional[int],
+             idempotent: bool, finish: Finish) -> Any:
+        """Call an RPC procedure; ``finish(response, procedure)`` shapes the
+        result (``_rpc_result`` checks the status)."""
+        data = self._rpc_data(procedure, pairs, db)
+        return self._call(data, kh.ResponseParser().parse, idempotent, _keep_alive,
+                          finish, procedure)
+
+    def _rpc_result(self, resp: kh.HttpResponse, procedure: str
+                    ) -> Tuple[int, Dict[bytes, bytes]]:
+        """(status, output map) of an RPC reply; statuses other than 200
+        and 450 raise ServerError."""
+        out = dict(resp.rpc_pairs())
+        status = resp.status
+        if status != 200 and status != 450:
+            message = out.get(b"ERROR", resp.reason).decode("utf-8", "replace")
+            raise ServerError("%s failed on %s: %s" % (procedure, self._pool.address, message),
+                              status)
+        return status, out
+
+    def _ok(self, resp: kh.HttpResponse, procedure: str) -> bool:
+        return self._rpc_result(resp, procedure)[0] == 200
+
+    def _logical(self, procedure: str, status: int, out: Dict[bytes, bytes]) -> ServerError:
+        message = out.get(b"ERROR", b"logical inconsistency").decode("utf-8", "replace")
+        return ServerError("%s failed on %s: %s" % (procedure, self._pool.address, message),
+                           status)
+
+    # -- binary protocol: get / set / remove ---------------------------------
+
+    def get(self, key: Key, db: Optional[int] = None) -> Any:
+        """The value stored at ``key`` (deserialized), or None."""
+        data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
+        return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._value_of_first,
+                          None)
+
+    def _first_value(self, recs: kb.BulkRecords, arg: Any) -> Any:
+        return self._decode(recs.values[0]) if recs.values else None
+
+    def get_raw(self, key: Key, db: Optional[int] = None) -> Any:
+        """The bytes stored at ``key``, or None."""
+        data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
+        return self._call(data, kb.GetBulkReplyParser().parse, True, None, _first_raw, None)
+
+    def _write_reply(self, data: bytes, no_reply: bool, parse: Parse) -> Any:
+        if no_reply:
+            return self._send(data)
+        return self._call(data, parse, True, None, None, None)
+
+    def set(self, key: Key, value: Any, db: Optional[int] = None,
+            expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
+        """Store ``value`` at ``key``; returns the number of records stored
+        (1), or None with ``no_reply=True`` (sent without waiting)."""
+        data = kb.encode_set(
+            _key_bytes(key), self._encode(value),
+            self.default_db if db is None else self._check_db(db),
+            _XT_NONE if expire_time is None else _xt_arg(expire_time),
+            kb.FLAG_NO_REPLY if no_reply else 0)
+        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+
+    def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Any:
+        """Remove ``key``; returns the number of records removed (0 or 1)."""
+        data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
+                                kb.FLAG_NO_REPLY if no_reply else 0)
+        return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
+
+    def _get_bulk(self, keys: Iterable[Key], db: Optional[int], finish: Finish, arg: Any) -> Any:
+        data = kb.encode_get_bulk(keys_to_bytes(keys), self._db(db))
+        return self._call(data, kb.GetBulkReplyParser().parse, True, None, finish, arg)
+
+    def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
+        """A dict of the keys found and their (deserialized) values."""
+        return self._get_bulk(keys, db, self._bulk_dict, None)
+
+    def _bulk_dict(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, Any]:
+        if self._text_values is not None:
+            return records_dict(recs.keys, recs.values, self.decode_keys, self._text_values)
+        decode = self._decode
+        found = texts(recs.keys) if self.decode_keys else recs.keys
+        return {k: decode(v) for k, v in zip(found, recs.values)}
+
+    def get_bulk_raw(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
+        """A dict of the keys found and their stored bytes."""
+        return self._get_bulk(keys, db, self._bulk_raw, None)
+
+    def _bulk_raw(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, bytes]:
+        if self.decode_keys:
+            return dict(zip(texts(recs.keys), recs.values))
+        return dict(zip(recs.keys, recs.values))
+
+    def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
+                         decode_values: bool = True) -> Any:
+        """``(db, key, value, expire_at)`` for every key found, where
+        ``expire_at`` is the absolute UNIX time the record expires, or None."""
+        return self._get_bulk(keys, db, self._bulk_details, decode_values)
+
+    def _bulk_details(self, recs: kb.BulkRecords, decode_values: bool
+                      ) -> List[Tuple[int, Any, Any, Optional[int]]]:
+        decode = self._decode
+        return [
+            (d, self._key_out(k), decode(v) if decode_values else v, _xt_out(xt))
+            for d, k, v, xt in zip(recs.dbs, recs.keys, recs.values, recs.xts)
+        ]
+
+    def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
+                 expire_time: Optional[int] = None, no_reply: bool = False,
+                 **kwargs: Any) -> Any:
+        """Store many records; returns how many were stored (None with
+        ``no_reply=True``)."""
+        items = merge_items(__data, kwargs)
+        if self._text_values is not None:
+            pairs = items_to_pairs(items.items(), self._text_values)
+        else:
+            encode = self._encode
+            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
+        data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
+                                  kb.FLAG_NO_REPLY if no_reply else 0)
+        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+
+    def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
+                    no_reply: bool = False) -> Any:
+        """Remove many keys; returns how many records were removed."""
+        data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
+                                     kb.FLAG_NO_REPLY if no_reply else 0)
+        return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
+
+    # -- scripts -------------------------------------------------------------
+
+    def script(self, name: str, __data: Optional[Mapping[Any, Any]] = None,
+               encode_values: bool = True, no_reply: bool = False,
+               **kwargs: Any) -> Any:
+        """Call the server-side procedure ``name`` with key/value input and
+        return its output map.  With ``encode_values`` the input values are
+        serialized and output values deserialized with the client's
+        serializer; otherwise values go as they are (str as UTF-8) and come
+        back as bytes.  A procedure that fails raises ServerError."""
+        items = merge_items(__data, kwargs)
+        if encode_values:
+            encode = self._encode
+            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
+        else:
+            pairs = [(_key_bytes(k), _key_bytes(v)) for k, v in items.items()]
+        data = kb.encode_play_script(_key_bytes(name), pairs,
+                                     kb.FLAG_NO_REPLY if no_reply else 0)
+        if no_reply:
+            return self._send(data)
+        parser = _ScriptReplyParser(name, self._pool.address)
+        return self._call(data, parser.parse, False, None, self._script_out, encode_values)
+
+    def _script_out(self, out: List[Tuple[bytes, bytes]], encode_values: bool) -> Dict[Any, Any]:
+        if encode_values:
+            decode = self._decode
+            return {self._key_out(k): decode(v) for k, v in out}
+        return {self._key_out(k): v for k, v in out}
+
+    @property
+    def lua(self) -> "LuaHelper":
+        """``client.lua.proc(**kw)`` calls ``client.script('proc', kw)``."""
+        return LuaHelper(self)
+
+    # -- HTTP RPC: record operations -------------------------------------------
+
+    def _write(self, procedure: str, key: Key, value: Any, db: Optional[int],
+               expire_time: Optional[int]) -> Any:
+        pairs = [(b"key", _key_bytes(key)), (b"value", self._encode(value))]
+        if expire_time is not None:
+            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        return self._rpc(procedure, pairs, db, False, self._ok)
+
+    def add(self, key: Key, value: Any, db: Optional[int] = None,
+            expire_time: Optional[int] = None) -> Any:
+        """Store only if ``key`` does not exist; True if stored."""
+        return self._write("add", key, value, db, expire_time)
+
+    def replace(self, key: Key, value: Any, db: Optional[int] = None,
+                expire_time: Optional[int] = None) -> Any:
+        """Store only if ``key`` exists; True if stored."""
+        return self._write("replace", key, value, db, expire_time)
+
+    def append(self, key: Key, value: Any, db: Optional[int] = None,
+               expire_time: Optional[int] = None) -> Any:
+        """Append to the stored bytes (like set when the key is missing)."""
+        return self._write("append", key, value, db, expire_time)
+
+    def _check(self, key: Key, db: Optional[int], finish: Finish) -> Any:
+        return self._rpc("check", [(b"key", _key_bytes(key))], db, True, finish)
+
+    def exists(self, key: Key, db: Optional[int] = None) -> Any:
+        """Whether ``key`` exists."""
+        return self._check(key, db, self._ok)
+
+    def length(self, key: Key, db: Optional[int] = None) -> Any:
+        """Size in bytes of the stored value, or None when missing."""
+        return self._check(key, db, self._length_of)
+
+    def _length_of(self, resp: kh.HttpResponse, procedure: str) -> Optional[int]:
+        status, out = self._rpc_result(resp, procedure)
+        return self._int(out, b"vsiz", procedure) if status == 200 else None
+
+    def expire_time(self, key: Key, db: Optional[int] = None) -> Any:
+        """Absolute UNIX time at which ``key`` expires; None when it never
+        expires or does not exist."""
+        return self._check(key, db, self._expire_time_of)
+
+    def _expire_time_of(self, resp: kh.HttpResponse, procedure: str) -> Optional[int]:
+        status, out = self._rpc_result(resp, procedure)
+        if status != 200 or b"xt" not in out:
+            return None
+        return _xt_out(self._int(out, b"xt", procedure))
+
+    def seize(self, key: Key, db: Optional[int] = None) -> Any:
+        """Get the value of ``key`` and remove the record atomically; None
+        when missing."""
+        return self._rpc("seize", [(b"key", _key_bytes(key))], db, False, self._seized)
+
+    def _seized(self, resp: kh.HttpResponse, procedure: str) -> Any:
+        status, out = self._rpc_result(resp, procedure)
+        if status != 200:
+            return None
+        if b"value" not in out:
+            raise ProtocolError("seize reply from %s has no value" % self._pool.address)
+        return self._decode(out[b"value"])
+
+    def cas(self, key: Key, old_val: Any, new_val: Any, db: Optional[int] = None,
+            expire_time: Optional[int] = None) -> Any:
+        """Compare and swap: store ``new_val`` if the current value equals
+        ``old_val``.  ``old_val=None`` means "only if the record is absent";
+        ``new_val=None`` removes the record.  True on success."""
+        pairs = [(b"key", _key_bytes(key))]
+        if old_val is not None:
+            pairs.append((b"oval", self._encode(old_val)))
+        if new_val is not None:
+            pairs.append((b"nval", self._encode(new_val)))
+        if expire_time is not None:
+            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        return self._rpc("cas", pairs, db, False, self._ok)
+
+    def incr(self, key: Key, n: int = 1, orig: Optional[int] = None, db: Optional[int] = None,
+             expire_time: Optional[int] = None) -> Any:
+        """Add ``n`` to the integer stored at ``key`` (``orig``, default 0,
+        is the starting value of a missing record) and return the result.
+        Raises ServerError (code 450) when the stored value is not an
+        integer record."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError("n must be an int, not %s" % type(n).__name__)
+        pairs = [(b"key", _key_bytes(key)), (b"num", b"%d" % n)]
+        if orig is not None:
+            if isinstance(orig, bool) or not isinstance(orig, int):
+                raise TypeError("orig must be an int or None, not %s" % type(orig).__name__)
+            pairs.append((b"orig", b"%d" % orig))
+        if expire_time is not None:
+            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        return self._rpc("increment", pairs, db, False, self._incremented)
+
+    def _incremented(self, resp: kh.HttpResponse, procedure: str) -> int:
+        status, out = self._rpc_result(resp, procedure)
+        if status != 200:
+            raise self._logical(procedure, status, out)
+        return self._int(out, b"num", procedure)
+
+    def incr_double(self, key: Key, n: float = 1.0, orig: Optional[float] = None,
+                    db: Optional[int] = None, expire_time: Optional[int] = None) -> Any:
+        """Add ``n`` to the decimal number stored at ``key`` and return the
+        result.  Raises ServerError (code 450) for an incompatible record."""
+        if isinstance(n, bool) or not isinstance(n, (int, float)):
+            raise TypeError("n must be a number, not %s" % type(n).__name__)
+        pairs = [(b"key", _key_bytes(key)), (b"num", repr(float(n)).encode("ascii"))]
+        if orig is not None:
+            if isinstance(orig, bool) or not isinstance(orig, (int, float)):
+                raise TypeError("orig must be a number or None, not %s" % type(orig).__name__)
+            pairs.append((b"orig", repr(float(orig)).encode("ascii")))
+        if expire_time is not None:
+            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        return self._rpc("increment_double", pairs, db, False, self._incremented_double)
+
+    def _incremented_double(self, resp: kh.HttpResponse, procedure: str) -> float:
+        status, out = self._rpc_result(resp, procedure)
+        if status != 200:
+            raise self._logical(procedure, status, out)
+        try:
+            return float(out[b"num"])
+        except (KeyError, ValueError):
+            raise ProtocolError("increment_double reply from %s has no valid num"
+                                % self._pool.address) from None
+
+    def _int(self, out: Dict[bytes, bytes], field: bytes, procedure: str) -> int:
+        try:
+            return int(out[field])
+        except (KeyError, ValueError):
+            raise ProtocolError("%s reply from %s has no valid %s" % (
+                procedure, self._pool.address, field.decode())) from None
+
+    # -- HTTP RPC: database operations ------------------------------------------
+
+    def _text_map(self, resp: kh.HttpResponse, procedure: str) -> Dict[str, str]:
+        out = self._rpc_result(resp, procedure)[1]
+        return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in out.items()}
+
+    def status(self, db: Optional[int] = None) -> Any:
+        """The status fields of a database (count, size, path, type, ...)."""
+        return self._rpc("status", [], db, True, self._text_map)
+
+    def report(self) -> Any:
+        """The server report (all databases, connections, counters)."""
+        return self._rpc("report", [], None, True, self._text_map)
+
+    def clear(self, db: Optional[int] = None) -> Any:
+        """Remove every record of a database."""
+        return self._rpc("clear", [], db, True, self._ok)
+
+    def synchronize(self, hard: bool = False, command: Optional[str] = None,
+                    db: Optional[int] = None) -> Any:
+        """Write the database to its file (``hard``: to the device), then
+        run ``command`` from the server's -cmd directory if given."""
+        pairs: List[Tuple[bytes, bytes]] = []
+        if hard:
+            pairs.append((b"hard", _TRUE))
+        if command is not None:
+            pairs.append((b"command", _key_bytes(command)))
+        return self._rpc("synchronize", pairs, db, True, self._ok)
+
+    def vacuum(self, step: int = 0, db: Optional[int] = None) -> Any:
+        """Remove expired records (``step`` 0: the whole database)."""
+        pairs: List[Tuple[bytes, bytes]] = []
+        if step:
+            pairs.append((b"step", b"%d" % step))
+        return self._rpc("vacuum", pairs, db, True, self._ok)
+
+    def count(self, db: Optional[int] = None) -> Any:
+        """Number of records in a database."""
+        return self._rpc("status", [], db, True, self._count_of)
+
+    def _count_of(self, resp: kh.HttpResponse, procedure: str) -> int:
+        return self._int(self._rpc_result(resp, procedure)[1], b"count", procedure)
+
+    def _size_of(self, resp: kh.HttpResponse, procedure: str) -> int:
+        return self._int(self._rpc_result(resp, procedure)[1], b"size", procedure)
+
+    def _path_of(self, resp: kh.HttpResponse, procedure: str) -> str:
+        return self._rpc_result(resp, procedure)[1].get(b"path", b"").decode("utf-8", "replace")
+
+    def __len__(self) -> int:
+        n: int = self.count()
+        return n
+
+    @property
+    def size(self) -> Any:
+        """Size in bytes of the default database."""
+        return self._rpc("status", [], None, True, self._size_of)
+
+    @property
+    def path(self) -> Any:
+        """Path (or type symbol) of the default database."""
+        return self._rpc("status", [], None, True, self._path_of)
+
+    def set_database(self, db: int) -> Any:
+        """Make ``db`` the default database of this client."""
+        self.default_db = self._check_db(db)
+        return self
+
+    def _match_pairs(self, pairs: List[Tuple[bytes, bytes]],
+                     max_keys: Optional[int]) -> List[Tuple[bytes, bytes]]:
+        if max_keys is not None:
+            pairs.append((b"max", b"%d" % max_keys))
+        return pairs
+
+    def _matched_bytes(self, resp: kh.HttpResponse, procedure: str) -> List[bytes]:
+        out = self._rpc_result(resp, procedure)[1]
+        found: List[Tuple[int, bytes]] = []
+        for k, v in out.items():
+            if k[:1] == b"_":
+                try:
+                    found.append((int(v), k[1:]))
+                except ValueError:
+                    raise ProtocolError("%s reply has a bad order %r" % (procedure, v)) from None
+        found.sort()
+        return [k for _, k in found]
+
+    def _matched(self, resp: kh.HttpResponse, procedure: str) -> List[Any]:
+        return [self._key_out(k) for k in self._matched_bytes(resp, procedure)]
+
+    def match_prefix(self, prefix: Key, max_keys: Optional[int] = None,
+                     db: Optional[int] = None) -> Any:
+        """Keys starting with ``prefix`` (in the database's order)."""
+        pairs = self._match_pairs([(b"prefix", _key_bytes(prefix))], max_keys)
+        return self._rpc("match_prefix", pairs, db, True, self._matched)
+
+    def match_regex(self, regex: Key, max_keys: Optional[int] = None,
+                    db: Optional[int] = None) -> Any:
+        """Keys matching the regular expression ``regex``."""
+        pairs = self._match_pairs([(b"regex", _key_bytes(regex))], max_keys)
+        return self._rpc("match_regex", pairs, db, True, self._matched)
+
+    def match_similar(self, origin: Key, distance: Optional[int] = None,
+                      max_keys: Optional[int] = None, db: Optional[int] = None,
+                      utf: bool = False) -> Any:
+        """Keys within ``distance`` (Levenshtein, default 1) of ``origin``;
+        ``utf`` counts distance in characters instead of bytes."""
+        pairs = [(b"origin", _key_bytes(origin))]
+        if distance is not None:
+            pairs.append((b"range", b"%d" % distance))
+        if utf:
+            pairs.append((b"utf", _TRUE))
+        return self._rpc("match_similar", self._match_pairs(pairs, max_keys), db, True,
+                         self._matched)
+
+    def ulog_list(self) -> Any:
+        """Update log files of the server as (path, size, timestamp)."""
+        return self._rpc("ulog_list", [], None, True, self._ulog_files)
+
+    def _ulog_files(self, resp: kh.HttpResponse, procedure: str) -> List[Tuple[str, int, int]]:
+        out = self._rpc_result(resp, procedure)[1]
+        files: List[Tuple[str, int, int]] = []
+        for k, v in out.items():
+            size, _, ts = v.partition(b":")
+            try:
+                files.append((k.decode("utf-8", "replace"), int(size), int(ts)))
+            except ValueError:
+                raise ProtocolError("ulog_list reply has a bad entry %r" % v) from None
+        files.sort()
+        return files
+
+    def ulog_remove(self, max_ts: Optional[int] = None) -> Any:
+        """Remove update log files older than ``max_ts`` (None: all but the
+        current one)."""
+        pairs: List[Tuple[bytes, bytes]] = []
+        if max_ts is not None:
+            pairs.append((b"ts", b"%d" % max_ts))
+        return self._rpc("ulog_remove", pairs, None, True, self._ok)
+
+    # -- dict interface ---------------------------------------------------------
+
+    @staticmethod
+    def _split_key(key_or_keydb: Any) -> Tuple[Any, Optional[int]]:
+        if isinstance(key_or_keydb, tuple):
+            if len(key_or_keydb) != 2:
+                raise TypeError("a tuple key must be (key, db)")
+            return key_or_keydb[0], key_or_keydb[1]
+        return key_or_keydb, None
+
+    def __getitem__(self, key_or_keydb: Any) -> Any:
+        key, db = self._split_key(key_or_keydb)
+        return self.get(key, db)
+
+    def _setitem(self, key_or_keydb: Any, value_or_valueexp: Any) -> Any:
+        key, db = self._split_key(key_or_keydb)
+        if isinstance(value_or_valueexp, tuple):
+            if len(value_or_valueexp) != 2:
+                raise TypeError("a tuple value must be (value, expire_time)")
+            return self.set(key, value_or_valueexp[0], db, value_or_valueexp[1])
+        return self.set(key, value_or_valueexp, db)
+
+    def __setitem__(self, key_or_keydb: Any, value_or_valueexp: Any) -> None:
+        self._setitem(key_or_keydb, value_or_valueexp)
+
+    def __delitem__(self, key_or_keydb: Any) -> None:
+        key, db = self._split_key(key_or_keydb)
+        self.remove(key, db)
+
+    def __contains__(self, key_or_keydb: Any) -> bool:
+        key, db = self._split_key(key_or_keydb)
+        found: bool = self.exists(key, db)
+        return found
+
+    def update(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
+               expire_time: Optional[int] = None, **kwargs: Any) -> Any:
+        """Same as ``set_bulk``."""
+        return self.set_bulk(__data, db, expire_time, **kwargs)
+
+    def pop(self, key: Key, db: Optional[int] = None) -> Any:
+        """Same as ``seize``."""
+        return self.seize(key, db)
+
+    # -- iteration: key list in one call, values in get_bulk pages ---------------
+
+    def _pages(self, db: int, mode: int) -> Plan:
+        """Plan of keys() / values() / items(): the whole key list in one
+        match_prefix call, then the values by get_bulk pages of _PAGE
+        records (records removed meanwhile are skipped)."""
+        data = self._rpc_data("match_prefix", [(b"prefix", b"")], db)
+        resp = yield Request(data, kh.ResponseParser().parse, True, _keep_alive)
+        keys = self._matched_bytes(resp, "match_prefix")
+        for i in range(0, len(keys), _PAGE):
+            batch = keys[i:i + _PAGE]
+            if mode == _KEYS:
+                yield [self._key_out(k) for k in batch]
+                continue
+            recs = yield Request(kb.encode_get_bulk(batch, db), kb.GetBulkReplyParser().parse)
+            yield self._page_items(batch, recs, mode)
+
+    def _page_items(self, batch: List[bytes], recs: kb.BulkRecords, mode: int) -> List[Any]:
+        found = dict(zip(recs.keys, recs.values))
+        decode = self._decode
+        if mode == _VALUES:
+            return [decode(found[k]) for k in batch if k in found]
+        return [(self._key_out(k), decode(found[k])) for k in batch if k in found]
+
+    def keys(self, db: Optional[int] = None) -> Any:
+        """Every key of a database, lazily (the key list comes in one
+        request; use a cursor to walk the database record by record)."""
+        return self._stream(self._pages(self._db(db), _KEYS))
+
+    def values(self, db: Optional[int] = None) -> Any:
+        """Every value of a database, lazily, fetched in pages."""
+        return self._stream(self._pages(self._db(db), _VALUES))
+
+    def items(self, db: Optional[int] = None) -> Any:
+        """Every (key, value) of a database, lazily, fetched in pages."""
+        return self._stream(self._pages(self._db(db), _ITEMS))
+
+    def __iter__(self) -> Any:
+        return self.keys()
+
+    def __repr__(self) -> str:
+        return "<%s %s db=%d>" % (type(self).__name__, self._pool.address, self.default_db)
+
+
+class KyotoTycoon(KyotoMethods):
     """Client for a Kyoto Tycoon server.
 
     :param host: server host.
@@ -95,556 +696,150 @@ class KyotoTycoon(PooledClient):
         gevent without monkey-patching).
     """
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 1978,
-        serializer: Serializer = KT_BINARY,
-        decode_keys: bool = True,
-        timeout: Optional[float] = None,
-        default_db: int = 0,
-        max_connections: Optional[int] = None,
-        pool_timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_idle_time: Optional[float] = 20.0,
-        socket_module: Any = None,
-    ) -> None:
-        super().__init__(host, port, serializer, decode_keys, timeout, max_connections,
-                         pool_timeout, connect_timeout, max_idle_time, socket_module)
-        self.default_db = self._check_db(default_db)
-        self._host_header = ("%s:%d" % (host, port)).encode("idna" if not host.isascii() else "ascii")
-
-    # -- plumbing ----------------------------------------------------------
-
-    @staticmethod
-    def _check_db(db: object) -> int:
-        if isinstance(db, bool) or not isinstance(db, int):
-            raise TypeError("db must be a database index (int), not %s" % type(db).__name__)
-        if db < 0 or db > 0xFFFF:
-            raise ValueError("db must be a database index from 0 to 65535, not %d" % db)
-        return db
-
-    def _db(self, db: Optional[int]) -> int:
-        if db is None:
-            return self.default_db
-        return self._check_db(db)
-
-    def _rpc(
-        self,
-        procedure: str,
-        pairs: List[Tuple[bytes, bytes]],
-        db: Optional[int] = None,
-        idempotent: bool = True,
-        conn: Optional[Connection] = None,
-    ) -> Tuple[int, Dict[bytes, bytes]]:
-        """Call an RPC procedure; returns (status, output map).
-
-        Statuses other than 200 and 450 raise ServerError.
-        """
-        pairs.append((b"DB", b"%d" % self._db(db)))
-        data = kh.encode_rpc_request(procedure, pairs, None, self._host_header)
-        parser = kh.ResponseParser()
-        if conn is None:
-            resp = self._pool.execute(data, parser.parse, idempotent, _keep_alive)
-        else:
-            resp = conn.request(data, parser.parse)
-        try:
-            out = dict(resp.rpc_pairs())
-        except ProtocolError:
-            raise
-        status = resp.status
-        if status != 200 and status != 450:
-            message = out.get(b"ERROR", resp.reason).decode("utf-8", "replace")
-            raise ServerError("%s failed on %s: %s" % (procedure, self._pool.address, message),
-                              status)
-        return status, out
-
-    def _logical(self, procedure: str, status: int, out: Dict[bytes, bytes]) -> ServerError:
-        message = out.get(b"ERROR", b"logical inconsistency").decode("utf-8", "replace")
-        return ServerError("%s failed on %s: %s" % (procedure, self._pool.address, message),
-                           status)
-
-    # -- binary protocol: get / set / remove ---------------------------------
-
-    def _get_bulk_records(self, keys: Sequence[bytes], db: int) -> kb.BulkRecords:
-        data = kb.encode_get_bulk(keys, db)
-        return self._pool.execute(data, kb.GetBulkReplyParser().parse, True)
-
-    def get(self, key: Key, db: Optional[int] = None) -> Any:
-        """The value stored at ``key`` (deserialized), or None."""
-        data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        recs = self._pool.execute(data, kb.GetBulkReplyParser().parse, True)
-        if recs.values:
-            return self._decode(recs.values[0])
-        return None
-
-    def get_raw(self, key: Key, db: Optional[int] = None) -> Optional[bytes]:
-        """The bytes stored at ``key``, or None."""
-        data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        recs = self._pool.execute(data, kb.GetBulkReplyParser().parse, True)
-        return recs.values[0] if recs.values else None
-
-    def set(self, key: Key, value: Any, db: Optional[int] = None,
-            expire_time: Optional[int] = None, no_reply: bool = False) -> Optional[int]:
-        """Store ``value`` at ``key``; returns the number of records stored
-        (1), or None with ``no_reply=True`` (sent without waiting)."""
-        data = kb.encode_set(
-            _key_bytes(key), self._encode(value),
-            self.default_db if db is None else self._check_db(db),
-            _XT_NONE if expire_time is None else _xt_arg(expire_time),
-            kb.FLAG_NO_REPLY if no_reply else 0)
-        if no_reply:
-            self._pool.send_only(data)
-            return None
-        return self._pool.execute(data, kb.parse_set_bulk_reply, True)
-
-    def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Optional[int]:
-        """Remove ``key``; returns the number of records removed (0 or 1)."""
-        data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
-                                kb.FLAG_NO_REPLY if no_reply else 0)
-        if no_reply:
-            self._pool.send_only(data)
-            return None
-        return self._pool.execute(data, kb.parse_remove_bulk_reply, True)
-
-    def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Dict[Any, Any]:
-        """A dict of the keys found and their (deserialized) values."""
-        recs = self._get_bulk_records(keys_to_bytes(keys), self._db(db))
-        if self._text_values is not None:
-            return records_dict(recs.keys, recs.values, self.decode_keys, self._text_values)
-        decode = self._decode
-        found = texts(recs.keys) if self.decode_keys else recs.keys
-        return {k: decode(v) for k, v in zip(found, recs.values)}
-
-    def get_bulk_raw(self, keys: Iterable[Key], db: Optional[int] = None) -> Dict[Any, bytes]:
-        """A dict of the keys found and their stored bytes."""
-        recs = self._get_bulk_records(keys_to_bytes(keys), self._db(db))
-        if self.decode_keys:
-            return dict(zip(texts(recs.keys), recs.values))
-        return dict(zip(recs.keys, recs.values))
-
-    def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
-                         decode_values: bool = True) -> List[Tuple[int, Any, Any, Optional[int]]]:
-        """``(db, key, value, expire_at)`` for every key found, where
-        ``expire_at`` is the absolute UNIX time the record expires, or None."""
-        recs = self._get_bulk_records(keys_to_bytes(keys), self._db(db))
-        decode = self._decode
-        return [
-            (d, self._key_out(k), decode(v) if decode_values else v, _xt_out(xt))
-            for d, k, v, xt in zip(recs.dbs, recs.keys, recs.values, recs.xts)
-        ]
-
-    def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
-                 expire_time: Optional[int] = None, no_reply: bool = False,
-                 **kwargs: Any) -> Optional[int]:
-        """Store many records; returns how many were stored (None with
-        ``no_reply=True``)."""
-        items = merge_items(__data, kwargs)
-        if self._text_values is not None:
-            pairs = items_to_pairs(items.items(), self._text_values)
-        else:
-            encode = self._encode
-            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
-                                  kb.FLAG_NO_REPLY if no_reply else 0)
-        if no_reply:
-            self._pool.send_only(data)
-            return None
-        return self._pool.execute(data, kb.parse_set_bulk_reply, True)
-
-    def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
-                    no_reply: bool = False) -> Optional[int]:
-        """Remove many keys; returns how many records were removed."""
-        data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
-                                     kb.FLAG_NO_REPLY if no_reply else 0)
-        if no_reply:
-            self._pool.send_only(data)
-            return None
-        return self._pool.execute(data, kb.parse_remove_bulk_reply, True)
-
-    # -- scripts -------------------------------------------------------------
-
-    def script(self, name: str, __data: Optional[Mapping[Any, Any]] = None,
-               encode_values: bool = True, no_reply: bool = False,
-               **kwargs: Any) -> Optional[Dict[Any, Any]]:
-        """Call the server-side procedure ``name`` with key/value input and
-        return its output map.  With ``encode_values`` the input values are
-        serialized and output values deserialized with the client's
-        serializer; otherwise values go as they are (str as UTF-8) and come
-        back as bytes.  A procedure that fails raises ServerError."""
-        items = merge_items(__data, kwargs)
-        if encode_values:
-            encode = self._encode
-            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        else:
-            pairs = [(_key_bytes(k), _key_bytes(v)) for k, v in items.items()]
-        data = kb.encode_play_script(_key_bytes(name), pairs,
-                                     kb.FLAG_NO_REPLY if no_reply else 0)
-        if no_reply:
-            self._pool.send_only(data)
-            return None
-        try:
-            out = self._pool.execute(data, kb.PlayScriptReplyParser().parse, False)
-        except ServerError as exc:
-            raise ServerError(
-                "script %r failed on %s (no such procedure, no -scr script loaded, "
-                "or the procedure returned an error)" % (name, self._pool.address),
-                exc.code) from None
-        if encode_values:
-            decode = self._decode
-            return {self._key_out(k): decode(v) for k, v in out}
-        return {self._key_out(k): v for k, v in out}
-
-    @property
-    def lua(self) -> "LuaHelper":
-        """``client.lua.proc(**kw)`` calls ``client.script('proc', kw)``."""
-        return LuaHelper(self)
-
-    # -- HTTP RPC: record operations -------------------------------------------
-
-    def _write(self, procedure: str, key: Key, value: Any, db: Optional[int],
-               expire_time: Optional[int], idempotent: bool) -> int:
-        pairs = [(b"key", _key_bytes(key)), (b"value", self._encode(value))]
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
-        status, _ = self._rpc(procedure, pairs, db, idempotent)
-        return status
-
-    def add(self, key: Key, value: Any, db: Optional[int] = None,
-            expire_time: Optional[int] = None) -> bool:
-        """Store only if ``key`` does not exist; True if stored."""
-        return self._write("add", key, value, db, expire_time, False) == 200
-
-    def replace(self, key: Key, value: Any, db: Optional[int] = None,
-                expire_time: Optional[int] = None) -> bool:
-        """Store only if ``key`` exists; True if stored."""
-        return self._write("replace", key, value, db, expire_time, False) == 200
-
-    def append(self, key: Key, value: Any, db: Optional[int] = None,
-               expire_time: Optional[int] = None) -> bool:
-        """Append to the stored bytes (like set when the key is missing)."""
-        return self._write("append", key, value, db, expire_time, False) == 200
-
-    def exists(self, key: Key, db: Optional[int] = None) -> bool:
-        """Whether ``key`` exists."""
-        status, _ = self._rpc("check", [(b"key", _key_bytes(key))], db)
-        return status == 200
-
-    def length(self, key: Key, db: Optional[int] = None) -> Optional[int]:
-        """Size in bytes of the stored value, or None when missing."""
-        status, out = self._rpc("check", [(b"key", _key_bytes(key))], db)
-        if status != 200:
-            return None
-        return self._int(out, b"vsiz", "check")
-
-    def expire_time(self, key: Key, db: Optional[int] = None) -> Optional[int]:
-        """Absolute UNIX time at which ``key`` expires; None when it never
-        expires or does not exist."""
-        status, out = self._rpc("check", [(b"key", _key_bytes(key))], db)
-        if status != 200 or b"xt" not in out:
-            return None
-        return _xt_out(self._int(out, b"xt", "check"))
-
-    def seize(self, key: Key, db: Optional[int] = None) -> Any:
-        """Get the value of ``key`` and remove the record atomically; None
-        when missing."""
-        status, out = self._rpc("seize", [(b"key", _key_bytes(key))], db, False)
-        if status != 200:
-            return None
-        if b"value" not in out:
-            raise ProtocolError("seize reply from %s has no value" % self._pool.address)
-        return self._decode(out[b"value"])
-
-    def cas(self, key: Key, old_val: Any, new_val: Any, db: Optional[int] = None,
-            expire_time: Optional[int] = None) -> bool:
-        """Compare and swap: store ``new_val`` if the current value equals
-        ``old_val``.  ``old_val=None`` means "only if the record is absent";
-        ``new_val=None`` removes the record.  True on success."""
-        pairs = [(b"key", _key_bytes(key))]
-        if old_val is not None:
-            pairs.append((b"oval", self._encode(old_val)))
-        if new_val is not None:
-            pairs.append((b"nval", self._encode(new_val)))
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
-        status, _ = self._rpc("cas", pairs, db, False)
-        return status == 200
-
-    def incr(self, key: Key, n: int = 1, orig: Optional[int] = None, db: Optional[int] = None,
-             expire_time: Optional[int] = None) -> int:
-        """Add ``n`` to the integer stored at ``key`` (``orig``, default 0,
-        is the starting value of a missing record) and return the result.
-        Raises ServerError (code 450) when the stored value is not an
-        integer record."""
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError("n must be an int, not %s" % type(n).__name__)
-        pairs = [(b"key", _key_bytes(key)), (b"num", b"%d" % n)]
-        if orig is not None:
-            if isinstance(orig, bool) or not isinstance(orig, int):
-                raise TypeError("orig must be an int or None, not %s" % type(orig).__name__)
-            pairs.append((b"orig", b"%d" % orig))
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
-        status, out = self._rpc("increment", pairs, db, False)
-        if status != 200:
-            raise self._logical("increment", status, out)
-        return self._int(out, b"num", "increment")
-
-    def incr_double(self, key: Key, n: float = 1.0, orig: Optional[float] = None,
-                    db: Optional[int] = None, expire_time: Optional[int] = None) -> float:
-        """Add ``n`` to the decimal number stored at ``key`` and return the
-        result.  Raises ServerError (code 450) for an incompatible record."""
-        if isinstance(n, bool) or not isinstance(n, (int, float)):
-            raise TypeError("n must be a number, not %s" % type(n).__name__)
-        pairs = [(b"key", _key_bytes(key)), (b"num", repr(float(n)).encode("ascii"))]
-        if orig is not None:
-            if isinstance(orig, bool) or not isinstance(orig, (int, float)):
-                raise TypeError("orig must be a number or None, not %s" % type(orig).__name__)
-            pairs.append((b"orig", repr(float(orig)).encode("ascii")))
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
-        status, out = self._rpc("increment_double", pairs, db, False)
-        if status != 200:
-            raise self._logical("increment_double", status, out)
-        try:
-            return float(out[b"num"])
-        except (KeyError, ValueError):
-            raise ProtocolError("increment_double reply from %s has no valid num"
-                                % self._pool.address) from None
-
-    def _int(self, out: Dict[bytes, bytes], field: bytes, procedure: str) -> int:
-        try:
-            return int(out[field])
-        except (KeyError, ValueError):
-            raise ProtocolError("%s reply from %s has no valid %s" % (
-                procedure, self._pool.address, field.decode())) from None
-
-    # -- HTTP RPC: database operations ------------------------------------------
-
-    def _text_map(self, out: Dict[bytes, bytes]) -> Dict[str, str]:
-        return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in out.items()}
-
-    def status(self, db: Optional[int] = None) -> Dict[str, str]:
-        """The status fields of a database (count, size, path, type, ...)."""
-        return self._text_map(self._rpc("status", [], db)[1])
-
-    def report(self) -> Dict[str, str]:
-        """The server report (all databases, connections, counters)."""
-        return self._text_map(self._rpc("report", [])[1])
-
-    def clear(self, db: Optional[int] = None) -> bool:
-        """Remove every record of a database."""
-        return self._rpc("clear", [], db)[0] == 200
-
-    def synchronize(self, hard: bool = False, command: Optional[str] = None,
-                    db: Optional[int] = None) -> bool:
-        """Write the database to its file (``hard``: to the device), then
-        run ``command`` from the server's -cmd directory if given."""
-        pairs: List[Tuple[bytes, bytes]] = []
-        if hard:
-            pairs.append((b"hard", _TRUE))
-        if command is not None:
-            pairs.append((b"command", _key_bytes(command)))
-        return self._rpc("synchronize", pairs, db)[0] == 200
-
-    def vacuum(self, step: int = 0, db: Optional[int] = None) -> bool:
-        """Remove expired records (``step`` 0: the whole database)."""
-        pairs: List[Tuple[bytes, bytes]] = []
-        if step:
-            pairs.append((b"step", b"%d" % step))
-        return self._rpc("vacuum", pairs, db)[0] == 200
-
-    def count(self, db: Optional[int] = None) -> int:
-        """Number of records in a database."""
-        return self._int(self._rpc("status", [], db)[1], b"count", "status")
-
-    def __len__(self) -> int:
-        return self.count()
-
-    @property
-    def size(self) -> int:
-        """Size in bytes of the default database."""
-        return self._int(self._rpc("status", [])[1], b"size", "status")
-
-    @property
-    def path(self) -> str:
-        """Path (or type symbol) of the default database."""
-        return self._rpc("status", [])[1].get(b"path", b"").decode("utf-8", "replace")
-
-    def set_database(self, db: int) -> "KyotoTycoon":
-        """Make ``db`` the default database of this client."""
-        self.default_db = self._check_db(db)
-        return self
-
-    def _matches(self, procedure: str, pairs: List[Tuple[bytes, bytes]],
-                 max_keys: Optional[int], db: Optional[int]) -> List[Any]:
-        if max_keys is not None:
-            pairs.append((b"max", b"%d" % max_keys))
-        _, out = self._rpc(procedure, pairs, db)
-        found: List[Tuple[int, bytes]] = []
-        for k, v in out.items():
-            if k[:1] == b"_":
-                try:
-                    found.append((int(v), k[1:]))
-                except ValueError:
-                    raise ProtocolError("%s reply has a bad order %r" % (procedure, v)) from None
-        found.sort()
-        return [self._key_out(k) for _, k in found]
-
-    def match_prefix(self, prefix: Key, max_keys: Optional[int] = None,
-                     db: Optional[int] = None) -> List[Any]:
-        """Keys starting with ``prefix`` (in the database's order)."""
-        return self._matches("match_prefix", [(b"prefix", _key_bytes(prefix))], max_keys, db)
-
-    def match_regex(self, regex: Key, max_keys: Optional[int] = None,
-                    db: Optional[int] = None) -> List[Any]:
-        """Keys matching the regular expression ``regex``."""
-        return self._matches("match_regex", [(b"regex", _key_bytes(regex))], max_keys, db)
-
-    def match_similar(self, origin: Key, distance: Optional[int] = None,
-                      max_keys: Optional[int] = None, db: Optional[int] = None,
-                      utf: bool = False) -> List[Any]:
-        """Keys within ``distance`` (Levenshtein, default 1) of ``origin``;
-        ``utf`` counts distance in characters instead of bytes."""
-        pairs = [(b"origin", _key_bytes(origin))]
-        if distance is not None:
-            pairs.append((b"range", b"%d" % distance))
-        if utf:
-            pairs.append((b"utf", _TRUE))
-        return self._matches("match_similar", pairs, max_keys, db)
-
-    def ulog_list(self) -> List[Tuple[str, int, int]]:
-        """Update log files of the server as (path, size, timestamp)."""
-        _, out = self._rpc("ulog_list", [])
-        files: List[Tuple[str, int, int]] = []
-        for k, v in out.items():
-            size, _, ts = v.partition(b":")
-            try:
-                files.append((k.decode("utf-8", "replace"), int(size), int(ts)))
-            except ValueError:
-                raise ProtocolError("ulog_list reply has a bad entry %r" % v) from None
-        files.sort()
-        return files
-
-    def ulog_remove(self, max_ts: Optional[int] = None) -> bool:
-        """Remove update log files older than ``max_ts`` (None: all but the
-        current one)."""
-        pairs: List[Tuple[bytes, bytes]] = []
-        if max_ts is not None:
-            pairs.append((b"ts", b"%d" % max_ts))
-        return self._rpc("ulog_remove", pairs)[0] == 200
-
-    # -- dict interface ---------------------------------------------------------
-
-    @staticmethod
-    def _split_key(key_or_keydb: Any) -> Tuple[Any, Optional[int]]:
-        if isinstance(key_or_keydb, tuple):
-            if len(key_or_keydb) != 2:
-                raise TypeError("a tuple key must be (key, db)")
-            return key_or_keydb[0], key_or_keydb[1]
-        return key_or_keydb, None
-
-    def __getitem__(self, key_or_keydb: Any) -> Any:
-        key, db = self._split_key(key_or_keydb)
-        return self.get(key, db)
-
-    def __setitem__(self, key_or_keydb: Any, value_or_valueexp: Any) -> None:
-        key, db = self._split_key(key_or_keydb)
-        if isinstance(value_or_valueexp, tuple):
-            if len(value_or_valueexp) != 2:
-                raise TypeError("a tuple value must be (value, expire_time)")
-            self.set(key, value_or_valueexp[0], db, value_or_valueexp[1])
-        else:
-            self.set(key, value_or_valueexp, db)
-
-    def __delitem__(self, key_or_keydb: Any) -> None:
-        key, db = self._split_key(key_or_keydb)
-        self.remove(key, db)
-
-    def __contains__(self, key_or_keydb: Any) -> bool:
-        key, db = self._split_key(key_or_keydb)
-        return self.exists(key, db)
-
-    def update(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
-               expire_time: Optional[int] = None, **kwargs: Any) -> Optional[int]:
-        """Same as ``set_bulk``."""
-        return self.set_bulk(__data, db, expire_time, **kwargs)
-
-    def pop(self, key: Key, db: Optional[int] = None) -> Any:
-        """Same as ``seize``."""
-        return self.seize(key, db)
-
-    def __iter__(self) -> Iterator[Any]:
-        return self.keys()
-
-    def keys(self, db: Optional[int] = None) -> Iterator[Any]:
-        """Every key of a database, lazily (a cursor walks the database)."""
-        with self.cursor(db) as cur:
-            if not cur.jump():
-                return
-            while True:
-                key = cur.key(step=True)
-                if key is None:
-                    return
-                yield key
-
-    def values(self, db: Optional[int] = None) -> Iterator[Any]:
-        """Every value of a database, lazily."""
-        with self.cursor(db) as cur:
-            if not cur.jump():
-                return
-            while True:
-                value = cur.value(step=True)
-                if value is None:
-                    return
-                yield value
-
-    def items(self, db: Optional[int] = None) -> Iterator[Tuple[Any, Any]]:
-        """Every (key, value) of a database, lazily."""
-        with self.cursor(db) as cur:
-            if not cur.jump():
-                return
-            while True:
-                item = cur.get(step=True)
-                if item is None:
-                    return
-                yield item
-
-    # -- cursors ----------------------------------------------------------------
-
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "Cursor":
         """A server-side cursor over a database (see ``Cursor``)."""
         return Cursor(self, self._db(db), cursor_id)
-
-    def __repr__(self) -> str:
-        return "<KyotoTycoon %s db=%d>" % (self._pool.address, self.default_db)
 
 
 class LuaHelper:
     """``client.lua.name(**kwargs)`` runs the server procedure ``name``."""
 
-    def __init__(self, client: KyotoTycoon) -> None:
+    def __init__(self, client: KyotoMethods) -> None:
         self._client = client
 
-    def __getattr__(self, name: str) -> Callable[..., Optional[Dict[Any, Any]]]:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("__"):
             raise AttributeError(name)
         client = self._client
 
-        def call(__data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Optional[Dict[Any, Any]]:
+        def call(__data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
             return client.script(name, __data, **kwargs)
 
         call.__name__ = name
         return call
 
-    def __getitem__(self, name: str) -> Callable[..., Optional[Dict[Any, Any]]]:
+    def __getitem__(self, name: str) -> Callable[..., Any]:
         return self.__getattr__(name)
 
 
 _cursor_ids = iter(range(1, 1 << 62))
 
 
-class Cursor:
+@mypyc_attr(allow_interpreted_subclasses=True)
+class CursorMethods:
+    """The methods of a server cursor, written once (request and result
+    shaping); ``Cursor`` runs them synchronously, ``kt.aio.AsyncCursor``
+    awaits them.  ``_exchange`` is the transport: it sends a request on the
+    connection the cursor holds."""
+
+    def __init__(self, client: KyotoMethods, db: int, cursor_id: Optional[int] = None) -> None:
+        self._client = client
+        self.db = db
+        self.cursor_id = next(_cursor_ids) if cursor_id is None else cursor_id
+        self._epoch = fork_epoch()
+
+    def _request(self, procedure: str, pairs: List[Tuple[bytes, bytes]]) -> bytes:
+        pairs.append((b"CUR", b"%d" % self.cursor_id))
+        return self._client._rpc_data(procedure, pairs, self.db)
+
+    def _exchange(self, procedure: str, data: bytes, finish: Finish) -> Any:
+        raise NotImplementedError
+
+    def _cur(self, procedure: str, pairs: List[Tuple[bytes, bytes]], finish: Finish) -> Any:
+        return self._exchange(procedure, self._request(procedure, pairs), finish)
+
+    def _ok(self, resp: kh.HttpResponse, procedure: str) -> bool:
+        return self._client._rpc_result(resp, procedure)[0] == 200
+
+    def jump(self, key: Optional[Key] = None) -> Any:
+        """Go to ``key`` (or the first record after it), or to the first
+        record when ``key`` is None."""
+        pairs = [] if key is None else [(b"key", _key_bytes(key))]
+        return self._cur("cur_jump", pairs, self._ok)
+
+    def jump_back(self, key: Optional[Key] = None) -> Any:
+        """Go to ``key`` (or the last record before it) for a backward scan,
+        or to the last record when ``key`` is None (tree databases)."""
+        pairs = [] if key is None else [(b"key", _key_bytes(key))]
+        return self._cur("cur_jump_back", pairs, self._ok)
+
+    def step(self) -> Any:
+        """Go to the next record."""
+        return self._cur("cur_step", [], self._ok)
+
+    def step_back(self) -> Any:
+        """Go to the previous record (tree databases)."""
+        return self._cur("cur_step_back", [], self._ok)
+
+    def _step_pairs(self, step: bool) -> List[Tuple[bytes, bytes]]:
+        return [(b"step", _TRUE)] if step else []
+
+    def _record(self, resp: kh.HttpResponse, procedure: str) -> Optional[Dict[bytes, bytes]]:
+        status, out = self._client._rpc_result(resp, procedure)
+        return out if status == 200 else None
+
+    def key(self, step: bool = False) -> Any:
+        """Key of the current record (then step forward if ``step``)."""
+        return self._cur("cur_get_key", self._step_pairs(step), self._key_of)
+
+    def _key_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
+        out = self._record(resp, procedure)
+        return None if out is None else self._client._key_out(out.get(b"key", b""))
+
+    def value(self, step: bool = False) -> Any:
+        """Value of the current record (then step forward if ``step``)."""
+        return self._cur("cur_get_value", self._step_pairs(step), self._value_of)
+
+    def _value_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
+        out = self._record(resp, procedure)
+        return None if out is None else self._client._decode(out.get(b"value", b""))
+
+    def get(self, step: bool = False) -> Any:
+        """(key, value) of the current record (then step if ``step``)."""
+        return self._cur("cur_get", self._step_pairs(step), self._item_of)
+
+    def _item_of(self, resp: kh.HttpResponse, procedure: str) -> Optional[Tuple[Any, Any]]:
+        out = self._record(resp, procedure)
+        if out is None:
+            return None
+        return (self._client._key_out(out.get(b"key", b"")),
+                self._client._decode(out.get(b"value", b"")))
+
+    def get_details(self, step: bool = False) -> Any:
+        """(key, value, expire_at) of the current record."""
+        return self._cur("cur_get", self._step_pairs(step), self._details_of)
+
+    def _details_of(self, resp: kh.HttpResponse, procedure: str
+                    ) -> Optional[Tuple[Any, Any, Optional[int]]]:
+        out = self._record(resp, procedure)
+        if out is None:
+            return None
+        xt = out.get(b"xt")
+        return (self._client._key_out(out.get(b"key", b"")),
+                self._client._decode(out.get(b"value", b"")),
+                _xt_out(int(xt)) if xt is not None else None)
+
+    def set_value(self, value: Any, step: bool = False,
+                  expire_time: Optional[int] = None) -> Any:
+        """Replace the value of the current record."""
+        pairs = [(b"value", self._client._encode(value))] + self._step_pairs(step)
+        if expire_time is not None:
+            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
+        return self._cur("cur_set_value", pairs, self._ok)
+
+    def remove(self) -> Any:
+        """Remove the current record (the cursor moves to the next one)."""
+        return self._cur("cur_remove", [], self._ok)
+
+    def seize(self) -> Any:
+        """(key, value) of the current record, removing it."""
+        return self._cur("cur_seize", [], self._item_of)
+
+    def __repr__(self) -> str:
+        return "<%s %d db=%d>" % (type(self).__name__, self.cursor_id, self.db)
+
+
+class Cursor(CursorMethods):
     """A cursor of the server, bound to one database.
 
     ktserver keeps cursors per connection, so a Cursor holds one connection
@@ -653,106 +848,24 @@ class Cursor:
     at a record; reading methods return None when it does not.
     """
 
-    def __init__(self, client: KyotoTycoon, db: int, cursor_id: Optional[int] = None) -> None:
-        self._client = client
-        self.db = db
-        self.cursor_id = next(_cursor_ids) if cursor_id is None else cursor_id
+    def __init__(self, client: KyotoMethods, db: int, cursor_id: Optional[int] = None) -> None:
+        super().__init__(client, db, cursor_id)
         self._conn: Optional[Connection] = None
-        self._epoch = fork_epoch()
 
-    def _call(self, procedure: str, pairs: List[Tuple[bytes, bytes]],
-              ) -> Tuple[int, Dict[bytes, bytes]]:
+    def _exchange(self, procedure: str, data: bytes, finish: Finish) -> Any:
         conn = self._conn
+        pool = self._client._pool
         if conn is None or self._epoch != fork_epoch():
-            conn = self._client._pool.acquire()
+            conn = pool.acquire()
             self._conn = conn
             self._epoch = fork_epoch()
-        pairs.append((b"CUR", b"%d" % self.cursor_id))
         try:
-            status, out = self._client._rpc(procedure, pairs, self.db, conn=conn)
+            resp = conn.request(data, kh.ResponseParser().parse)
         except BaseException:
             self._conn = None
-            self._client._pool.discard(conn)
+            pool.discard(conn)
             raise
-        return status, out
-
-    def _ok(self, procedure: str, pairs: Optional[List[Tuple[bytes, bytes]]] = None) -> bool:
-        return self._call(procedure, pairs if pairs is not None else [])[0] == 200
-
-    def jump(self, key: Optional[Key] = None) -> bool:
-        """Go to ``key`` (or the first record after it), or to the first
-        record when ``key`` is None."""
-        pairs = [] if key is None else [(b"key", _key_bytes(key))]
-        return self._ok("cur_jump", pairs)
-
-    def jump_back(self, key: Optional[Key] = None) -> bool:
-        """Go to ``key`` (or the last record before it) for a backward scan,
-        or to the last record when ``key`` is None (tree databases)."""
-        pairs = [] if key is None else [(b"key", _key_bytes(key))]
-        return self._ok("cur_jump_back", pairs)
-
-    def step(self) -> bool:
-        """Go to the next record."""
-        return self._ok("cur_step")
-
-    def step_back(self) -> bool:
-        """Go to the previous record (tree databases)."""
-        return self._ok("cur_step_back")
-
-    def _step_pairs(self, step: bool) -> List[Tuple[bytes, bytes]]:
-        return [(b"step", _TRUE)] if step else []
-
-    def key(self, step: bool = False) -> Any:
-        """Key of the current record (then step forward if ``step``)."""
-        status, out = self._call("cur_get_key", self._step_pairs(step))
-        if status != 200:
-            return None
-        return self._client._key_out(out.get(b"key", b""))
-
-    def value(self, step: bool = False) -> Any:
-        """Value of the current record (then step forward if ``step``)."""
-        status, out = self._call("cur_get_value", self._step_pairs(step))
-        if status != 200:
-            return None
-        return self._client._decode(out.get(b"value", b""))
-
-    def get(self, step: bool = False) -> Optional[Tuple[Any, Any]]:
-        """(key, value) of the current record (then step if ``step``)."""
-        status, out = self._call("cur_get", self._step_pairs(step))
-        if status != 200:
-            return None
-        return (self._client._key_out(out.get(b"key", b"")),
-                self._client._decode(out.get(b"value", b"")))
-
-    def get_details(self, step: bool = False) -> Optional[Tuple[Any, Any, Optional[int]]]:
-        """(key, value, expire_at) of the current record."""
-        status, out = self._call("cur_get", self._step_pairs(step))
-        if status != 200:
-            return None
-        xt = out.get(b"xt")
-        return (self._client._key_out(out.get(b"key", b"")),
-                self._client._decode(out.get(b"value", b"")),
-                _xt_out(int(xt)) if xt is not None else None)
-
-    def set_value(self, value: Any, step: bool = False,
-                  expire_time: Optional[int] = None) -> bool:
-        """Replace the value of the current record."""
-        pairs = [(b"value", self._client._encode(value))] + self._step_pairs(step)
-        if expire_time is not None:
-            pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
-        return self._ok("cur_set_value", pairs)
-
-    def remove(self) -> bool:
-        """Remove the current record (the cursor moves to the next one)."""
-        return self._ok("cur_remove")
-
-    def seize(self) -> Optional[Tuple[Any, Any]]:
-        """(key, value) of the current record, removing it."""
-        status, out = self._call("cur_seize", [])
-        if status != 200:
-            return None
-        return (self._client._key_out(out.get(b"key", b"")),
-                self._client._decode(out.get(b"value", b"")))
+        return finish(resp, procedure)
 
     def close(self) -> None:
         """Delete the server-side cursor and give the connection back."""
@@ -762,12 +875,14 @@ class Cursor:
         self._conn = None
         if self._epoch != fork_epoch():
             return
+        pool = self._client._pool
         try:
-            self._client._rpc("cur_delete", [(b"CUR", b"%d" % self.cursor_id)], self.db, conn=conn)
+            resp = conn.request(self._request("cur_delete", []), kh.ResponseParser().parse)
+            self._client._rpc_result(resp, "cur_delete")
         except KyotoTycoonError:
-            self._client._pool.discard(conn)
+            pool.discard(conn)
             return
-        self._client._pool.release(conn)
+        pool.release(conn)
 
     def __iter__(self) -> Iterator[Tuple[Any, Any]]:
         """(key, value) from the current position (or the first record if
@@ -795,6 +910,3 @@ class Cursor:
                 self.close()
             except Exception:
                 pass
-
-    def __repr__(self) -> str:
-        return "<Cursor %d db=%d>" % (self.cursor_id, self.db)

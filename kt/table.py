@@ -139,6 +139,8 @@ class QueryBuilder:
         self._offset: Optional[int] = None
 
     def copy(self) -> "QueryBuilder":
+        """An independent builder with the same conditions, order, limit and
+        offset: changing one does not change the other."""
         other = QueryBuilder()
         other._conditions = list(self._conditions)
         other._order = self._order

@@ -1,27 +1,31 @@
 """Starting servers for tests: the built-in ones always, real ones when installed.
 
+Who uses it: the fixtures of tests/conftest.py (``kt_server``, ``tt_server``,
+``tt_hash_server``, ``tt_table_server``), the contract suite (its
+``servers`` fixture is a ``ServerCache``) and tests that start a server of
+their own.
+
 How the suite finds real servers: the environment variables ``KT_KTSERVER``
 and ``KT_TTSERVER`` name the executables; otherwise ``ktserver`` and
 ``ttserver`` are looked up on PATH.  ``KT_REAL_SERVERS=0`` disables them.
 Tests parametrised with ``server_kinds()`` run once per available
 implementation ("builtin", and "real" when found); ``KT_TEST_IMPLS=real``
 or ``KT_TEST_IMPLS=builtin`` restricts them to one.
+
+Starting, port choice (ktserver's port limit included), readiness and
+stopping are kt.embedded's: ``RunningServer`` only adds a private working
+directory with the server's log file in it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-from typing import IO, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-ROOT_ENV = dict(os.environ)
-
-KT_PORT_MAX = 32767  # ktserver 1.0.0 refuses ports above this
+from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer
 
 
 def real_server_path(kind: str) -> Optional[str]:
@@ -49,53 +53,18 @@ def server_kinds(kind: str) -> List[str]:
     return kinds
 
 
-def free_port(maximum: int = 60999) -> int:
-    """A port that was free a moment ago (between 20000 and ``maximum``)."""
-    import random
-
-    for _ in range(200):
-        port = random.randint(20000, maximum)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
-def wait_for_port(host: str, port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited with %s: %s" % (proc.returncode, _stderr(proc)))
-        try:
-            with socket.create_connection((host, port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("server did not listen on %s:%d within %ss" % (host, port, timeout))
-
-
-def _stderr(proc: subprocess.Popen) -> str:
-    """What the server wrote to stderr (kept in a file, so that a server
-    that writes a lot never blocks on a full pipe)."""
-    try:
-        proc.wait(timeout=2)
-    except Exception:
-        pass
-    path = getattr(proc, "kt_stderr_path", None)
-    if not path:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()[-4000:]
-    except OSError:
-        return ""
+def server_arg(impl: str, kind: str) -> str:
+    """The ``server`` argument of kt.embedded for an implementation."""
+    if impl == "builtin":
+        return "builtin"
+    path = real_server_path(kind)
+    assert path is not None, "no real %s server installed" % kind
+    return path
 
 
 class RunningServer:
-    """A server process for one test module or test."""
+    """A server process for one test module or test: kt.embedded's manager
+    run in a fresh working directory, logging to ``server.log`` there."""
 
     def __init__(self, kind: str, impl: str, databases: Sequence[str] = ("*",),
                  args: Sequence[str] = (), workdir: Optional[str] = None) -> None:
@@ -105,70 +74,80 @@ class RunningServer:
         self.workdir = workdir or tempfile.mkdtemp(prefix="kt-test-")
         self.databases = list(databases)
         self.args = list(args)
-        self.proc: Optional[subprocess.Popen] = None
-        self.port = 0
+        log = os.path.join(self.workdir, "server.log")
+        options = ["-log", log]
+        if kind == "kyoto" and impl == "real":
+            options.append("-ls")  # ktserver: log the "listening" line too
+        manager = EmbeddedServer if kind == "kyoto" else EmbeddedTokyoTyrantServer
+        self._manager: Union[EmbeddedServer, EmbeddedTokyoTyrantServer] = manager(
+            server=server_arg(impl, kind), host=self.host, database=self.databases,
+            server_args=options + self.args, cwd=self.workdir,
+        )
 
-    def _stderr_file(self) -> "IO[bytes]":
-        self._stderr_path = os.path.join(self.workdir, "server.stderr")
-        return open(self._stderr_path, "ab")
+    @property
+    def port(self) -> int:
+        port = self._manager.port
+        return port if port is not None else 0
+
+    @property
+    def proc(self) -> "Optional[subprocess.Popen[bytes]]":
+        """The server process while it runs (tests send it signals)."""
+        return self._manager.process
 
     def start(self, port: Optional[int] = None) -> "RunningServer":
-        log = os.path.join(self.workdir, "server.log")
-        if self.impl == "builtin":
-            cmd = [sys.executable, "-m", "kt.server", self.kind, "-host", self.host,
-                   "-port", str(port or 0), "-log", log,
-                   *self.args, *self.databases]
-            with self._stderr_file() as err:
-                self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
-                                             stderr=err)
-            self.proc.kt_stderr_path = self._stderr_path  # type: ignore[attr-defined]
-            assert self.proc.stdout is not None
-            line = self.proc.stdout.readline().decode()
-            if "listening on" not in line:
-                raise RuntimeError("built-in server failed to start: %r %s" % (line, _stderr(self.proc)))
-            self.port = int(line.split("listening on", 1)[1].split()[0].rsplit(":", 1)[1])
+        """Start the server; ``port``, the one it had before it was stopped,
+        starts it there again."""
+        if port is not None:
+            assert port == self._manager.port, "a server restarts on its own port"
+            self._manager.restart()
         else:
-            path = real_server_path(self.kind)
-            assert path is not None
-            maximum = KT_PORT_MAX if self.kind == "kyoto" else 60999
-            self.port = port or free_port(maximum)
-            if self.kind == "kyoto":
-                cmd = [path, "-host", self.host, "-port", str(self.port), "-log", log, "-ls",
-                       *self.args, *self.databases]
-            else:
-                cmd = [path, "-host", self.host, "-port", str(self.port), "-log", log,
-                       *self.args, *self.databases[:1]]
-            with self._stderr_file() as err:
-                self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL,
-                                             stderr=err)
-            self.proc.kt_stderr_path = self._stderr_path  # type: ignore[attr-defined]
-            wait_for_port(self.host, self.port, self.proc)
+            self._manager.run()
         return self
 
     def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        self.proc = None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        self._manager.stop()
 
     def restart(self) -> None:
         """Stop and start again on the same port (persistence, reconnects)."""
-        port = self.port
-        self.stop()
-        self.start(port)
+        self._manager.restart()
 
     def __enter__(self) -> "RunningServer":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def scripted_server(kind: str, impl: str, python_source: str, lua_source: str,
+                    databases: Sequence[str] = ("*",),
+                    workdir: Optional[str] = None) -> RunningServer:
+    """A server (not started yet) that loads procedures: the built-in one
+    from Python source, a real one from Lua (``-scr`` for ktserver, ``-ext``
+    for ttserver); the script file is written to the server's directory."""
+    workdir = workdir or tempfile.mkdtemp(prefix="kt-test-scr-")
+    stem, option = ("procs", "-scr") if kind == "kyoto" else ("ext", "-ext")
+    name, source = (stem + ".py", python_source) if impl == "builtin" else (stem + ".lua", lua_source)
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        f.write(source)
+    return RunningServer(kind, impl, databases=databases, args=[option, path], workdir=workdir)
+
+
+class ServerCache:
+    """Running servers keyed by (kind, impl, databases)."""
+
+    def __init__(self) -> None:
+        self._servers: Dict[Tuple[str, str, Tuple[str, ...]], RunningServer] = {}
+
+    def get(self, kind: str, impl: str, databases: Sequence[str]) -> RunningServer:
+        key = (kind, impl, tuple(databases))
+        server = self._servers.get(key)
+        if server is None:
+            server = RunningServer(kind, impl, databases=databases).start()
+            self._servers[key] = server
+        return server
+
+    def stop_all(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()

@@ -22,15 +22,7 @@ from kt import (
     ServerStartError,
     TokyoTyrant,
 )
-from servers import real_server_path, server_kinds
-
-
-def _server_arg(impl: str, kind: str) -> str:
-    if impl == "builtin":
-        return "builtin"
-    path = real_server_path(kind)
-    assert path is not None
-    return path
+from servers import real_server_path, server_arg as _server_arg, server_kinds
 
 
 @pytest.mark.parametrize("impl", server_kinds("kyoto"))

@@ -1,4 +1,6 @@
-"""KyotoTycoon client against a server (built-in, and real ktserver when installed)."""
+"""KyotoTycoon client against a server (built-in, and real ktserver when
+installed).  Every test taking ``client`` or ``connect`` runs twice: with
+KyotoTycoon and with AsyncKyotoTycoon (see tests/mirror.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -26,16 +28,15 @@ from concurrency import (
     greenlets_share_one_client,
     threads_share_one_client,
 )
+from mirror import cleared, connect_fixture, is_async
 from servers import RunningServer, server_kinds
+
+connect = connect_fixture("kyoto")
 
 
 @pytest.fixture
-def client(kt_server: RunningServer) -> Iterator[KyotoTycoon]:
-    c = KyotoTycoon(port=kt_server.port, timeout=10)
-    c.clear(db=0)
-    c.clear(db=1)
-    yield c
-    c.close()
+def client(kt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[KyotoTycoon]:
+    yield from cleared(connect(port=kt_server.port, timeout=10), (0, 1))
 
 
 # --- the seed's documented examples ------------------------------------------
@@ -65,8 +66,8 @@ def test_seed_common_features(client: KyotoTycoon) -> None:
     assert len(client) == 0
 
 
-def test_seed_pickle_serializer(kt_server: RunningServer) -> None:
-    client = KyotoTycoon(port=kt_server.port, serializer=KT_PICKLE)
+def test_seed_pickle_serializer(kt_server: RunningServer, connect: Callable[..., Any]) -> None:
+    client = connect(port=kt_server.port, serializer=KT_PICKLE)
     assert client.set("k1", {"this": "is", "a": ["python object"]}) == 1
     assert client.get("k1") == {"this": "is", "a": ["python object"]}
 
@@ -78,13 +79,14 @@ def test_seed_expiration(client: KyotoTycoon) -> None:
     assert client.get("k1") is None
 
 
-def test_seed_multiple_databases(kt_server: RunningServer, client: KyotoTycoon) -> None:
+def test_seed_multiple_databases(kt_server: RunningServer, client: KyotoTycoon,
+                                 connect: Callable[..., Any]) -> None:
     client.set("k1", "v1", db=1)
     assert client.get("k1", db=0) is None
     assert client.get("k1", db=1) == "v1"
-    other = KyotoTycoon(port=kt_server.port, default_db=1)
+    other = connect(port=kt_server.port, default_db=1)
     assert other.get("k1") == "v1"
-    c3 = KyotoTycoon(port=kt_server.port)
+    c3 = connect(port=kt_server.port)
     c3.set_database(1)
     assert c3.get("k1") == "v1"
     client["k1", 1] = "v1"
@@ -109,15 +111,17 @@ def test_seed_multiple_databases(kt_server: RunningServer, client: KyotoTycoon) 
     (KT_PICKLE, ("tuple", {1, 2})),
     (KT_NONE, b"\x00\x01\x02"),
 ])
-def test_serializers_round_trip(kt_server: RunningServer, serializer: object, value: object) -> None:
-    c = KyotoTycoon(port=kt_server.port, serializer=serializer)  # type: ignore[arg-type]
+def test_serializers_round_trip(kt_server: RunningServer, connect: Callable[..., Any],
+                               serializer: object, value: object) -> None:
+    c = connect(port=kt_server.port, serializer=serializer)
     c.set("s", value)
     assert c.get("s") == value
     assert c.get_bulk(["s"]) == {"s": value}
 
 
-def test_kt_none_refuses_text_before_sending(kt_server: RunningServer) -> None:
-    c = KyotoTycoon(port=kt_server.port, serializer=KT_NONE)
+def test_kt_none_refuses_text_before_sending(kt_server: RunningServer,
+                                            connect: Callable[..., Any]) -> None:
+    c = connect(port=kt_server.port, serializer=KT_NONE)
     with pytest.raises(TypeError):
         c.set("k", "text")
 
@@ -280,6 +284,42 @@ def test_iteration_tree_and_hash(client: KyotoTycoon) -> None:
     assert list(client.items(db=0)) == []
 
 
+def test_values_keep_records_that_decode_to_none(kt_server: RunningServer,
+                                                 connect: Callable[..., Any]) -> None:
+    # issue 14: values() stopped at the first stored null
+    c = connect(port=kt_server.port, serializer=KT_JSON)
+    c.clear(db=1)
+    records = {"a": 0, "b": None, "c": "", "f": "last"}
+    c.set_bulk(records, db=1)
+    assert list(c.values(db=1)) == [0, None, "", "last"]
+    assert list(c.items(db=1)) == list(records.items())
+    assert list(c.keys(db=1)) == list(records)
+
+
+def test_iteration_in_pages(client: KyotoTycoon) -> None:
+    # more records than one get_bulk page, on the tree and on the hash
+    tree = {"p%05d" % i: "v%d" % i for i in range(2500)}
+    client.set_bulk(tree, db=1)
+    assert list(client.items(db=1)) == sorted(tree.items())
+    assert list(client.values(db=1)) == [tree[k] for k in sorted(tree)]
+    client.set_bulk(tree, db=0)
+    assert dict(client.items(db=0)) == tree
+    assert client.pool.in_use_count == 0
+    # a cursor still walks record by record from a position
+    with client.cursor(db=1) as cur:
+        assert cur.jump("p02498")
+        assert list(cur) == [("p02498", "v2498"), ("p02499", "v2499")]
+
+
+def test_iteration_skips_records_removed_meanwhile(client: KyotoTycoon) -> None:
+    client.set_bulk({"k%04d" % i: "v" for i in range(1500)}, db=1)
+    it = iter(client.items(db=1))
+    assert next(it) == ("k0000", "v")
+    if not is_async(client):  # the async face reads everything at once
+        client.remove_bulk(["k%04d" % i for i in range(1000, 1500)], db=1)
+        assert len(list(it)) == 999
+
+
 def test_cursor(client: KyotoTycoon) -> None:
     client.set_bulk({"a": "1", "b": "2", "c": "3"}, db=1)
     with client.cursor(db=1) as cur:
@@ -348,27 +388,29 @@ def test_gevent_two_hundred_greenlets(kt_server: RunningServer) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_fork_child_never_reuses_parent_sockets(client: KyotoTycoon) -> None:
+    if is_async(client):
+        pytest.skip("an event loop does not survive fork; the asyncio pool is per loop")
     fork_child_uses_its_own_connections(client)
 
 
 # --- failures --------------------------------------------------------------------
 
 
-def test_connection_refused_names_address() -> None:
+def test_connection_refused_names_address(connect: Callable[..., Any]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    c = KyotoTycoon(port=port, timeout=2)
+    c = connect(port=port, timeout=2)
     with pytest.raises(ServerConnectionError) as info:
         c.get("k")
     assert "127.0.0.1:%d" % port in str(info.value)
 
 
 @pytest.mark.parametrize("impl", server_kinds("kyoto"))
-def test_server_killed_then_back(impl: str) -> None:
+def test_server_killed_then_back(impl: str, connect: Callable[..., Any]) -> None:
     server = RunningServer("kyoto", impl, databases=["*"]).start()
     try:
-        c = KyotoTycoon(port=server.port, timeout=5)
+        c = connect(port=server.port, timeout=5)
         c.set("k", "v")
         assert c.get("k") == "v"
         port = server.port
@@ -424,10 +466,10 @@ class FakeServer:
     (b"", ServerConnectionError),  # closed before replying
     (b"\xbf", ServerError),  # the binary error reply
 ])
-def test_fake_server_binary(reply: bytes, error: type) -> None:
+def test_fake_server_binary(reply: bytes, error: type, connect: Callable[..., Any]) -> None:
     fake = FakeServer(reply)
     try:
-        c = KyotoTycoon(port=fake.port, timeout=3)
+        c = connect(port=fake.port, timeout=3)
         with pytest.raises(error):
             c.get("k")
         assert c.pool.idle_count == 0  # the connection was discarded
@@ -440,20 +482,20 @@ def test_fake_server_binary(reply: bytes, error: type) -> None:
     (b"NOT HTTP AT ALL\r\n\r\n", ProtocolError),
     (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", ServerError),
 ])
-def test_fake_server_http(reply: bytes, error: type) -> None:
+def test_fake_server_http(reply: bytes, error: type, connect: Callable[..., Any]) -> None:
     fake = FakeServer(reply)
     try:
-        c = KyotoTycoon(port=fake.port, timeout=3)
+        c = connect(port=fake.port, timeout=3)
         with pytest.raises(error):
             c.exists("k")
     finally:
         fake.close()
 
 
-def test_timeout_is_a_connection_error() -> None:
+def test_timeout_is_a_connection_error(connect: Callable[..., Any]) -> None:
     fake = FakeServer(b"", close_after=False)
     try:
-        c = KyotoTycoon(port=fake.port, timeout=0.5)
+        c = connect(port=fake.port, timeout=0.5)
         with pytest.raises(ServerConnectionError) as info:
             c.get("k")
         assert "timed out" in str(info.value)
@@ -474,8 +516,8 @@ def test_pool_management(client: KyotoTycoon) -> None:
     assert c2.pool.idle_count == 0
 
 
-def test_bounded_pool(kt_server: RunningServer) -> None:
-    c = KyotoTycoon(port=kt_server.port, max_connections=2, pool_timeout=0.2)
+def test_bounded_pool(kt_server: RunningServer, connect: Callable[..., Any]) -> None:
+    c = connect(port=kt_server.port, max_connections=2, pool_timeout=0.2)
     cur1 = c.cursor()
     cur2 = c.cursor()
     cur1.jump()

@@ -4,13 +4,12 @@ equivalent Lua for a real ktserver)."""
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 import pytest
 
 from kt import KT_JSON, KyotoTycoon, ServerError
-from servers import RunningServer, server_kinds
+from servers import RunningServer, scripted_server, server_kinds
 
 PYTHON_SCRIPT = '''
 from kt.server.kyoto.scripting import RV_ELOGIC, ScriptError
@@ -61,13 +60,8 @@ end
 def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[RunningServer]:
     workdir = str(tmp_path_factory.mktemp("scr"))
-    name, source = (("procs.py", PYTHON_SCRIPT) if request.param == "builtin"
-                    else ("procs.lua", LUA_SCRIPT))
-    path = os.path.join(workdir, name)
-    with open(path, "w") as f:
-        f.write(source)
-    with RunningServer("kyoto", request.param, databases=["*"], args=["-scr", path],
-                       workdir=workdir) as server:
+    with scripted_server("kyoto", request.param, PYTHON_SCRIPT, LUA_SCRIPT,
+                         workdir=workdir) as server:
         yield server
 
 

@@ -1,6 +1,7 @@
 """Table databases and QueryBuilder: server results against a brute-force
 filter in Python over generated records (hypothesis), for every operator,
-negation, order, limit and offset."""
+negation, order, limit and offset; with TokyoTyrant and AsyncTokyoTyrant
+(tests/mirror.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,10 @@ from kt import (
     QueryBuilder,
     TokyoTyrant,
 )
+from mirror import FLAVOURS, client_for, connect_fixture
 from servers import RunningServer
+
+connect = connect_fixture("tyrant")
 
 WORDS = ["alpha", "alp", "beta", "gamma", "delta", "ab", "ba", "zeta", "eta", "mu"]
 Record = Dict[str, str]
@@ -75,9 +79,10 @@ def make_records(n: int = 150, seed: int = 7) -> Dict[str, Record]:
 RECORDS = make_records()
 
 
-@pytest.fixture(scope="module")
-def table(tt_table_server: RunningServer) -> Iterator[TokyoTyrant]:
-    c = TokyoTyrant(port=tt_table_server.port, serializer=TT_TABLE, timeout=20)
+@pytest.fixture(scope="module", params=FLAVOURS)
+def table(request: pytest.FixtureRequest, tt_table_server: RunningServer) -> Iterator[TokyoTyrant]:
+    c = client_for(request.param, "tyrant", port=tt_table_server.port, serializer=TT_TABLE,
+                   timeout=20)
     c.clear()
     for pk, rec in RECORDS.items():
         assert c.set(pk, rec)
@@ -286,8 +291,8 @@ def test_indexes_change_nothing(table: TokyoTyrant) -> None:
     assert [q.execute(table) for q in queries] == before
 
 
-def test_get_count_and_delete(tt_table_server: RunningServer) -> None:
-    c = TokyoTyrant(port=tt_table_server.port, serializer=TT_TABLE)
+def test_get_count_and_delete(tt_table_server: RunningServer, connect: Callable[..., Any]) -> None:
+    c = connect(port=tt_table_server.port, serializer=TT_TABLE)
     c.clear()
     c.set_bulk({"a": {"x": "1", "y": "one"}, "b": {"x": "2", "y": "two"}, "c": {"x": "3"}})
     q = QueryBuilder().filter("x", OP_NUM_GE, 2).order_by("x", ORDER_NUM_ASC)

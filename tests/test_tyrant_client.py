@@ -1,9 +1,11 @@
-"""TokyoTyrant client against a server (built-in, and real ttserver when installed)."""
+"""TokyoTyrant client against a server (built-in, and real ttserver when
+installed).  Every test taking a client or ``connect`` runs twice: with
+TokyoTyrant and with AsyncTokyoTyrant (see tests/mirror.py)."""
 
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -11,7 +13,12 @@ from kt import (
     KT_JSON,
     KT_NONE,
     KT_PICKLE,
+    OP_NUM_GE,
+    OP_STR_STARTSWITH,
+    ORDER_NUM_DESC,
+    QueryBuilder,
     ServerConnectionError,
+    TT_TABLE,
     TokyoTyrant,
     TokyoTyrantError,
 )
@@ -20,23 +27,25 @@ from concurrency import (
     greenlets_share_one_client,
     threads_share_one_client,
 )
+from mirror import cleared, connect_fixture, is_async
 from servers import RunningServer, server_kinds
 
-
-@pytest.fixture
-def client(tt_server: RunningServer) -> Iterator[TokyoTyrant]:
-    c = TokyoTyrant(port=tt_server.port, timeout=10)
-    c.clear()
-    yield c
-    c.close()
+connect = connect_fixture("tyrant")
 
 
 @pytest.fixture
-def hclient(tt_hash_server: RunningServer) -> Iterator[TokyoTyrant]:
-    c = TokyoTyrant(port=tt_hash_server.port, timeout=10)
-    c.clear()
-    yield c
-    c.close()
+def client(tt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
+    yield from cleared(connect(port=tt_server.port, timeout=10))
+
+
+@pytest.fixture
+def hclient(tt_hash_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
+    yield from cleared(connect(port=tt_hash_server.port, timeout=10))
+
+
+@pytest.fixture
+def tclient(tt_table_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
+    yield from cleared(connect(port=tt_table_server.port, timeout=10, serializer=TT_TABLE))
 
 
 # --- the seed's examples ------------------------------------------------------
@@ -131,6 +140,61 @@ def test_ranges_and_matches(client: TokyoTyrant) -> None:
     assert sorted(client) == ["a", "ab", "b", "c", "d"]
 
 
+def test_pop(hclient: TokyoTyrant, client: TokyoTyrant) -> None:
+    # issue 14: the documented dict interface has pop()
+    for c in (hclient, client):
+        c.set("k1", "v1")
+        assert c.pop("k1") == "v1"
+        assert c.pop("k1") is None
+        assert "k1" not in c
+        assert c.pop("never") is None
+    assert hclient.get("k1") is None
+
+
+def test_iter_from_uses_the_servers_iterator(hclient: TokyoTyrant, client: TokyoTyrant) -> None:
+    # issue 14: iter_from works on a hash database too, from that key in
+    # storage order (key order on the B+ tree), in more than one batch
+    data = {"k%03d" % i: "v%d" % i for i in range(250)}
+    client.set_bulk(data)
+    assert list(client.iter_from("k240").items()) == [
+        ("k%03d" % i, "v%d" % i) for i in range(240, 250)]
+    assert client.iter_from("k") == data
+    assert client.iter_from("zzz") == {}
+    hclient.set_bulk(data)
+    order = list(hclient.iter_from(next(iter(hclient.keys()))))
+    assert sorted(order) == sorted(data) and len(order) == 250
+    middle = order[100]
+    assert list(hclient.iter_from(middle)) == order[100:]
+    assert hclient.iter_from("not-there") == {}
+
+
+def test_search_accepts_tuple_expressions(tclient: TokyoTyrant) -> None:
+    # issue 14: the original library's QueryBuilder expressions
+    tclient.set_bulk({"alice": {"name": "Alice", "age": "34"},
+                      "anna": {"name": "Anna", "age": "41"},
+                      "bob": {"name": "Bob", "age": "27"}})
+    conds = [("addcond", "name", OP_STR_STARTSWITH, "A"), ("addcond", "age", OP_NUM_GE, 30),
+             ("setorder", "age", ORDER_NUM_DESC)]
+    assert tclient.search(conds) == ["anna", "alice"]
+    assert tclient.search(conds + [("setlimit", 1, 1)]) == ["alice"]
+    assert tclient.search(conds, "count") == 2
+    assert tclient.search([("addcond", "age", OP_NUM_GE, "40")], "get") == [
+        ("anna", {"name": "Anna", "age": "41"})]
+    raw = [b"addcond\x00name\x00%d\x00A" % OP_STR_STARTSWITH]
+    assert sorted(tclient.search(raw)) == ["alice", "anna"]
+    assert tclient.search(raw + [("setorder", "name", 0)]) == ["alice", "anna"]
+    assert QueryBuilder().filter("age", OP_NUM_GE, 30).order_by("age").execute(tclient) == [
+        "alice", "anna"]
+    for bad, error in [(("addcond", "age", OP_NUM_GE), ValueError),
+                       (("frobnicate", 1, 2), ValueError),
+                       (("addcond", "age", "ge", 3), TypeError),
+                       ((), ValueError), (12, TypeError)]:
+        with pytest.raises(error):
+            tclient.search([bad])
+    assert tclient.search(conds, "out") is True
+    assert tclient.keys() is not None and sorted(tclient.keys()) == ["bob"]
+
+
 def test_bulk_1000(hclient: TokyoTyrant) -> None:
     data = {"key-%04d" % i: "v%d" % i for i in range(1000)}
     assert hclient.set_bulk(data)
@@ -143,8 +207,9 @@ def test_bulk_1000(hclient: TokyoTyrant) -> None:
 
 @pytest.mark.parametrize("serializer, value", [
     (KT_JSON, {"a": [1, 2]}), (KT_PICKLE, {1, 2}), (KT_NONE, b"\x00\xff")])
-def test_serializers(tt_hash_server: RunningServer, serializer: object, value: object) -> None:
-    c = TokyoTyrant(port=tt_hash_server.port, serializer=serializer)  # type: ignore[arg-type]
+def test_serializers(tt_hash_server: RunningServer, connect: Callable[..., Any],
+                     serializer: object, value: object) -> None:
+    c = connect(port=tt_hash_server.port, serializer=serializer)
     c.set("s", value)
     assert c.get("s") == value
 
@@ -194,14 +259,16 @@ def test_gevent(tt_hash_server: RunningServer) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_fork(hclient: TokyoTyrant) -> None:
+    if is_async(hclient):
+        pytest.skip("an event loop does not survive fork; the asyncio pool is per loop")
     fork_child_uses_its_own_connections(hclient)
 
 
 @pytest.mark.parametrize("impl", server_kinds("tyrant"))
-def test_server_killed_then_back(impl: str) -> None:
+def test_server_killed_then_back(impl: str, connect: Callable[..., Any]) -> None:
     server = RunningServer("tyrant", impl, databases=["*"]).start()
     try:
-        c = TokyoTyrant(port=server.port, timeout=5)
+        c = connect(port=server.port, timeout=5)
         c.set("k", "v")
         port = server.port
         server.stop()

@@ -4,13 +4,12 @@ the equivalent Lua for a real ttserver)."""
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 import pytest
 
 from kt import KT_JSON, TokyoTyrant, TokyoTyrantError
-from servers import RunningServer, server_kinds
+from servers import RunningServer, scripted_server, server_kinds
 
 PYTHON_EXT = '''
 def incr(key, value):
@@ -45,16 +44,8 @@ end
 def scripted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[RunningServer]:
     workdir = str(tmp_path_factory.mktemp("ext"))
-    if request.param == "builtin":
-        path = os.path.join(workdir, "ext.py")
-        source = PYTHON_EXT
-    else:
-        path = os.path.join(workdir, "ext.lua")
-        source = LUA_EXT
-    with open(path, "w") as f:
-        f.write(source)
-    with RunningServer("tyrant", request.param, databases=["*"], args=["-ext", path],
-                       workdir=workdir) as server:
+    with scripted_server("tyrant", request.param, PYTHON_EXT, LUA_EXT,
+                         workdir=workdir) as server:
         yield server
 
 

@@ -1,8 +1,8 @@
 """Receive buffer shared by every parser in kt.protocol.
 
 Who calls it: the connection code (client side) and the built-in servers
-feed it whatever the socket returned; the parsers in kt_binary, kt_http and
-tt_binary read complete fields from it.
+feed it whatever the socket returned; the parsers in kt_binary, http
+(through kt_http) and tt_binary read complete fields from it.
 
 How it works: unread bytes live in one contiguous ``bytes`` object
 (``data``, starting at ``pos``) plus a list of chunks not yet joined to it.

@@ -1,9 +1,12 @@
 """Key and value conversions on the clients' hot path, compiled with the codecs.
 
-Who calls it: kt.kyoto and kt.tyrant, for the per-record loops of bulk
-operations (keys to bytes before a request, bytes to text or bytes after a
-reply).  Doing them here keeps those loops in native code when the protocol
-layer is compiled, instead of one Python function call per record.
+Who calls it: the clients kt.kyoto and kt.tyrant, for the per-record loops
+of bulk operations (keys to bytes before a request, bytes to text or bytes
+after a reply); kt.client (the shared client base) for ``text``; and
+kt.serializers, whose KT_BINARY / TT_TABLE serializers use ``to_bytes`` and
+``text``.  No codec in kt.protocol and no server calls it.  Doing these
+conversions here keeps the loops in native code when the protocol layer is
+compiled, instead of one Python function call per record.
 
 Text rules (the same as kt.serializers' KT_BINARY): ``str`` travels as
 UTF-8, ``bytes`` as they are; data read back becomes ``str`` when it is

@@ -150,11 +150,8 @@ class BulkRecords:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BulkRecords):
             return NotImplemented
-        return (
-            self.dbs == other.dbs
-            and self.keys == other.keys
-            and self.values == other.values
-            and self.xts == other.xts
+        return (self.dbs, self.keys, self.values, self.xts) == (
+            other.dbs, other.keys, other.values, other.xts
         )
 
     def __repr__(self) -> str:
@@ -200,13 +197,9 @@ class BinaryRequest:
         if not isinstance(other, BinaryRequest):
             return NotImplemented
         return (
-            self.magic == other.magic
-            and self.flags == other.flags
-            and self.records == other.records
-            and self.name == other.name
-            and self.pairs == other.pairs
-            and self.ts == other.ts
-            and self.sid == other.sid
+            self.magic, self.flags, self.records, self.name, self.pairs, self.ts, self.sid
+        ) == (
+            other.magic, other.flags, other.records, other.name, other.pairs, other.ts, other.sid
         )
 
     def __repr__(self) -> str:
@@ -428,6 +421,16 @@ def encode_remove_bulk_records(
     return _encode_key_records(MAGIC_REMOVE_BULK, dbs, keys, flags)
 
 
+def _append_pairs(parts: List[bytes], pairs: Sequence[Tuple[bytes, bytes]]) -> None:
+    """Append ``[ksiz u32][vsiz u32][key][value]`` per pair (checked)."""
+    for key, value in pairs:
+        _check_key(key, "key")
+        _check_key(value, "value")
+        parts.append(_REC_PAIR.pack(len(key), len(value)))
+        parts.append(key)
+        parts.append(value)
+
+
 def encode_play_script(
     name: bytes, pairs: Sequence[Tuple[bytes, bytes]], flags: int = 0
 ) -> bytes:
@@ -436,12 +439,7 @@ def encode_play_script(
     _check_u32(flags, "flags")
     _check_count(len(pairs))
     parts: List[bytes] = [_HEAD_SCRIPT.pack(MAGIC_PLAY_SCRIPT, flags, len(name), len(pairs)), name]
-    for key, value in pairs:
-        _check_key(key, "key")
-        _check_key(value, "value")
-        parts.append(_REC_PAIR.pack(len(key), len(value)))
-        parts.append(key)
-        parts.append(value)
+    _append_pairs(parts, pairs)
     return b"".join(parts)
 
 
@@ -506,6 +504,44 @@ def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
     return _parse_count(buf, MAGIC_REMOVE_BULK, "remove_bulk")
 
 
+def _read_records(buf: ReceiveBuffer, records: BulkRecords, remaining: int, what: str) -> int:
+    """Append complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
+    from ``buf`` to ``records``, at most ``remaining`` of them; returns how
+    many are still to come (get_bulk replies, set_bulk requests)."""
+    rec = _REC_FULL
+    while remaining > 0:
+        if not buf.ensure(18):
+            break
+        db: int
+        ksiz: int
+        vsiz: int
+        xt: int
+        if _NATIVE:
+            data = buf.data
+            p = buf.pos
+            db = _u16(data, p)
+            ksiz = _u32(data, p + 2)
+            vsiz = _u32(data, p + 6)
+            xt = _i64(data, p + 10)
+        else:
+            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+        if ksiz > DATA_MAX or vsiz > DATA_MAX:
+            raise ProtocolError("%s: record of %d+%d bytes is too large" % (what, ksiz, vsiz))
+        if not buf.ensure(18 + ksiz + vsiz):
+            break
+        data = buf.data
+        start = buf.pos + 18
+        mid = start + ksiz
+        end = mid + vsiz
+        records.dbs.append(db)
+        records.keys.append(data[start:mid])
+        records.values.append(data[mid:end])
+        records.xts.append(xt)
+        buf.pos = end
+        remaining -= 1
+    return remaining
+
+
 @final
 class GetBulkReplyParser:
     """Parses a get_bulk reply into ``BulkRecords`` (one parser per reply).
@@ -527,39 +563,11 @@ class GetBulkReplyParser:
             if n is None:
                 return None
             self._remaining = n
-        result = self._result
-        rec = _REC_FULL
-        while self._remaining > 0:
-            if not buf.ensure(18):
-                return None
-            db: int
-            ksiz: int
-            vsiz: int
-            xt: int
-            if _NATIVE:
-                data = buf.data
-                p = buf.pos
-                db = _u16(data, p)
-                ksiz = _u32(data, p + 2)
-                vsiz = _u32(data, p + 6)
-                xt = _i64(data, p + 10)
-            else:
-                db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
-            if ksiz > DATA_MAX or vsiz > DATA_MAX:
-                raise ProtocolError("get_bulk reply: record of %d+%d bytes is too large" % (ksiz, vsiz))
-            if not buf.ensure(18 + ksiz + vsiz):
-                return None
-            data = buf.data
-            start = buf.pos + 18
-            mid = start + ksiz
-            end = mid + vsiz
-            result.dbs.append(db)
-            result.keys.append(data[start:mid])
-            result.values.append(data[mid:end])
-            result.xts.append(xt)
-            buf.pos = end
-            self._remaining -= 1
-        return result
+        remaining = _read_records(buf, self._result, self._remaining, "get_bulk reply")
+        self._remaining = remaining
+        if remaining > 0:
+            return None
+        return self._result
 
 
 @final
@@ -639,19 +647,19 @@ class ReplicationMessage:
         self.ts = ts
         self.log = log
 
-    @property
-    def sid(self) -> int:
+    def _u16_field(self, at: int) -> int:
         log = self.log
         if log is None or len(log) < 4:
             return -1
-        return (log[0] << 8) | log[1]
+        return (log[at] << 8) | log[at + 1]
+
+    @property
+    def sid(self) -> int:
+        return self._u16_field(0)
 
     @property
     def dbidx(self) -> int:
-        log = self.log
-        if log is None or len(log) < 4:
-            return -1
-        return (log[2] << 8) | log[3]
+        return self._u16_field(2)
 
     @property
     def body(self) -> bytes:
@@ -782,38 +790,8 @@ class RequestParser:
         raise ProtocolError("unknown binary command 0x%02x" % magic)
 
     def _parse_full(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
-        rec = _REC_FULL
-        while self._remaining > 0:
-            if not buf.ensure(18):
-                return False
-            db: int
-            ksiz: int
-            vsiz: int
-            xt: int
-            if _NATIVE:
-                data = buf.data
-                p = buf.pos
-                db = _u16(data, p)
-                ksiz = _u32(data, p + 2)
-                vsiz = _u32(data, p + 6)
-                xt = _i64(data, p + 10)
-            else:
-                db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
-            if ksiz > DATA_MAX or vsiz > DATA_MAX:
-                raise ProtocolError("set_bulk: record of %d+%d bytes is too large" % (ksiz, vsiz))
-            if not buf.ensure(18 + ksiz + vsiz):
-                return False
-            data = buf.data
-            start = buf.pos + 18
-            mid = start + ksiz
-            end = mid + vsiz
-            records.dbs.append(db)
-            records.keys.append(data[start:mid])
-            records.values.append(data[mid:end])
-            records.xts.append(xt)
-            buf.pos = end
-            self._remaining -= 1
-        return True
+        self._remaining = _read_records(buf, records, self._remaining, "set_bulk")
+        return self._remaining == 0
 
     def _parse_keys(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
         rec = _REC_KEY
@@ -898,12 +876,7 @@ def encode_play_script_reply(pairs: Sequence[Tuple[bytes, bytes]]) -> bytes:
     """play_script reply: the procedure's output pairs."""
     _check_count(len(pairs))
     parts: List[bytes] = [_COUNT.pack(MAGIC_PLAY_SCRIPT, len(pairs))]
-    for key, value in pairs:
-        _check_key(key, "key")
-        _check_key(value, "value")
-        parts.append(_REC_PAIR.pack(len(key), len(value)))
-        parts.append(key)
-        parts.append(value)
+    _append_pairs(parts, pairs)
     return b"".join(parts)
 
 

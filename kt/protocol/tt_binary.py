@@ -1,4 +1,4 @@
-"""Tokyo Tyrant 1.1.41 binary protocol, both directions.
+"""Tokyo Tyrant 1.1.41 binary protocol: the commands, both directions.
 
 Who calls it:
 
@@ -9,10 +9,10 @@ Who calls it:
 * the built-in Tokyo Tyrant server parses requests with ``RequestParser``
   (one :class:`TTRequest` per call) and answers with the reply encoders
   (``encode_status``, ``encode_value_reply``, ``encode_mget_reply``...);
-* both sides use the table-database helpers: the column codec
-  (``encode_columns`` / ``decode_columns``), the misc argument helpers
-  (``columns_to_args`` / ``args_to_columns``) and the search description
-  (:class:`TTSearch`, ``encode_search_args`` / ``decode_search_args``).
+* the table-database layer (column codec, search model, the COND_* /
+  ORDER_* / INDEX_* constants) lives in kt.protocol.tt_table and travels
+  as misc arguments; this module re-exports all of it, so
+  ``tt_binary.TTSearch`` and the like keep working for existing callers.
 
 Sans-I/O: bytes in, values out.  Everything here was checked against the
 1.1.41 sources (``ttserver.c``, ``tcrdb.c``, ``ttutil.c``, ``doc/spex.html``)
@@ -58,12 +58,72 @@ arguments with ValueError.
 from __future__ import annotations
 
 import math
-import re
 import struct
 from typing import Dict, Final, List, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
+    COND_FTS_AND as COND_FTS_AND,
+    COND_FTS_EX as COND_FTS_EX,
+    COND_FTS_OR as COND_FTS_OR,
+    COND_FTS_PH as COND_FTS_PH,
+    COND_NEGATE as COND_NEGATE,
+    COND_NO_INDEX as COND_NO_INDEX,
+    COND_NUM_BT as COND_NUM_BT,
+    COND_NUM_EQ as COND_NUM_EQ,
+    COND_NUM_GE as COND_NUM_GE,
+    COND_NUM_GT as COND_NUM_GT,
+    COND_NUM_LE as COND_NUM_LE,
+    COND_NUM_LT as COND_NUM_LT,
+    COND_NUM_OREQ as COND_NUM_OREQ,
+    COND_STR_AND as COND_STR_AND,
+    COND_STR_BW as COND_STR_BW,
+    COND_STR_EQ as COND_STR_EQ,
+    COND_STR_EW as COND_STR_EW,
+    COND_STR_INC as COND_STR_INC,
+    COND_STR_OR as COND_STR_OR,
+    COND_STR_OREQ as COND_STR_OREQ,
+    COND_STR_RX as COND_STR_RX,
+    HINT_PREFIX as HINT_PREFIX,
+    INDEX_DECIMAL as INDEX_DECIMAL,
+    INDEX_KEEP as INDEX_KEEP,
+    INDEX_LEXICAL as INDEX_LEXICAL,
+    INDEX_OPTIMIZE as INDEX_OPTIMIZE,
+    INDEX_QGRAM as INDEX_QGRAM,
+    INDEX_TOKEN as INDEX_TOKEN,
+    INDEX_VOID as INDEX_VOID,
+    MAX_ARG_NUM as MAX_ARG_NUM,
+    MAX_ARG_SIZE as MAX_ARG_SIZE,
+    MS_DIFF as MS_DIFF,
+    MS_ISECT as MS_ISECT,
+    MS_UNION as MS_UNION,
+    ORDER_NUM_ASC as ORDER_NUM_ASC,
+    ORDER_NUM_DESC as ORDER_NUM_DESC,
+    ORDER_STR_ASC as ORDER_STR_ASC,
+    ORDER_STR_DESC as ORDER_STR_DESC,
+    TTCondition as TTCondition,
+    TTOrder as TTOrder,
+    TTQuery as TTQuery,
+    TTSearch as TTSearch,
+    args_to_columns as args_to_columns,
+    columns_to_args as columns_to_args,
+    decode_columns as decode_columns,
+    decode_search_args as decode_search_args,
+    encode_columns as encode_columns,
+    encode_search_args as encode_search_args,
+    hint_element as hint_element,
+    join_tokens as join_tokens,
+    split_hint as split_hint,
+    _I32_MAX as _I32_MAX,
+    _U32_MAX as _U32_MAX,
+    _U64_MAX as _U64_MAX,
+    _c_atoi as _c_atoi,
+    _c_isnum as _c_isnum,
+    _check_bytes as _check_bytes,
+    _check_int as _check_int,
+    _check_list as _check_list,
+)
 
 # ---------------------------------------------------------------------------
 # Constants
@@ -139,52 +199,6 @@ EXT_LOCK_GLOBAL: Final = 2
 #: restore / setmst option: check consistency of the update log (RDBROCHKCON).
 RESTORE_CHECK_CONSISTENCY: Final = 1
 
-# Index types for the table database's misc "setindex" (tctdb.h).  Note:
-# 9998 and 9999, not the 10000 / 20000 that PROTOCOLS.md mentions.
-INDEX_LEXICAL: Final = 0
-INDEX_DECIMAL: Final = 1
-INDEX_TOKEN: Final = 2
-INDEX_QGRAM: Final = 3
-INDEX_OPTIMIZE: Final = 9998
-INDEX_VOID: Final = 9999
-#: Flag added to an index type: fail if the index already exists.
-INDEX_KEEP: Final = 1 << 24
-
-# Search condition operators (tctdb.h TDBQC*).
-COND_STR_EQ: Final = 0
-COND_STR_INC: Final = 1
-COND_STR_BW: Final = 2
-COND_STR_EW: Final = 3
-COND_STR_AND: Final = 4
-COND_STR_OR: Final = 5
-COND_STR_OREQ: Final = 6
-COND_STR_RX: Final = 7
-COND_NUM_EQ: Final = 8
-COND_NUM_GT: Final = 9
-COND_NUM_GE: Final = 10
-COND_NUM_LT: Final = 11
-COND_NUM_LE: Final = 12
-COND_NUM_BT: Final = 13
-COND_NUM_OREQ: Final = 14
-COND_FTS_PH: Final = 15
-COND_FTS_AND: Final = 16
-COND_FTS_OR: Final = 17
-COND_FTS_EX: Final = 18
-#: Flag: negate the condition.
-COND_NEGATE: Final = 1 << 24
-#: Flag: do not use an index for the condition.
-COND_NO_INDEX: Final = 1 << 25
-
-# Order types (tctdb.h TDBQO*).
-ORDER_STR_ASC: Final = 0
-ORDER_STR_DESC: Final = 1
-ORDER_NUM_ASC: Final = 2
-ORDER_NUM_DESC: Final = 3
-
-# Set operations of a metasearch (tctdb.h TDBMS*).
-MS_UNION: Final = 0
-MS_ISECT: Final = 1
-MS_DIFF: Final = 2
 
 #: Status byte of a successful reply.
 STATUS_SUCCESS: Final = 0
@@ -215,24 +229,14 @@ ERROR_MESSAGES: Final[Dict[int, str]] = {
     TTEMISC: "miscellaneous error",
 }
 
-#: ttserver's limit of one key, value or argument (MAXARGSIZ, 256 MiB).
-MAX_ARG_SIZE: Final = 256 << 20
-#: ttserver's limit of the number of keys of mget / arguments of misc.
-MAX_ARG_NUM: Final = 1 << 20
 #: ttserver's limit of an ext or misc function name (it must be < 1024).
 MAX_NAME_SIZE: Final = 1023
 
-#: Prefix of the element a search with "hint" appends to its result.
-HINT_PREFIX: Final = b"\x00\x00[[HINT]]\n"
 
-_U32_MAX: Final = 0xFFFFFFFF
-_U64_MAX: Final = 0xFFFFFFFFFFFFFFFF
 _I32_MIN: Final = -(1 << 31)
-_I32_MAX: Final = (1 << 31) - 1
 _I64_MIN: Final = -(1 << 63)
 _I64_MAX: Final = (1 << 63) - 1
 _TRILLION: Final = 1000000000000
-_COND_FLAGS: Final = COND_NEGATE | COND_NO_INDEX
 
 # Structs: request headers include the magic and command bytes.
 _U32: Final = struct.Struct(">I")
@@ -253,13 +257,7 @@ _REQ_SETMST: Final = struct.Struct(">BBIIQI")
 _REQ_MISC: Final = struct.Struct(">BBIII")
 # Server-side header readers (after the two magic bytes).
 _H_I: Final = struct.Struct(">I")
-_H_II: Final = struct.Struct(">II")
 _H_III: Final = struct.Struct(">III")
-_H_IIII: Final = struct.Struct(">IIII")
-_H_FWM: Final = struct.Struct(">Ii")
-_H_ADDDBL: Final = struct.Struct(">Iqq")
-_H_RESTORE: Final = struct.Struct(">IQI")
-_H_SETMST: Final = struct.Struct(">IIQI")
 # Reply headers include the status byte.
 _REP_U32: Final = struct.Struct(">BI")
 _REP_I32: Final = struct.Struct(">Bi")
@@ -341,38 +339,11 @@ def error_message(code: int) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _check_bytes(what: str, value: bytes, limit: int) -> None:
-    if not isinstance(value, bytes):
-        raise TypeError("%s must be bytes, not %s" % (what, type(value).__name__))
-    if len(value) > limit:
-        raise ValueError(
-            "%s is %d bytes long; the limit is %d bytes" % (what, len(value), limit)
-        )
-
-
 def _check_text(what: str, value: bytes, limit: int) -> None:
     """A name or path that ttserver handles as a C string: no NUL byte."""
     _check_bytes(what, value, limit)
     if b"\x00" in value:
         raise ValueError("%s must not contain a NUL byte" % what)
-
-
-def _check_int(what: str, value: int, low: int, high: int) -> None:
-    # (bool passes as the int it is: compiled with mypyc, an ``int``
-    # parameter has already turned True into 1 before this check.)
-    if not isinstance(value, int):
-        raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
-    if value < low or value > high:
-        raise ValueError("%s must be in [%d, %d], not %d" % (what, low, high, value))
-
-
-def _check_list(what: str, value: object, limit: int) -> None:
-    if not isinstance(value, list):
-        raise TypeError("%s must be a list, not %s" % (what, type(value).__name__))
-    if len(value) > limit:
-        raise ValueError(
-            "%s has %d items; the limit is %d" % (what, len(value), limit)
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -836,32 +807,33 @@ class MgetReplyParser:
         return result
 
 
-@final
-class FwmkeysReplyParser:
-    """fwmkeys reply: (status, [key, ...]).
+class _ListReplyParser:
+    """A reply ``[status][count u32]{[size u32][item]}``: (status, items).
 
-    ttserver always answers status 0 plus the key count; following tcrdb, a
-    non-zero status is taken to stand alone.  Keys are consumed as they
-    complete; the parser resets itself after returning a result.
+    Items are consumed as they complete; the parser resets itself after
+    returning a result.  With ``bare_failure`` a non-zero status stands
+    alone, without a count.
     """
 
+    _bare_failure: bool
     _started: bool
     _status: int
     _remaining: int
-    _keys: List[bytes]
+    _items: List[bytes]
 
-    def __init__(self) -> None:
+    def __init__(self, bare_failure: bool) -> None:
+        self._bare_failure = bare_failure
         self._started = False
         self._status = 0
         self._remaining = 0
-        self._keys = []
+        self._items = []
 
     def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, List[bytes]]]:
         if not self._started:
             if not buf.ensure(1):
                 return None
             first: int = buf.data[buf.pos]
-            if first != 0:
+            if first != 0 and self._bare_failure:
                 buf.pos += 1
                 return (first, [])
             if not buf.ensure(5):
@@ -873,20 +845,33 @@ class FwmkeysReplyParser:
             self._started = True
             self._status = status
             self._remaining = count
-            self._keys = []
-        keys = self._keys
-        remaining = _read_sized_items(buf, keys, self._remaining)
+            self._items = []
+        items = self._items
+        remaining = _read_sized_items(buf, items, self._remaining)
         self._remaining = remaining
         if remaining > 0:
             return None
-        result = (self._status, keys)
+        result = (self._status, items)
         self._started = False
-        self._keys = []
+        self._items = []
         return result
 
 
 @final
-class MiscReplyParser:
+class FwmkeysReplyParser(_ListReplyParser):
+    """fwmkeys reply: (status, [key, ...]).
+
+    ttserver always answers status 0 plus the key count; following tcrdb, a
+    non-zero status is taken to stand alone.  Keys are consumed as they
+    complete; the parser resets itself after returning a result.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+@final
+class MiscReplyParser(_ListReplyParser):
     """misc reply: (status, [element, ...]).
 
     The element count always follows the status byte: on failure ttserver
@@ -894,38 +879,8 @@ class MiscReplyParser:
     complete; the parser resets itself after returning a result.
     """
 
-    _started: bool
-    _status: int
-    _remaining: int
-    _elements: List[bytes]
-
     def __init__(self) -> None:
-        self._started = False
-        self._status = 0
-        self._remaining = 0
-        self._elements = []
-
-    def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, List[bytes]]]:
-        if not self._started:
-            if not buf.ensure(5):
-                return None
-            status: int
-            count: int
-            status, count = _REP_U32.unpack_from(buf.data, buf.pos)
-            buf.pos += 5
-            self._started = True
-            self._status = status
-            self._remaining = count
-            self._elements = []
-        elements = self._elements
-        remaining = _read_sized_items(buf, elements, self._remaining)
-        self._remaining = remaining
-        if remaining > 0:
-            return None
-        result = (self._status, elements)
-        self._started = False
-        self._elements = []
-        return result
+        super().__init__(False)
 
 
 # ---------------------------------------------------------------------------
@@ -1140,177 +1095,176 @@ def _read_sized_items_checked(buf: ReceiveBuffer, out: List[bytes], remaining: i
     return remaining
 
 
+# Request shapes.  Every command but mget and misc has a fixed header of
+# numbers after its magic and command bytes; some of them are the sizes of
+# the byte fields that follow, in the same order.  A shape lists, per header
+# number, the TTRequest field it fills: a byte field (its size) or a number.
+_F_KEY: Final = 0
+_F_VALUE: Final = 1
+_F_NAME: Final = 2
+_F_PREFIX: Final = 3
+_F_PARAMS: Final = 4
+_F_PATH: Final = 5
+_F_HOST: Final = 6
+_N_WIDTH: Final = 10  # numbers from here on
+_N_NUM: Final = 11
+_N_MAX: Final = 12
+_N_INTEGRAL: Final = 13
+_N_FRACTION: Final = 14
+_N_OPTS: Final = 15
+_N_TS: Final = 16
+_N_PORT: Final = 17
+# How size errors name the byte fields (as ttserver's messages would).
+_FIELD_WHAT: Final = ("key", "value", "name", "key", "path", "path", "host")
+
+
+@final
+class _Shape:
+    """The fixed header of one command (after magic and command byte) and
+    the TTRequest field each of its numbers fills."""
+
+    header: struct.Struct
+    head: int
+    slots: List[int]
+
+    def __init__(self, fmt: str, slots: List[int]) -> None:
+        self.header = struct.Struct(">" + fmt)
+        self.head = 2 + self.header.size
+        self.slots = slots
+
+
+_KV: Final = _Shape("II", [_F_KEY, _F_VALUE])
+_K: Final = _Shape("I", [_F_KEY])
+_NONE: Final = _Shape("", [])
+_SHAPES: Final[Dict[int, _Shape]] = dict(
+    [(c, _KV) for c in (CMD_PUT, CMD_PUTKEEP, CMD_PUTCAT, CMD_PUTNR)]
+    + [(c, _K) for c in (CMD_OUT, CMD_GET, CMD_VSIZ)]
+    + [(c, _NONE) for c in (CMD_ITERINIT, CMD_ITERNEXT, CMD_SYNC, CMD_VANISH, CMD_RNUM, CMD_SIZE, CMD_STAT)]
+    + [
+        # width and port are read unsigned: above 2**31 they were negative.
+        (CMD_PUTSHL, _Shape("III", [_F_KEY, _F_VALUE, _N_WIDTH])),
+        (CMD_FWMKEYS, _Shape("Ii", [_F_PREFIX, _N_MAX])),
+        (CMD_ADDINT, _Shape("Ii", [_F_KEY, _N_NUM])),
+        (CMD_ADDDOUBLE, _Shape("Iqq", [_F_KEY, _N_INTEGRAL, _N_FRACTION])),
+        (CMD_EXT, _Shape("IIII", [_F_NAME, _N_OPTS, _F_KEY, _F_VALUE])),
+        (CMD_OPTIMIZE, _Shape("I", [_F_PARAMS])),
+        (CMD_COPY, _Shape("I", [_F_PATH])),
+        (CMD_RESTORE, _Shape("IQI", [_F_PATH, _N_TS, _N_OPTS])),
+        (CMD_SETMST, _Shape("IIQI", [_F_HOST, _N_PORT, _N_TS, _N_OPTS])),
+    ]
+)
+
+
+#: _SHAPES by command byte (a list lookup is cheaper than a dict's).
+_SHAPE_OF: Final[List[Optional[_Shape]]] = [_SHAPES.get(c) for c in range(256)]
+
+
+def _fill(req: TTRequest, slot: int, value: int, data: bytes, pos: int) -> int:
+    """Set the field ``slot`` of ``req``: a number field to ``value``, a byte
+    field to the ``value`` bytes of ``data`` at ``pos``.  Returns the
+    position after what was read."""
+    if slot >= _N_WIDTH:
+        if slot == _N_WIDTH:
+            req.width = value
+        elif slot == _N_NUM:
+            req.num = value
+        elif slot == _N_MAX:
+            req.max = value
+        elif slot == _N_INTEGRAL:
+            req.integral = value
+        elif slot == _N_FRACTION:
+            req.fraction = value
+        elif slot == _N_OPTS:
+            req.opts = value
+        elif slot == _N_TS:
+            req.ts = value
+        else:
+            req.port = value
+        return pos
+    end = pos + value
+    if slot == _F_KEY:
+        req.key = data[pos:end]
+    elif slot == _F_VALUE:
+        req.value = data[pos:end]
+    elif slot == _F_NAME:
+        req.name = data[pos:end]
+    elif slot == _F_PREFIX:
+        req.prefix = data[pos:end]
+    elif slot == _F_PARAMS:
+        req.params = data[pos:end]
+    elif slot == _F_PATH:
+        req.path = data[pos:end]
+    else:
+        req.host = data[pos:end]
+    return end
+
+
+def _parse_keyed(buf: ReceiveBuffer, cmd: int, with_value: bool) -> Optional[TTRequest]:
+    """The hot shapes, _KV (put, putkeep, putcat, putnr) and _K (get, out,
+    vsiz), read without the generic loop: same result, a third faster."""
+    head = 10 if with_value else 6
+    if not buf.ensure(head):
+        return None
+    data = buf.data
+    p = buf.pos + 2
+    ksiz: int = _u32_at(data, p) if _NATIVE else _U32.unpack_from(data, p)[0]
+    _check_size("key", ksiz)
+    vsiz = 0
+    if with_value:
+        vsiz = _u32_at(data, p + 4) if _NATIVE else _U32.unpack_from(data, p + 4)[0]
+        _check_size("value", vsiz)
+    if not buf.ensure(head + ksiz + vsiz):
+        return None
+    data = buf.data
+    start = buf.pos + head
+    mid = start + ksiz
+    req = TTRequest(cmd)
+    req.key = data[start:mid]
+    if with_value:
+        req.value = data[mid:mid + vsiz]
+    buf.pos = mid + vsiz
+    return req
+
+
 def _parse_simple(buf: ReceiveBuffer, cmd: int) -> Optional[TTRequest]:
     """Parse a request whose length is known from its fixed header."""
-    if (
-        cmd == CMD_PUT
-        or cmd == CMD_PUTKEEP
-        or cmd == CMD_PUTCAT
-        or cmd == CMD_PUTNR
-    ):
-        if not buf.ensure(10):
-            return None
-        ksiz: int
-        vsiz: int
-        ksiz, vsiz = _H_II.unpack_from(buf.data, buf.pos + 2)
-        _check_size("key", ksiz)
-        _check_size("value", vsiz)
-        if not buf.ensure(10 + ksiz + vsiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 10
-        req.key = buf.data[start:start + ksiz]
-        req.value = buf.data[start + ksiz:start + ksiz + vsiz]
-        buf.pos = start + ksiz + vsiz
-        return req
-    if cmd == CMD_OUT or cmd == CMD_GET or cmd == CMD_VSIZ:
-        if not buf.ensure(6):
-            return None
-        ksiz = _H_I.unpack_from(buf.data, buf.pos + 2)[0]
-        _check_size("key", ksiz)
-        if not buf.ensure(6 + ksiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 6
-        req.key = buf.data[start:start + ksiz]
-        buf.pos = start + ksiz
-        return req
-    if (
-        cmd == CMD_ITERINIT
-        or cmd == CMD_ITERNEXT
-        or cmd == CMD_SYNC
-        or cmd == CMD_VANISH
-        or cmd == CMD_RNUM
-        or cmd == CMD_SIZE
-        or cmd == CMD_STAT
-    ):
+    shape = _SHAPE_OF[cmd]
+    if shape is None:
+        raise ProtocolError("Tokyo Tyrant request: unknown command 0x%02x" % cmd)
+    if shape is _KV or shape is _K:
+        return _parse_keyed(buf, cmd, shape is _KV)
+    slots = shape.slots
+    if not slots:
         buf.pos += 2
         return TTRequest(cmd)
-    if cmd == CMD_PUTSHL:
-        if not buf.ensure(14):
-            return None
-        width: int
-        ksiz, vsiz, width = _H_III.unpack_from(buf.data, buf.pos + 2)
-        _check_size("key", ksiz)
-        _check_size("value", vsiz)
-        if width > _I32_MAX:
-            raise ProtocolError("Tokyo Tyrant request: negative putshl width")
-        if not buf.ensure(14 + ksiz + vsiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 14
-        req.key = buf.data[start:start + ksiz]
-        req.value = buf.data[start + ksiz:start + ksiz + vsiz]
-        req.width = width
-        buf.pos = start + ksiz + vsiz
-        return req
-    if cmd == CMD_FWMKEYS or cmd == CMD_ADDINT:
-        if not buf.ensure(10):
-            return None
-        number: int
-        ksiz, number = _H_FWM.unpack_from(buf.data, buf.pos + 2)
-        _check_size("key", ksiz)
-        if not buf.ensure(10 + ksiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 10
-        if cmd == CMD_FWMKEYS:
-            req.prefix = buf.data[start:start + ksiz]
-            req.max = number
-        else:
-            req.key = buf.data[start:start + ksiz]
-            req.num = number
-        buf.pos = start + ksiz
-        return req
-    if cmd == CMD_ADDDOUBLE:
-        if not buf.ensure(22):
-            return None
-        integral: int
-        fraction: int
-        ksiz, integral, fraction = _H_ADDDBL.unpack_from(buf.data, buf.pos + 2)
-        _check_size("key", ksiz)
-        if not buf.ensure(22 + ksiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 22
-        req.key = buf.data[start:start + ksiz]
-        req.integral = integral
-        req.fraction = fraction
-        buf.pos = start + ksiz
-        return req
-    if cmd == CMD_EXT:
-        if not buf.ensure(18):
-            return None
-        nsiz: int
-        opts: int
-        nsiz, opts, ksiz, vsiz = _H_IIII.unpack_from(buf.data, buf.pos + 2)
-        _check_name_size(nsiz)
-        _check_size("key", ksiz)
-        _check_size("value", vsiz)
-        if not buf.ensure(18 + nsiz + ksiz + vsiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 18
-        kstart = start + nsiz
-        vstart = kstart + ksiz
-        end = vstart + vsiz
-        data = buf.data
-        req.name = data[start:kstart]
-        req.opts = opts
-        req.key = data[kstart:vstart]
-        req.value = data[vstart:end]
-        buf.pos = end
-        return req
-    if cmd == CMD_OPTIMIZE or cmd == CMD_COPY:
-        if not buf.ensure(6):
-            return None
-        psiz: int = _H_I.unpack_from(buf.data, buf.pos + 2)[0]
-        _check_size("path", psiz)
-        if not buf.ensure(6 + psiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 6
-        if cmd == CMD_OPTIMIZE:
-            req.params = buf.data[start:start + psiz]
-        else:
-            req.path = buf.data[start:start + psiz]
-        buf.pos = start + psiz
-        return req
-    if cmd == CMD_RESTORE:
-        if not buf.ensure(18):
-            return None
-        ts: int
-        psiz, ts, opts = _H_RESTORE.unpack_from(buf.data, buf.pos + 2)
-        _check_size("path", psiz)
-        if not buf.ensure(18 + psiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 18
-        req.path = buf.data[start:start + psiz]
-        req.ts = ts
-        req.opts = opts
-        buf.pos = start + psiz
-        return req
-    if cmd == CMD_SETMST:
-        if not buf.ensure(22):
-            return None
-        hsiz: int
-        port: int
-        hsiz, port, ts, opts = _H_SETMST.unpack_from(buf.data, buf.pos + 2)
-        _check_size("host", hsiz)
-        if port > _I32_MAX:
-            raise ProtocolError("Tokyo Tyrant request: negative setmst port")
-        if not buf.ensure(22 + hsiz):
-            return None
-        req = TTRequest(cmd)
-        start = buf.pos + 22
-        req.host = buf.data[start:start + hsiz]
-        req.port = port
-        req.ts = ts
-        req.opts = opts
-        buf.pos = start + hsiz
-        return req
-    raise ProtocolError("Tokyo Tyrant request: unknown command 0x%02x" % cmd)
+    head = shape.head
+    if not buf.ensure(head):
+        return None
+    values: Tuple[int, ...] = shape.header.unpack_from(buf.data, buf.pos + 2)
+    total = head
+    for i in range(len(slots)):
+        slot = slots[i]
+        value = values[i]
+        if slot == _F_NAME:
+            _check_name_size(value)
+            total += value
+        elif slot < _N_WIDTH:
+            _check_size(_FIELD_WHAT[slot], value)
+            total += value
+        elif (slot == _N_WIDTH or slot == _N_PORT) and value > _I32_MAX:
+            raise ProtocolError(
+                "Tokyo Tyrant request: negative %s %s"
+                % (COMMAND_NAMES[cmd], "width" if slot == _N_WIDTH else "port")
+            )
+    if not buf.ensure(total):
+        return None
+    req = TTRequest(cmd)
+    data = buf.data
+    pos = buf.pos + head
+    for i in range(len(slots)):
+        pos = _fill(req, slots[i], values[i], data, pos)
+    buf.pos = pos
+    return req
 
 
 # ---------------------------------------------------------------------------
@@ -1427,473 +1381,6 @@ def encode_misc_failure() -> bytes:
     return _MISC_FAILURE
 
 
-# ---------------------------------------------------------------------------
-# Table database: columns
-# ---------------------------------------------------------------------------
-
-
-def encode_columns(columns: Dict[bytes, bytes]) -> bytes:
-    """Serialise columns as ``name\\0value\\0name\\0value`` (tcstrjoin4).
-
-    This is the value format of put/get on a table database and of the
-    records a search "get" returns.  It has no terminating NUL, so {} is
-    b"".  Names and values must not contain NUL (ValueError).
-    """
-    if not isinstance(columns, dict):
-        raise TypeError("columns must be a dict, not %s" % type(columns).__name__)
-    parts: List[bytes] = []
-    for name, value in columns.items():
-        _check_bytes("column name", name, MAX_ARG_SIZE)
-        _check_bytes("column value", value, MAX_ARG_SIZE)
-        if b"\x00" in name or b"\x00" in value:
-            raise ValueError("column names and values must not contain NUL bytes")
-        parts.append(name)
-        parts.append(value)
-    return b"\x00".join(parts)
-
-
-def decode_columns(data: bytes) -> Dict[bytes, bytes]:
-    """Parse ``name\\0value\\0...`` into a dict (a repeated name: last wins).
-
-    b"" is {}.  Otherwise the NUL-separated fields must pair up: an odd
-    number of fields (e.g. a trailing NUL, or a name without a value) raises
-    ProtocolError, where Tokyo Cabinet would silently drop the last field.
-    In search "get" results the primary key comes as the column named b"".
-    """
-    result: Dict[bytes, bytes] = {}
-    if not data:
-        return result
-    fields = data.split(b"\x00")
-    if len(fields) % 2:
-        raise ProtocolError(
-            "table record has %d NUL-separated fields, not name/value pairs" % len(fields)
-        )
-    i = 0
-    n = len(fields)
-    while i < n:
-        result[fields[i]] = fields[i + 1]
-        i += 2
-    return result
-
-
-def columns_to_args(pkey: bytes, columns: Dict[bytes, bytes]) -> List[bytes]:
-    """misc put/putkeep/putcat arguments: [pkey, name, value, name, value...].
-
-    (As separate arguments, names and values may hold any bytes.)
-    """
-    _check_bytes("primary key", pkey, MAX_ARG_SIZE)
-    if not isinstance(columns, dict):
-        raise TypeError("columns must be a dict, not %s" % type(columns).__name__)
-    args: List[bytes] = [pkey]
-    for name, value in columns.items():
-        _check_bytes("column name", name, MAX_ARG_SIZE)
-        _check_bytes("column value", value, MAX_ARG_SIZE)
-        args.append(name)
-        args.append(value)
-    return args
-
-
-def args_to_columns(items: List[bytes]) -> Dict[bytes, bytes]:
-    """[name, value, name, value...] (a misc "get" result, or misc put
-    arguments after the primary key) -> dict; an odd count: ProtocolError."""
-    if len(items) % 2:
-        raise ProtocolError("%d items do not form name/value pairs" % len(items))
-    result: Dict[bytes, bytes] = {}
-    i = 0
-    n = len(items)
-    while i < n:
-        result[items[i]] = items[i + 1]
-        i += 2
-    return result
-
-
-# ---------------------------------------------------------------------------
-# Table database: search
-# ---------------------------------------------------------------------------
-
-
-@final
-class TTCondition:
-    """One narrowing condition: ``column`` compared with ``expr`` by ``op``
-    (a COND_* operator, optionally | COND_NEGATE | COND_NO_INDEX)."""
-
-    column: bytes
-    op: int
-    expr: bytes
-
-    def __init__(self, column: bytes, op: int, expr: bytes) -> None:
-        self.column = column
-        self.op = op
-        self.expr = expr
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TTCondition):
-            return NotImplemented
-        return (self.column, self.op, self.expr) == (other.column, other.op, other.expr)
-
-    def __repr__(self) -> str:
-        return "TTCondition(%r, %d, %r)" % (self.column, self.op, self.expr)
-
-
-@final
-class TTOrder:
-    """Result order: by ``column``, ``type`` one of ORDER_*."""
-
-    column: bytes
-    type: int
-
-    def __init__(self, column: bytes, type: int) -> None:
-        self.column = column
-        self.type = type
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TTOrder):
-            return NotImplemented
-        return (self.column, self.type) == (other.column, other.type)
-
-    def __repr__(self) -> str:
-        return "TTOrder(%r, %d)" % (self.column, self.type)
-
-
-@final
-class TTQuery:
-    """One query: conditions (all must hold), orders, limit and offset.
-
-    ``limit`` -1 means no limit.  Tokyo Cabinet keeps only one order per
-    query, so ttserver honours the last of ``orders``; the list exists so
-    that what was sent decodes back unchanged.
-    """
-
-    conditions: List[TTCondition]
-    orders: List[TTOrder]
-    limit: int
-    offset: int
-
-    def __init__(
-        self,
-        conditions: Optional[List[TTCondition]] = None,
-        orders: Optional[List[TTOrder]] = None,
-        limit: int = -1,
-        offset: int = 0,
-    ) -> None:
-        self.conditions = [] if conditions is None else conditions
-        self.orders = [] if orders is None else orders
-        self.limit = limit
-        self.offset = offset
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TTQuery):
-            return NotImplemented
-        return (
-            self.conditions == other.conditions
-            and self.orders == other.orders
-            and self.limit == other.limit
-            and self.offset == other.offset
-        )
-
-    def __repr__(self) -> str:
-        return "TTQuery(%r, %r, limit=%d, offset=%d)" % (
-            self.conditions, self.orders, self.limit, self.offset,
-        )
-
-
-@final
-class TTSearch:
-    """A table search: the arguments of misc "search" / "metasearch".
-
-    * ``queries``: one query is a plain search; several are a metasearch
-      (sent separated by "next") combined by ``mstype`` (MS_*).
-    * What the server returns (ttserver's tcadbmisc): by default the
-      primary keys; with ``columns`` not None ("get") whole records as
-      encode_columns() strings, the primary key under the name b"", reduced
-      to the listed columns if the list is not empty; with ``out`` the
-      matching records are removed (and returned if ``columns`` is set);
-      with ``count`` the result is replaced by one element, the decimal
-      count; with ``hint`` an element HINT_PREFIX + hint text is appended
-      (see split_hint()).
-    * misc_name() gives the misc function name to call; tcrdb sends
-      "search" and "get"/"count" with MISC_NO_ULOG, "out" without.
-    """
-
-    queries: List[TTQuery]
-    columns: Optional[List[bytes]]
-    out: bool
-    count: bool
-    hint: bool
-    mstype: int
-
-    def __init__(
-        self,
-        queries: Optional[List[TTQuery]] = None,
-        columns: Optional[List[bytes]] = None,
-        out: bool = False,
-        count: bool = False,
-        hint: bool = False,
-        mstype: int = MS_UNION,
-    ) -> None:
-        self.queries = [TTQuery()] if queries is None else queries
-        self.columns = columns
-        self.out = out
-        self.count = count
-        self.hint = hint
-        self.mstype = mstype
-
-    def misc_name(self) -> bytes:
-        return b"metasearch" if len(self.queries) > 1 else b"search"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TTSearch):
-            return NotImplemented
-        return (
-            self.queries == other.queries
-            and self.columns == other.columns
-            and self.out == other.out
-            and self.count == other.count
-            and self.hint == other.hint
-            and self.mstype == other.mstype
-        )
-
-    def __repr__(self) -> str:
-        return "TTSearch(%r, columns=%r, out=%r, count=%r, hint=%r, mstype=%d)" % (
-            self.queries, self.columns, self.out, self.count, self.hint, self.mstype,
-        )
-
-
-def _check_column_name(what: str, name: bytes) -> None:
-    _check_bytes(what, name, MAX_ARG_SIZE)
-    if b"\x00" in name:
-        raise ValueError("%s must not contain a NUL byte" % what)
-
-
-def encode_search_args(search: TTSearch) -> List[bytes]:
-    """The misc arguments of a search, in the form tcrdb sends them:
-    ``addcond\\0<column>\\0<op>\\0<expr>``, ``setorder\\0<column>\\0<type>``,
-    ``setlimit\\0<max>\\0<skip>`` (numbers in decimal), "next" between the
-    queries of a metasearch, then ``get[\\0<column>...]``, "out", "count",
-    and ``mstype\\0<type>`` for a metasearch; "hint" first if asked for.
-
-    Columns and expressions are C strings on the server: NUL raises
-    ValueError, as do operators, order types, limits and set types that
-    ttserver would ignore.
-    """
-    if not isinstance(search, TTSearch):
-        raise TypeError("search must be a TTSearch, not %s" % type(search).__name__)
-    queries = search.queries
-    if not isinstance(queries, list) or not queries:
-        raise ValueError("a search needs at least one query")
-    args: List[bytes] = []
-    if search.hint:
-        args.append(b"hint")
-    first = True
-    for query in queries:
-        if not isinstance(query, TTQuery):
-            raise TypeError("queries must be TTQuery objects")
-        if not first:
-            args.append(b"next")
-        first = False
-        for cond in query.conditions:
-            if not isinstance(cond, TTCondition):
-                raise TypeError("conditions must be TTCondition objects")
-            _check_column_name("condition column", cond.column)
-            _check_column_name("condition expression", cond.expr)
-            _check_int("condition operator", cond.op, 0, _I32_MAX)
-            if cond.op & ~_COND_FLAGS > COND_FTS_EX:
-                raise ValueError("unknown condition operator %d" % cond.op)
-            args.append(
-                b"".join(
-                    (b"addcond\x00", cond.column, b"\x00%d\x00" % cond.op, cond.expr)
-                )
-            )
-        for order in query.orders:
-            if not isinstance(order, TTOrder):
-                raise TypeError("orders must be TTOrder objects")
-            _check_column_name("order column", order.column)
-            _check_int("order type", order.type, ORDER_STR_ASC, ORDER_NUM_DESC)
-            args.append(b"".join((b"setorder\x00", order.column, b"\x00%d" % order.type)))
-        _check_int("limit", query.limit, -1, _I32_MAX)
-        _check_int("offset", query.offset, 0, _I32_MAX)
-        if query.limit >= 0 or query.offset > 0:
-            args.append(b"setlimit\x00%d\x00%d" % (query.limit, query.offset))
-    if search.columns is not None:
-        if not isinstance(search.columns, list):
-            raise TypeError("columns must be a list or None")
-        parts: List[bytes] = [b"get"]
-        for name in search.columns:
-            _check_column_name("column name", name)
-            parts.append(name)
-        args.append(b"\x00".join(parts))
-    if search.out:
-        args.append(b"out")
-    if search.count:
-        args.append(b"count")
-    if len(queries) > 1:
-        _check_int("mstype", search.mstype, MS_UNION, MS_DIFF)
-        args.append(b"mstype\x00%d" % search.mstype)
-    return args
-
-
-_COND_NAMES: Final[Dict[bytes, int]] = {
-    b"streq": COND_STR_EQ, b"str": COND_STR_EQ, b"eq": COND_STR_EQ,
-    b"strinc": COND_STR_INC, b"inc": COND_STR_INC,
-    b"strbw": COND_STR_BW, b"bw": COND_STR_BW,
-    b"strew": COND_STR_EW, b"ew": COND_STR_EW,
-    b"strand": COND_STR_AND, b"and": COND_STR_AND,
-    b"stror": COND_STR_OR, b"or": COND_STR_OR,
-    b"stroreq": COND_STR_OREQ, b"oreq": COND_STR_OREQ,
-    b"strrx": COND_STR_RX, b"rx": COND_STR_RX,
-    b"numeq": COND_NUM_EQ, b"num": COND_NUM_EQ, b"=": COND_NUM_EQ, b"==": COND_NUM_EQ,
-    b"numgt": COND_NUM_GT, b">": COND_NUM_GT,
-    b"numge": COND_NUM_GE, b">=": COND_NUM_GE,
-    b"numlt": COND_NUM_LT, b"<": COND_NUM_LT,
-    b"numle": COND_NUM_LE, b"<=": COND_NUM_LE,
-    b"numbt": COND_NUM_BT,
-    b"numoreq": COND_NUM_OREQ,
-    b"ftsph": COND_FTS_PH, b"fts": COND_FTS_PH,
-    b"ftsand": COND_FTS_AND,
-    b"ftsor": COND_FTS_OR,
-    b"ftsex": COND_FTS_EX,
-}
-
-_ORDER_NAMES: Final[Dict[bytes, int]] = {
-    b"strasc": ORDER_STR_ASC, b"str": ORDER_STR_ASC, b"asc": ORDER_STR_ASC,
-    b"strdesc": ORDER_STR_DESC, b"desc": ORDER_STR_DESC,
-    b"numasc": ORDER_NUM_ASC, b"num": ORDER_NUM_ASC,
-    b"numdesc": ORDER_NUM_DESC,
-}
-
-_MSTYPE_NAMES: Final[Dict[bytes, int]] = {
-    b"union": MS_UNION, b"or": MS_UNION,
-    b"isect": MS_ISECT, b"intersection": MS_ISECT, b"and": MS_ISECT,
-    b"diff": MS_DIFF, b"difference": MS_DIFF, b"andnot": MS_DIFF, b"not": MS_DIFF,
-}
-
-# tcatoi(): blanks (0x01-0x20), an optional sign, then digits.
-_ATOI_RE: Final = re.compile(rb"[\x01- ]*([+-]?)([0-9]*)")
-# tcstrisnum(): blanks, optional '-', digits, optional '.', digits, blanks.
-_ISNUM_RE: Final = re.compile(rb"[\x01- ]*-?([0-9]*)\.?([0-9]*)[\x01- ]*")
-
-
-def _c_atoi(text: bytes) -> int:
-    """tcatoi() stored into a C int: wraps like the C code (64, then 32 bits)."""
-    m = _ATOI_RE.match(text)
-    if m is None:
-        return 0
-    digits = m.group(2)
-    if not digits:
-        return 0
-    # Only the last 64 digits matter modulo 2**64 (10**64 is a multiple of
-    # 2**64), which also keeps int() away from huge strings.
-    num = int(digits[-64:]) & _U64_MAX
-    if m.group(1) == b"-":
-        num = (-num) & _U64_MAX
-    num &= _U32_MAX
-    return num - (1 << 32) if num > _I32_MAX else num
-
-
-def _c_isnum(text: bytes) -> bool:
-    m = _ISNUM_RE.fullmatch(text)
-    return m is not None and (len(m.group(1)) > 0 or len(m.group(2)) > 0)
-
-
-def _cond_op_from_text(text: bytes) -> int:
-    """tctdbqrystrtocondop(): a name, or a number; -1 if neither."""
-    flags = 0
-    if text[:1] == b"~" or text[:1] == b"!":
-        flags |= COND_NEGATE
-        text = text[1:]
-    if text[:1] == b"+":
-        flags |= COND_NO_INDEX
-        text = text[1:]
-    op = _COND_NAMES.get(text.lower(), -1)
-    if op < 0 and _c_isnum(text):
-        op = _c_atoi(text)
-    if op < 0:
-        return -1
-    return op | flags
-
-
-def _named_number(text: bytes, names: Dict[bytes, int]) -> int:
-    value = names.get(text.lower(), -1)
-    if value < 0 and _c_isnum(text):
-        value = _c_atoi(text)
-    return value
-
-
-def decode_search_args(args: List[bytes]) -> TTSearch:
-    """Server side: read misc search/metasearch arguments as ttserver does.
-
-    Each argument is split at NUL bytes; the first field is the command.
-    Accepted like Tokyo Cabinet's tcadbmisc: addcond/cond (operator by
-    number or name such as "STREQ", "~NUMGT", "+FTS"), setorder/order
-    (number or name), setlimit/limit/setmax/max (a negative max: no limit;
-    a missing or negative skip: 0), get/columns, next, mstype, out/remove,
-    count and hint.  Unknown commands, arguments with too few fields and
-    unknown operators or order types are ignored, as ttserver ignores them.
-    Never raises on any list of bytes.
-    """
-    query = TTQuery()
-    search = TTSearch([query])
-    for arg in args:
-        tokens = arg.split(b"\x00")
-        cmd = tokens[0]
-        ntok = len(tokens)
-        if (cmd == b"addcond" or cmd == b"cond") and ntok > 3:
-            op = _cond_op_from_text(tokens[2])
-            if op >= 0:
-                query.conditions.append(TTCondition(tokens[1], op, tokens[3]))
-        elif (cmd == b"setorder" or cmd == b"order") and ntok > 2:
-            otype = _named_number(tokens[2], _ORDER_NAMES)
-            if otype >= 0:
-                query.orders.append(TTOrder(tokens[1], otype))
-        elif (
-            cmd == b"setlimit" or cmd == b"limit" or cmd == b"setmax" or cmd == b"max"
-        ) and ntok > 1:
-            limit = _c_atoi(tokens[1])
-            skip = _c_atoi(tokens[2]) if ntok > 2 else 0
-            query.limit = limit if limit >= 0 else -1
-            query.offset = skip if skip > 0 else 0
-        elif cmd == b"get" or cmd == b"columns":
-            columns = search.columns
-            if columns is None:
-                columns = []
-                search.columns = columns
-            columns.extend(tokens[1:])
-        elif cmd == b"next":
-            query = TTQuery()
-            search.queries.append(query)
-        elif cmd == b"mstype" and ntok > 1:
-            mstype = _named_number(tokens[1], _MSTYPE_NAMES)
-            search.mstype = mstype if mstype >= 0 else MS_UNION
-        elif cmd == b"out" or cmd == b"remove":
-            search.out = True
-        elif cmd == b"count":
-            search.count = True
-        elif cmd == b"hint":
-            search.hint = True
-    return search
-
-
-def hint_element(hint: bytes) -> bytes:
-    """Server side: the element a search with "hint" appends to its result."""
-    return HINT_PREFIX + hint
-
-
-def split_hint(elements: List[bytes]) -> Tuple[List[bytes], bytes]:
-    """Client side: separate the hint element(s) from a search result.
-
-    Like tcrdb's tcrdbqrypopmeta, trailing elements that start with
-    HINT_PREFIX are removed; their texts (after the prefix; tcrdb keeps the
-    prefix's final newline, this function does not) are joined in the order
-    they are removed.  Returns (the other elements, hint text).
-    """
-    end = len(elements)
-    hint: List[bytes] = []
-    while end > 0 and elements[end - 1].startswith(HINT_PREFIX):
-        hint.append(elements[end - 1][len(HINT_PREFIX):])
-        end -= 1
-    return (elements[:end], b"".join(hint))
-
-
 def format_number(value: Union[int, float]) -> bytes:
     """Decimal text of a number for a condition expression or index value.
 
@@ -1916,13 +1403,3 @@ def format_number(value: Union[int, float]) -> bytes:
             text += ".0"
     return text.encode("ascii")
 
-
-def join_tokens(tokens: List[bytes]) -> bytes:
-    """Expression of several tokens (STRAND, STROR, STROREQ, NUMBT, NUMOREQ,
-    FTS...): joined by spaces; tokens with space, comma or NUL: ValueError."""
-    _check_list("tokens", tokens, MAX_ARG_NUM)
-    for token in tokens:
-        _check_bytes("token", token, MAX_ARG_SIZE)
-        if b" " in token or b"," in token or b"\x00" in token:
-            raise ValueError("token %r must not contain space, comma or NUL" % token)
-    return b" ".join(tokens)

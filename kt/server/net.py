@@ -2,11 +2,11 @@
 connection, the ready line, signals.
 
 Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (``ThreadedServer``,
-``announce``, ``install_signal_handlers``); the engines subclass nothing
-here, their per-connection adapters subclass ``Protocol``.  A server supplies a
-``Protocol`` factory; each connection gets its own protocol object, which
-is handed the connection's ReceiveBuffer after every read and answers with
-bytes to send.  The loop here never interprets bytes itself.
+``engine_protocol``, ``announce``, ``install_signal_handlers``).  Each
+connection gets its own ``Protocol`` object (for both servers a
+``SessionProtocol`` around the engine's session), which is handed the
+connection's ReceiveBuffer after every read and answers with bytes to
+send.  The loop here never interprets bytes itself.
 
 A protocol object ends a connection by returning ``close=True`` from
 ``process`` (after the bytes it returns are sent) or by raising ProtocolError (logged, the

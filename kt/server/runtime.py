@@ -1,6 +1,6 @@
 """The process side both built-in servers share: their command-line
-parser, the refusal of Lua scripts, the periodic flush thread and the pid
-file.
+parser, the refusal of Lua scripts, the bytes of a script's results, the
+periodic flush thread and the pid file.
 
 Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (and the two
 scripting modules, for ``refuse_lua``).
@@ -16,7 +16,7 @@ from typing import Callable, List, NoReturn, Optional
 
 from kt.server.log import Logger
 
-__all__ = ["UsageError", "ServerArgumentParser", "parse_command_line", "refuse_lua", "PeriodicTask",
+__all__ = ["UsageError", "ServerArgumentParser", "parse_command_line", "refuse_lua", "script_bytes", "PeriodicTask",
            "write_pid_file", "remove_pid_file"]
 
 
@@ -55,6 +55,23 @@ def refuse_lua(path: str, server: str) -> Optional[str]:
     kind, what = ("procedures", "kyoto") if server == "kyoto" else ("functions", "tyrant")
     return ("%s: Lua scripts are not supported by the built-in server yet; write the "
             "%s in Python (FILE.py, see docs/server-%s.md)" % (path, kind, what))
+
+
+def script_bytes(value: object) -> Optional[bytes]:
+    """What a script procedure or ext function returned, as bytes: bytes
+    as they are, str as UTF-8, booleans as ``true``/``false``, numbers in
+    decimal; None for anything else."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, (int, float)):
+        return str(value).encode("ascii")
+    return None
 
 
 class PeriodicTask:

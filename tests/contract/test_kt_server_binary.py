@@ -12,48 +12,25 @@ import socket
 import struct
 import threading
 import time
-from typing import Dict, Iterator, List
+from typing import List
 
 import pytest
 
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt_wire import KTWire
-from servers import RunningServer, server_kinds
+from servers import RunningServer
 
-IMPLS = server_kinds("kyoto")
 DATABASES = ["*", "%", "casket.kch"]
 
-_servers: Dict[str, RunningServer] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_servers() -> Iterator[None]:
-    yield
-    for server in _servers.values():
-        server.stop()
-    _servers.clear()
-
-
-def server_for(impl: str) -> RunningServer:
-    server = _servers.get(impl)
-    if server is None:
-        server = RunningServer("kyoto", impl, databases=DATABASES).start()
-        _servers[impl] = server
-    return server
-
-
-@pytest.fixture(params=IMPLS)
-def server(request: pytest.FixtureRequest) -> RunningServer:
-    return server_for(request.param)
+@pytest.fixture
+def server(kt_contract_server: RunningServer) -> RunningServer:
+    return kt_contract_server
 
 
 @pytest.fixture
-def wire(server: RunningServer) -> Iterator[KTWire]:
-    with KTWire(server.host, server.port) as w:
-        for db in range(len(DATABASES)):
-            assert w.rpc("clear", DB=str(db)).status == 200
-        yield w
+def wire(kt_wire: KTWire) -> KTWire:
+    return kt_wire
 
 
 def test_set_get_remove_bulk(wire: KTWire) -> None:

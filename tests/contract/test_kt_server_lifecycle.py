@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Iterator, List
 
@@ -23,7 +22,7 @@ from kt import KyotoTycoon
 from kt.errors import ServerError
 from kt.protocol import kt_binary as kb
 from kt_wire import KTWire
-from servers import RunningServer, real_server_path, server_kinds
+from servers import RunningServer, real_server_path, scripted_server, server_kinds
 
 IMPLS = server_kinds("kyoto")
 
@@ -205,17 +204,8 @@ def test_expired_records_vanish(impl: str) -> None:
 
 @pytest.fixture(scope="module", params=IMPLS)
 def script_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
-    workdir = tempfile.mkdtemp(prefix="kt-test-scr-")
-    if request.param == "builtin":
-        path = os.path.join(workdir, "procs.py")
-        text = PYTHON_SCRIPT
-    else:
-        path = os.path.join(workdir, "procs.lua")
-        text = LUA_SCRIPT
-    with open(path, "w") as f:
-        f.write(text)
-    server = RunningServer("kyoto", request.param, databases=["*", "tree.kct"],
-                           args=["-scr", path], workdir=workdir).start()
+    server = scripted_server("kyoto", request.param, PYTHON_SCRIPT, LUA_SCRIPT,
+                             databases=["*", "tree.kct"]).start()
     yield server
     server.stop()
 

@@ -9,39 +9,20 @@ expectations are ktserver 1.0.0's answers.
 from __future__ import annotations
 
 import time
-from typing import Dict, Iterator
+
 
 import pytest
 
 from kt.protocol import kt_http as kh
 from kt_wire import KTWire
-from servers import RunningServer, server_kinds
 
-IMPLS = server_kinds("kyoto")
 DATABASES = ["*", "%", "casket.kch"]
 NOREC = b"DB: 7: no record: no record"
 
-_servers: Dict[str, RunningServer] = {}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_servers() -> Iterator[None]:
-    yield
-    for server in _servers.values():
-        server.stop()
-    _servers.clear()
-
-
-@pytest.fixture(params=IMPLS)
-def wire(request: pytest.FixtureRequest) -> Iterator[KTWire]:
-    server = _servers.get(request.param)
-    if server is None:
-        server = RunningServer("kyoto", request.param, databases=DATABASES).start()
-        _servers[request.param] = server
-    with KTWire(server.host, server.port) as w:
-        for db in range(len(DATABASES)):
-            assert w.rpc("clear", DB=str(db)).status == 200
-        yield w
+@pytest.fixture
+def wire(kt_wire: KTWire) -> KTWire:
+    return kt_wire
 
 
 def test_put_get_head_delete(wire: KTWire) -> None:

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
 
 from kt import KyotoTycoon
 from kt.protocol import kt_http as kh
 from kt_wire import KTWire
-from servers import RunningServer, server_kinds
+from servers import RunningServer
 
-IMPLS = server_kinds("kyoto")
 DATABASES = ["*", "%", "casket.kch", "tree.kct"]
 TREE_DBS = ["1", "3"]
 HASH_DBS = ["0", "2"]
-
-_servers: Dict[str, RunningServer] = {}
 
 NOREC = b"DB: 7: no record: no record"
 DUPREC = b"DB: 6: record duplication: record duplication"
@@ -38,34 +35,14 @@ CONFLICT = b"DB: 8: logical inconsistency: status conflict"
 NOIMPL = b"DB: 1: not implemented: not implemented"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _stop_servers() -> Iterator[None]:
-    yield
-    for server in _servers.values():
-        server.stop()
-    _servers.clear()
+@pytest.fixture
+def wire(kt_wire: KTWire) -> KTWire:
+    return kt_wire
 
 
-def server_for(impl: str) -> RunningServer:
-    server = _servers.get(impl)
-    if server is None:
-        server = RunningServer("kyoto", impl, databases=DATABASES).start()
-        _servers[impl] = server
-    return server
-
-
-@pytest.fixture(params=IMPLS)
-def wire(request: pytest.FixtureRequest) -> Iterator[KTWire]:
-    server = server_for(request.param)
-    with KTWire(server.host, server.port) as w:
-        for db in range(len(DATABASES)):
-            assert w.rpc("clear", DB=str(db)).status == 200
-        yield w
-
-
-@pytest.fixture(params=IMPLS)
-def client(request: pytest.FixtureRequest) -> Iterator[KyotoTycoon]:
-    server = server_for(request.param)
+@pytest.fixture
+def client(kt_contract_server: RunningServer) -> Iterator[KyotoTycoon]:
+    server = kt_contract_server
     kt = KyotoTycoon(server.host, server.port, timeout=10)
     for db in range(len(DATABASES)):
         kt.clear(db=db)

@@ -10,12 +10,12 @@ and insertion order in the built-in server, so those are compared as sets.
 from __future__ import annotations
 
 import struct
-from typing import Dict, Iterator, Tuple
+from typing import Iterator
 
 import pytest
 
 from kt.protocol import tt_binary as tb
-from servers import RunningServer, server_kinds
+from servers import ServerCache, server_kinds
 from tt_wire import TTWire
 
 IMPLS = server_kinds("tyrant")
@@ -23,33 +23,17 @@ KINDS = ["*", "+", "db.tch", "db.tcb", "db.tcf"]
 HASH_KINDS = {"*", "db.tch"}
 FILE_KINDS = {"db.tch", "db.tcb", "db.tcf"}
 
-_servers: Dict[Tuple[str, str], RunningServer] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_servers() -> Iterator[None]:
-    yield
-    for server in _servers.values():
-        server.stop()
-    _servers.clear()
-
-
-def server_for(impl: str, db: str) -> RunningServer:
-    server = _servers.get((impl, db))
-    if server is None:
-        server = RunningServer("tyrant", impl, databases=[db]).start()
-        _servers[(impl, db)] = server
-    return server
+def _cleared(servers: ServerCache, impl: str, db: str) -> Iterator[TTWire]:
+    server = servers.get("tyrant", impl, [db])
+    with TTWire(server.host, server.port) as w:
+        assert w.vanish() == 0
+        w.kind = db  # type: ignore[attr-defined]
+        yield w
 
 
 @pytest.fixture(params=[(i, k) for i in IMPLS for k in KINDS], ids=lambda p: "%s-%s" % p)
-def wire(request: pytest.FixtureRequest) -> Iterator[TTWire]:
-    impl, kind = request.param
-    server = server_for(impl, kind)
-    with TTWire(server.host, server.port) as w:
-        assert w.vanish() == 0
-        w.kind = kind  # type: ignore[attr-defined]
-        yield w
+def wire(request: pytest.FixtureRequest, servers: ServerCache) -> Iterator[TTWire]:
+    yield from _cleared(servers, *request.param)
 
 
 def kind_of(w: TTWire) -> str:
@@ -57,19 +41,13 @@ def kind_of(w: TTWire) -> str:
 
 
 @pytest.fixture(params=IMPLS)
-def tree(request: pytest.FixtureRequest) -> Iterator[TTWire]:
-    server = server_for(request.param, "db.tcb")
-    with TTWire(server.host, server.port) as w:
-        assert w.vanish() == 0
-        yield w
+def tree(request: pytest.FixtureRequest, servers: ServerCache) -> Iterator[TTWire]:
+    yield from _cleared(servers, request.param, "db.tcb")
 
 
 @pytest.fixture(params=IMPLS)
-def fixed(request: pytest.FixtureRequest) -> Iterator[TTWire]:
-    server = server_for(request.param, "fx.tcf#width=4#limsiz=100")
-    with TTWire(server.host, server.port) as w:
-        assert w.vanish() == 0
-        yield w
+def fixed(request: pytest.FixtureRequest, servers: ServerCache) -> Iterator[TTWire]:
+    yield from _cleared(servers, request.param, "fx.tcf#width=4#limsiz=100")
 
 
 # ---------------------------------------------------------------------------
@@ -345,11 +323,9 @@ def test_tree_range_regex_iterinit(tree: TTWire) -> None:
     assert m(b"get", [b"e"]) == (0, [b"EQ", b"E2"])
 
 
-def test_memory_tree_has_no_duplicates() -> None:
+def test_memory_tree_has_no_duplicates(servers: ServerCache) -> None:
     for impl in IMPLS:
-        server = server_for(impl, "+")
-        with TTWire(server.host, server.port) as w:
-            w.vanish()
+        for w in _cleared(servers, impl, "+"):
             assert w.misc(b"putdup", [b"a", b"1"]) == (1, [])
             assert w.misc(b"putdupback", [b"a", b"1"]) == (1, [])
             w.put(b"a", b"1")

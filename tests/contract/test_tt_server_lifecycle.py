@@ -20,7 +20,7 @@ from typing import List
 import pytest
 
 from kt.protocol import tt_binary as tb
-from servers import RunningServer, server_kinds
+from servers import RunningServer, scripted_server, server_kinds
 from tt_wire import TTWire
 
 IMPLS = server_kinds("tyrant")
@@ -150,17 +150,7 @@ def test_copy_writes_a_usable_database(impl: str, tmp_path: object) -> None:
 
 
 def _ext_server(impl: str, tmp_path: object) -> RunningServer:
-    workdir = str(tmp_path)
-    if impl == "builtin":
-        path = os.path.join(workdir, "ext.py")
-        text = EXT_PY
-    else:
-        path = os.path.join(workdir, "ext.lua")
-        text = EXT_LUA
-    with open(path, "w") as f:
-        f.write(text)
-    return RunningServer("tyrant", impl, databases=["*"], args=["-ext", path],
-                         workdir=workdir).start()
+    return scripted_server("tyrant", impl, EXT_PY, EXT_LUA, workdir=str(tmp_path)).start()
 
 
 @pytest.mark.parametrize("impl", IMPLS)

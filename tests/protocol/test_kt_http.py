@@ -1,5 +1,9 @@
 """Kyoto Tycoon HTTP framing and TSV-RPC bodies: round trips, feeding,
-known answers (from doc/spex.html and ktserver's sources), fuzz."""
+known answers (from doc/spex.html and ktserver's sources), fuzz.
+
+The code under test lives in three layers (kt.protocol.http, kt_tsv and
+kt_http); the tests reach all of it through kt_http's re-exports, as the
+client and the server do."""
 
 from __future__ import annotations
 

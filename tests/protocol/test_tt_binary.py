@@ -1,4 +1,5 @@
-"""Tests of kt.protocol.tt_binary (Tokyo Tyrant 1.1.41 binary protocol).
+"""Tests of kt.protocol.tt_binary (Tokyo Tyrant 1.1.41 binary protocol) and
+of the table layer it re-exports (kt.protocol.tt_table).
 
 Known-answer vectors are written by hand from doc/spex.html and ttserver.c
 of Tokyo Tyrant 1.1.41; no server is needed.

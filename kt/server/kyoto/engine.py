@@ -581,10 +581,8 @@ class KyotoSession:
             return self._call_keyed(name, db, key, inmap, outmap)
         if name == "set_bulk":
             return self._proc_set_bulk(db, inmap, outmap)
-        if name == "get_bulk":
-            return self._proc_get_bulk(db, inmap, outmap)
-        if name == "remove_bulk":
-            return self._proc_remove_bulk(db, inmap, outmap)
+        if name == "get_bulk" or name == "remove_bulk":
+            return self._proc_keys_bulk(name, db, inmap, outmap)
         if name == "match_prefix" or name == "match_regex" or name == "match_similar":
             return self._proc_match(name, db, inmap, outmap)
         return self._call_admin(name, db, inmap, outmap)
@@ -744,27 +742,24 @@ class KyotoSession:
         outmap[b"num"] = b"%d" % num
         return 200
 
-    def _proc_get_bulk(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                       outmap: Dict[bytes, bytes]) -> int:
+    def _proc_keys_bulk(self, name: str, db: Optional[Database], inmap: Dict[bytes, bytes],
+                        outmap: Dict[bytes, bytes]) -> int:
+        """get_bulk and remove_bulk: the keys are the ``_``-prefixed inputs."""
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
         keys = [k[1:] for k in inmap if k[:1] == b"_"]
-        found = db.get_bulk(keys, b"atomic" in inmap)
-        self.counts[C_GET] += len(keys)
-        self.counts[C_GET_MISS] += len(keys) - len(found)
-        for k, v in found.items():
-            outmap[b"_" + k] = v
-        outmap[b"num"] = b"%d" % len(found)
-        return 200
-
-    def _proc_remove_bulk(self, db: Optional[Database], inmap: Dict[bytes, bytes],
-                          outmap: Dict[bytes, bytes]) -> int:
-        if db is None:
-            return _fail(outmap, 400, _ERR_NO_DB)
-        keys = [k[1:] for k in inmap if k[:1] == b"_"]
-        num = db.remove_bulk(keys, b"atomic" in inmap)
-        self.counts[C_REMOVE] += len(keys)
-        self.counts[C_REMOVE_MISS] += len(keys) - num
+        counts = self.counts
+        if name == "get_bulk":
+            found = db.get_bulk(keys, b"atomic" in inmap)
+            num = len(found)
+            counts[C_GET] += len(keys)
+            counts[C_GET_MISS] += len(keys) - num
+            for k, v in found.items():
+                outmap[b"_" + k] = v
+        else:
+            num = db.remove_bulk(keys, b"atomic" in inmap)
+            counts[C_REMOVE] += len(keys)
+            counts[C_REMOVE_MISS] += len(keys) - num
         outmap[b"num"] = b"%d" % num
         return 200
 

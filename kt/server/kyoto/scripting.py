@@ -49,15 +49,10 @@ from kt.server.kyoto.engine import (
     RV_SUCCESS,
 )
 from kt.server.kyoto.storage import Database
-from kt.server.runtime import refuse_lua
+from kt.server.runtime import refuse_lua, script_bytes
 
 __all__ = [
-    "RV_SUCCESS",
-    "RV_ENOIMPL",
-    "RV_EINVALID",
-    "RV_ELOGIC",
-    "RV_ETIMEOUT",
-    "RV_EINTERNAL",
+    "RV_SUCCESS", "RV_ENOIMPL", "RV_EINVALID", "RV_ELOGIC", "RV_ETIMEOUT", "RV_EINTERNAL",
     "ScriptContext",
     "ScriptError",
     "ScriptHost",
@@ -107,18 +102,11 @@ class ScriptContext:
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, bool):
-        return b"true" if value else b"false"
-    if isinstance(value, (int, float)):
-        return str(value).encode("ascii")
-    raise TypeError("%s of a script output must be bytes or str, not %s"
-                    % (what, type(value).__name__))
+    data = script_bytes(value)
+    if data is None:
+        raise TypeError("%s of a script output must be bytes or str, not %s"
+                        % (what, type(value).__name__))
+    return data
 
 
 class ScriptHost:

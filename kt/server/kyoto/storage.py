@@ -1,9 +1,9 @@
-"""Record stores of the built-in servers: ordered map, Kyoto Tycoon
-databases with expiration, and their file format.
+"""Databases of the built-in Kyoto Tycoon server: the ordered map, Kyoto
+Tycoon databases with expiration, and their file (a kt.server.snapshot).
 
-Who calls it: kt.server.kyoto_engine (the Kyoto Tycoon server) and
-Python script procedures (``-scr``); ``OrderedMap`` is meant for the Tokyo
-Tyrant server as well (hash and B+ tree databases, forward-matching keys).
+Who calls it: kt.server.kyoto.cli (``open_database``, ``synchronize`` at
+exit and by ``-asi``), kt.server.kyoto.engine (every request) and Python
+script procedures (``-scr``, through kt.server.kyoto.scripting).
 
 Layers:
 
@@ -20,8 +20,9 @@ Layers:
   can be shared by all connection threads.
 * ``Cursor``: a cursor of a Database (ktserver's ``CUR``).
 * File databases are kept in memory and written whole to their file (see
-  ``save_records`` for the format) by ``synchronize`` and when the server
-  stops; they are read back when the server starts.
+  ``save_records`` for the format, kt.server.snapshot for the frame) by
+  ``synchronize`` and when the server stops; they are read back when the
+  server starts.
 
 Expiration, as in ktserver: a record stored with expiration time ``xt``
 (absolute seconds; ``XT_MAX`` = never) is visible while ``now <= xt``.
@@ -346,42 +347,36 @@ class OrderedMap:
     def prefixed(self, prefix: bytes, limit: int) -> List[bytes]:
         """Keys starting with ``prefix`` in byte order, at most ``limit``
         of them (negative: no limit)."""
-        out: List[bytes] = []
-        if limit == 0:
-            return out
         keys = self.sorted_keys()
-        data = self.data
-        i = bisect_left(keys, prefix)
-        n = len(keys)
-        while i < n:
-            k = keys[i]
-            if not k.startswith(prefix):
-                break
-            if k in data:
-                out.append(k)
-                if len(out) == limit:
-                    break
-            i += 1
-        return out
+        return self._collect(keys, bisect_left(keys, prefix), prefix, None, False, limit)
 
     def key_range(self, start: Optional[bytes], start_inclusive: bool, end: Optional[bytes],
                   end_inclusive: bool, limit: int) -> List[bytes]:
         """Keys between ``start`` and ``end`` (None: unbounded) in byte
         order, at most ``limit`` (negative: no limit)."""
-        out: List[bytes] = []
-        if limit == 0:
-            return out
         keys = self.sorted_keys()
-        data = self.data
         if start is None:
             i = 0
         elif start_inclusive:
             i = bisect_left(keys, start)
         else:
             i = bisect_right(keys, start)
+        return self._collect(keys, i, None, end, end_inclusive, limit)
+
+    def _collect(self, keys: List[bytes], i: int, prefix: Optional[bytes],
+                 end: Optional[bytes], end_inclusive: bool, limit: int) -> List[bytes]:
+        """Live keys of the index from position ``i`` on, while they start
+        with ``prefix`` and do not pass ``end`` (None: no such bound), at
+        most ``limit`` (negative: no limit)."""
+        out: List[bytes] = []
+        if limit == 0:
+            return out
+        data = self.data
         n = len(keys)
         while i < n:
             k = keys[i]
+            if prefix is not None and not k.startswith(prefix):
+                break
             if end is not None and (k > end or (k == end and not end_inclusive)):
                 break
             if k in data:

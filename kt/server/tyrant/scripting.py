@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional
 
 from kt.protocol import tt_binary as tb
 from kt.server.log import Logger
-from kt.server.runtime import refuse_lua
+from kt.server.runtime import refuse_lua, script_bytes
 from kt.server.tyrant.storage import Database
 
 __all__ = ["ExtDatabase", "ExtHost", "ExtLoadError"]
@@ -163,14 +163,9 @@ class ExtHost:
                 lock.release()
         if result is None:
             return None
-        if isinstance(result, (bytes, bytearray, memoryview)):
-            return bytes(result)
-        if isinstance(result, str):
-            return result.encode("utf-8")
-        if isinstance(result, bool):
-            return b"true" if result else b"false"
-        if isinstance(result, (int, float)):
-            return str(result).encode("ascii")
+        data = script_bytes(result)
+        if data is not None:
+            return data
         self.logger.error("ext: the function %s returned %s, not bytes or str"
                           % (fname, type(result).__name__))
         return None

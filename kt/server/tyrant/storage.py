@@ -186,40 +186,40 @@ def prefix_keys(keys: Iterable[bytes], prefix: bytes, max: int) -> List[bytes]:
     return out
 
 
-class FileReader(SnapshotReader):
-    """Reads a database file written by :func:`write_file` (SnapshotError,
-    naming the file and the offset, for a file that is not one of ours, of
-    another kind, truncated or damaged)."""
+def open_file(path: str, kind: int) -> SnapshotReader:
+    """A reader of a database file written by :func:`write_file`, past its
+    kind byte (SnapshotError, naming the file and the offset, for a file
+    that is not one of ours, of another kind, truncated or damaged)."""
+    reader = SnapshotReader(path, FORMAT_MAGIC, "a database file of the built-in server "
+                                                "(Tokyo Cabinet files cannot be read)")
+    found = reader.u8()
+    if found != kind:
+        reader.pos -= 1
+        raise reader.fail("holds another kind of database (%d, not %d)" % (found, kind))
+    return reader
 
-    def __init__(self, path: str, kind: int) -> None:
-        SnapshotReader.__init__(self, path, FORMAT_MAGIC,
-                                "a database file of the built-in server (Tokyo Cabinet "
-                                "files cannot be read)")
-        found = self.u8()
-        if found != kind:
-            self.pos -= 1
-            raise self.fail("holds another kind of database (%d, not %d)" % (found, kind))
 
-    def records_at(self) -> List[Tuple[bytes, bytes, int]]:
-        """(key, value, offset of the value) of every record, then the end."""
-        out: List[Tuple[bytes, bytes, int]] = []
-        data = self.data
-        while True:
-            if data[self.pos:self.pos + 4] == _END_MARK:
-                self.pos += 4
-                count = self.u64()
-                if count != len(out):
-                    raise self.fail("%d records, the file says %d" % (len(out), count))
-                self.finish()
-                return out
-            ksiz = self.u32()
-            vsiz = self.u32()
-            key = self.raw(ksiz)
-            offset = self.pos
-            out.append((key, self.raw(vsiz), offset))
+def read_records_at(reader: SnapshotReader) -> List[Tuple[bytes, bytes, int]]:
+    """(key, value, offset of the value) of every record, then the end."""
+    out: List[Tuple[bytes, bytes, int]] = []
+    data = reader.data
+    while True:
+        if data[reader.pos:reader.pos + 4] == _END_MARK:
+            reader.pos += 4
+            count = reader.u64()
+            if count != len(out):
+                raise reader.fail("%d records, the file says %d" % (len(out), count))
+            reader.finish()
+            return out
+        ksiz = reader.u32()
+        vsiz = reader.u32()
+        key = reader.raw(ksiz)
+        offset = reader.pos
+        out.append((key, reader.raw(vsiz), offset))
 
-    def records(self) -> List[Tuple[bytes, bytes]]:
-        return [(key, value) for key, value, _ in self.records_at()]
+
+def read_records(reader: SnapshotReader) -> List[Tuple[bytes, bytes]]:
+    return [(key, value) for key, value, _ in read_records_at(reader)]
 
 
 # ---------------------------------------------------------------------------
@@ -604,8 +604,8 @@ class HashDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_HASH)
-        self.records = dict(reader.records())
+        reader = open_file(self.path, KIND_HASH)
+        self.records = dict(read_records(reader))
         self.dirty = 0
 
 
@@ -850,17 +850,12 @@ class TreeDatabase(Database):
         limit = atoi(args[1]) if len(args) > 1 else 0
         end: Optional[bytes] = args[2] if len(args) > 2 else None
         out: List[bytes] = []
-        count = 0
         while i < len(keys):
             key = keys[i]
             if end is not None and key >= end:
                 break
-            for value in self.values[key]:
-                out.append(key)
-                out.append(value)
-                count += 1
-                if count == limit:
-                    return out
+            if self._emit(key, out, limit):
+                break
             i += 1
         return out
 
@@ -886,6 +881,16 @@ class TreeDatabase(Database):
             limit -= 1
         return out
 
+    def _emit(self, key: bytes, out: List[bytes], limit: int) -> bool:
+        """Append key, value for every value of ``key`` to ``out``; True
+        once ``out`` holds ``limit`` records."""
+        for value in self.values[key]:
+            out.append(key)
+            out.append(value)
+            if len(out) // 2 == limit:
+                return True
+        return False
+
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
         if not self.allow_dups:
             # on the on-memory tree, misc regex walks the one iterator too
@@ -901,16 +906,9 @@ class TreeDatabase(Database):
                     limit -= 1
             return out_n
         out: List[bytes] = []
-        count = 0
         for key in self.keys:
-            if not key_matches(pattern, key):
-                continue
-            for value in self.values[key]:
-                out.append(key)
-                out.append(value)
-                count += 1
-                if count == limit:
-                    return out
+            if key_matches(pattern, key) and self._emit(key, out, limit):
+                break
         return out
 
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
@@ -970,9 +968,9 @@ class TreeDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_TREE)
+        reader = open_file(self.path, KIND_TREE)
         self.vanish()
-        for key, value in reader.records():
+        for key, value in read_records(reader):
             vals = self.values.get(key)
             if vals is None:
                 self.values[key] = [value]
@@ -1288,12 +1286,12 @@ class FixedDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_FIXED)
+        reader = open_file(self.path, KIND_FIXED)
         self.width = reader.u32()
         self.limsiz = reader.u64()
         self._compute_limit()
         self.vanish()
-        for key, value in reader.records():
+        for key, value in read_records(reader):
             rid = int(key)
             self.records[rid] = value
             self.ids.append(rid)

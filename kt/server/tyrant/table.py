@@ -40,9 +40,10 @@ from typing import Callable, Dict, Final, List, Optional, Pattern, Set, Tuple
 from kt.protocol import tt_binary as tb
 from kt.server.cnum import atoi32, isnum, tc_atof
 from kt.server.ere import compile_tc_regex
-from kt.server.snapshot import SnapshotError
+from kt.server.snapshot import SnapshotError, SnapshotReader
 from kt.server.tyrant.storage import (
-    KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, FileReader, prefix_keys, write_file,
+    KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, open_file, prefix_keys, read_records_at,
+    write_file,
 )
 
 __all__ = ["TableDatabase", "normalize_text", "split_columns"]
@@ -1187,7 +1188,7 @@ class TableDatabase(Database):
             self.dirty = 0
 
     def load(self) -> None:
-        reader = FileReader(self.path, KIND_TABLE)
+        reader = open_file(self.path, KIND_TABLE)
         uid = reader.u64()
         nidx = reader.u32()
         index_types: List[Tuple[bytes, int]] = []
@@ -1197,7 +1198,7 @@ class TableDatabase(Database):
         self.indexes = {}
         self.records = {}
         self.seq = {}
-        for pk, blob, offset in reader.records_at():
+        for pk, blob, offset in read_records_at(reader):
             cols = _decode_columns(blob, reader, offset)
             self.records[pk] = cols
             self.seq[pk] = self.next_seq
@@ -1208,7 +1209,7 @@ class TableDatabase(Database):
         self.dirty = 0
 
 
-def _decode_columns(blob: bytes, reader: FileReader, offset: int) -> Columns:
+def _decode_columns(blob: bytes, reader: SnapshotReader, offset: int) -> Columns:
     """The columns of one record as ``save`` writes them (``ncols u32``,
     then ``nsiz u32, vsiz u32, name, value`` each); SnapshotError at the
     offset of a column that runs past the record."""

@@ -8,13 +8,12 @@ drives the servers (built-in and real ktserver) without the kt client.
 from __future__ import annotations
 
 import socket
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
-from kt.protocol.buffer import ReceiveBuffer
+from wire import Wire
 
-T = TypeVar("T")
 Text = Union[str, bytes]
 
 
@@ -53,41 +52,8 @@ class RpcResult:
         return "RpcResult(%d, %r)" % (self.status, self.pairs)
 
 
-class KTWire:
+class KTWire(Wire):
     """One connection to a Kyoto Tycoon server."""
-
-    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
-        self.host = host
-        self.port = port
-        self.sock = socket.create_connection((host, port), timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = ReceiveBuffer()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> "KTWire":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def call(self, request: bytes, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
-        self.sock.sendall(request)
-        return self.read(parse)
-
-    def read(self, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
-        while True:
-            result = parse(self.buf)
-            if result is not None:
-                return result
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            self.buf.feed(chunk)
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
 
     def closed_by_peer(self, timeout: float = 5.0) -> bool:
         """Read until EOF (True) or ``timeout`` without it (False)."""

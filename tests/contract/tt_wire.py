@@ -7,42 +7,14 @@ exercises the servers (built-in and real ttserver) without the kt client.
 
 from __future__ import annotations
 
-import socket
-from typing import Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Dict, List, Optional, Tuple
 
 from kt.protocol import tt_binary as tb
-from kt.protocol.buffer import ReceiveBuffer
-
-T = TypeVar("T")
+from wire import Wire
 
 
-class TTWire:
+class TTWire(Wire):
     """One connection; each method sends one request and waits for its reply."""
-
-    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = ReceiveBuffer()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> "TTWire":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def call(self, request: bytes, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
-        self.sock.sendall(request)
-        while True:
-            result = parse(self.buf)
-            if result is not None:
-                return result
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            self.buf.feed(chunk)
 
     def status(self, request: bytes) -> int:
         return self.call(request, tb.parse_status_reply)
