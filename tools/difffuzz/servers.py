@@ -39,18 +39,23 @@ def real_path(kind: str) -> Optional[str]:
     return None
 
 
+def _bindable(port: int) -> bool:
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
+
+
 def _free_port(maximum: int) -> int:
+    """A port that was free a moment ago, between 20000 and ``maximum``."""
     import random
 
-    for _ in range(500):
-        port = random.randint(20000, maximum)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
+    found = next((p for p in random.sample(range(20000, maximum + 1), 500) if _bindable(p)), 0)
+    if not found:
+        raise RuntimeError("no free port")
+    return found
 
 
 class Server:
