@@ -55,6 +55,7 @@ class _AsyncTransport:
 
     @property
     def pool(self) -> AsyncConnectionPool:
+        """The asyncio connection pool of this client."""
         return self._apool
 
     async def _call(self, data: bytes, parse: Parse, idempotent: bool,

@@ -128,10 +128,12 @@ class PooledClient:
 
     @property
     def pool(self) -> Any:
+        """The connection pool of this client (kt.connection.ConnectionPool)."""
         return self._pool
 
     @property
     def address(self) -> str:
+        """The server's address as ``host:port``, as error messages name it."""
         return self._pool.address
 
     def _key_out(self, key: bytes) -> Any:

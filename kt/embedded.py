@@ -129,10 +129,12 @@ class _BaseServer:
 
     @property
     def pid(self) -> Optional[int]:
+        """The server process's id, or None before run() and after stop()."""
         return self._proc.pid if self._proc is not None else None
 
     @property
     def running(self) -> bool:
+        """True while the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     @property

@@ -713,8 +713,14 @@ class TokyoTyrant(TyrantMethods):
         with ``encode``/``decode``).
     :param decode_keys: give keys back as ``str`` (UTF-8) rather than bytes.
     :param timeout: socket timeout in seconds (None: wait forever).
-    :param max_connections, pool_timeout, connect_timeout, max_idle_time,
-        socket_module: connection pool settings, as for KyotoTycoon.
+    :param max_connections: bound on the connections open at once (None: no
+        bound); ``pool_timeout`` is how long a request waits for a free one.
+    :param pool_timeout: see ``max_connections``.
+    :param connect_timeout: timeout for establishing a connection (defaults
+        to ``timeout``).
+    :param max_idle_time: connections unused for longer are reopened.
+    :param socket_module: module providing ``create_connection`` (tests,
+        gevent without monkey-patching).
     """
 
 

@@ -53,6 +53,11 @@ def _client(port: int, worker: int, errors: List[BaseException]) -> None:
                 sock.sendall(tb.encode_get(b"missing"))
                 assert _recv_exact(sock, 1) == b"\x01"
                 sock.sendall(tb.encode_putnr(key, b"v"))
+            # putnr has no reply: one answered request after the last one
+            # makes sure the server has handled (and counted) it before this
+            # connection closes and the test reads the counters.
+            sock.sendall(tb.encode_vsiz(b"missing"))
+            assert _recv_exact(sock, 1) == b"\x01"
     except BaseException as exc:  # reported by the main thread
         errors.append(exc)
 
