@@ -1267,13 +1267,18 @@ class Cursor:
         return self._step(False)
 
     def _step(self, forward: bool) -> bool:
-        """One record on from the cursor's record; if that record went
-        away, from the record after its key (Kyoto Cabinet looks the key up
-        forward, then steps either way)."""
+        """One record on from the cursor's record (see below for a record
+        that went away)."""
         with self.db._lock:
-            key = self._current()
+            # forward: from the record the key lookup finds, one step on;
+            # backward: to the record before the key, whether it is still
+            # there or not
+            key = self._current() if forward else self.key
+            if self.epoch != self.db.epoch:
+                key = None
             self.back = not forward
             if key is None:
+                self.key = None
                 return False
             self.key = self._next(key, forward, False)
             return self.key is not None
