@@ -73,7 +73,10 @@ def atoi32(text: bytes) -> int:
 def atof(text: bytes, exponent: bool = True) -> float:
     """C atof as both Cabinets write it: blanks, a sign, ``inf``/``nan``,
     digits, a fraction read up to 16 significant digits in all, and (when
-    ``exponent``) an ``e`` exponent; 0.0 when nothing parses.
+    ``exponent``) an ``e`` exponent right after the digits read (after a
+    cut-off fraction, the next character is a digit and the exponent is
+    not read: "1.7976931348623157e308" is 1.797693134862315); 0.0 when
+    nothing parses.
 
     ``exponent=False`` is the reading of Tokyo Cabinet 1.4.48's table
     queries and numeric ordering, which ttserver shows stops at the ``e``:
@@ -104,7 +107,6 @@ def atof(text: bytes, exponent: bool = True) -> float:
             i += 1
             col += 1
         fraction = text[fstart:i]
-        i = _digits_end(text, i)
     num = float((integral or b"0") + b"." + (fraction or b"0"))
     if exponent and i < n and text[i] in (0x45, 0x65):  # e E
         exp = atoi(text[i + 1:])

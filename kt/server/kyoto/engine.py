@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import threading
 import time
 from typing import Callable, Dict, Final, List, Optional, Tuple, final
 
@@ -92,11 +93,21 @@ _ERROR_REPLY: Final = kb.encode_error_reply()
 _EMPTY_GET_BULK: Final = kb.encode_get_bulk_reply(kb.BulkRecords())
 
 
+_NUMBUF: Final = 128
+#: ktserver's poll timeout: a server that saw no request for this long runs
+#: its idle work (expiration of records).
+IDLE_SECONDS: Final = 0.1  # Kyoto Cabinet's number buffer in its printf
+
+
 def _format_double(x: float) -> bytes:
-    """printf("%f")."""
+    """printf("%f") as Kyoto Cabinet's own printf writes it: a number
+    longer than its 128-byte buffer is cut to 127 characters and a ``*``."""
     if math.isnan(x):
         return b"-nan" if math.copysign(1.0, x) < 0 else b"nan"
-    return (u"%f" % x).encode("ascii")
+    text = (u"%f" % x).encode("ascii")
+    if len(text) >= _NUMBUF:
+        text = text[:_NUMBUF - 1] + b"*"
+    return text
 
 
 def _error_text(code: int, message: str) -> bytes:
@@ -142,6 +153,10 @@ class KyotoEngine:
     board: CounterBoard
     _date_second: int
     _date: bytes
+    busy: int
+    last_activity: float
+    _idle_thread: Optional[threading.Thread]
+    _idle_count: int
 
     def __init__(self, dbs: List[Database], logger: Logger,
                  scripts: Optional[ScriptCaller] = None, thread_count: int = 16) -> None:
@@ -160,6 +175,10 @@ class KyotoEngine:
         self.board = CounterBoard(len(_COUNTER_NAMES))
         self._date_second = -1
         self._date = b""
+        self.busy = 0
+        self.last_activity = time.monotonic()
+        self._idle_thread = None
+        self._idle_count = 0
 
     def set_port(self, port: int) -> None:
         """Where the server listens (RESTful PUT answers carry a Location
@@ -178,7 +197,28 @@ class KyotoEngine:
         return self._date
 
     def session(self, peer: str) -> "KyotoSession":
+        if self._idle_thread is None:
+            self._idle_thread = threading.Thread(target=self._idle_loop, name="kt-idle",
+                                                 daemon=True)
+            self._idle_thread.start()
         return KyotoSession(self, peer)
+
+    def _idle_loop(self) -> None:
+        """ktserver's idle events: after IDLE_SECONDS without a request, up
+        to four ``vacuum(2)`` on one database (round robin), again every
+        IDLE_SECONDS while the server stays idle.  This is what purges
+        expired records of a server nobody is using."""
+        while True:
+            time.sleep(IDLE_SECONDS)
+            if (self.busy > 0 or not self.dbs
+                    or time.monotonic() - self.last_activity < IDLE_SECONDS):
+                continue
+            db = self.dbs[self._idle_count % len(self.dbs)]
+            self._idle_count += 1
+            for _ in range(4):
+                if self.busy > 0:
+                    break
+                db.vacuum(2)
 
     def resolve_db(self, value: Optional[bytes]) -> int:
         """Index of the database a ``DB`` parameter names, -1 for none."""
@@ -263,6 +303,15 @@ class KyotoSession:
         """Answer every complete request in ``buf``; returns the replies
         and whether to close the connection after sending them.  Raises
         ProtocolError for bytes that are not a request."""
+        engine = self.engine
+        engine.busy += 1
+        try:
+            return self._process(buf)
+        finally:
+            engine.busy -= 1
+            engine.last_activity = time.monotonic()
+
+    def _process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
         out: List[bytes] = []
         http = self._http
         while True:
@@ -686,9 +735,10 @@ class KyotoSession:
                        outmap: Dict[bytes, bytes]) -> int:
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
-        items = [(k[1:], v) for k, v in inmap.items() if k[:1] == b"_"]
+        # ktserver collects the records in a std::map: key order
+        items = sorted((k[1:], v) for k, v in inmap.items() if k[:1] == b"_")
         self.counts[C_SET] += len(items)
-        num = db.set_bulk(items, _xt_param(inmap))
+        num = db.set_bulk(items, _xt_param(inmap), b"atomic" in inmap)
         outmap[b"num"] = b"%d" % num
         return 200
 
@@ -700,14 +750,14 @@ class KyotoSession:
         keys = [k[1:] for k in inmap if k[:1] == b"_"]
         counts = self.counts
         if name == "get_bulk":
-            found = db.get_bulk(keys)
+            found = db.get_bulk(keys, b"atomic" in inmap)
             num = len(found)
             counts[C_GET] += len(keys)
             counts[C_GET_MISS] += len(keys) - num
             for k, v in found.items():
                 outmap[b"_" + k] = v
         else:
-            num = db.remove_bulk(keys)
+            num = db.remove_bulk(keys, b"atomic" in inmap)
             counts[C_REMOVE] += len(keys)
             counts[C_REMOVE_MISS] += len(keys) - num
         outmap[b"num"] = b"%d" % num

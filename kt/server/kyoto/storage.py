@@ -501,6 +501,8 @@ class Database:
     xts: Dict[bytes, int]
     _heap: List[Tuple[int, bytes]]
     _score: int
+    _xkey: Optional[bytes]
+    epoch: int
     _lock: threading.Lock
     _dirty: bool
 
@@ -516,6 +518,8 @@ class Database:
         self.xts = {}
         self._heap = []
         self._score = 0
+        self._xkey = None
+        self.epoch = 0  # bumped by clear: Kyoto Cabinet disables every cursor
         self._lock = threading.Lock()
         self._dirty = False
 
@@ -564,8 +568,36 @@ class Database:
             return
         step = score // _SCORE_UNIT
         self._score = score - step * _SCORE_UNIT
-        if self._heap:
+        if self.ordered:
+            self._sweep(step, now)
+        elif self._heap:
             self._expire(step, now)
+
+    def _sweep(self, step: int, now: int) -> None:
+        """TimedDB's expiration cursor on a tree database: visit the next
+        ``step`` records in key order, removing the expired ones.  Where the
+        cursor is not on a record (database empty when it last jumped, or
+        past the last record) it jumps to the first record instead, and the
+        rest of the score is dropped, as ktserver's cursor does."""
+        records = self.records
+        xts = self.xts
+        for _ in range(step):
+            key = self._xkey
+            if key is not None:
+                # the cursor holds the key of its record: if that record
+                # went away, it is on the next one
+                key = records.ceiling(key)
+            if key is None:
+                self._xkey = records.first()
+                self._score = 0
+                return
+            # stepping moves it to the record after (a key put in between
+            # later is not visited); past the last one it is off
+            self._xkey = records.higher(key)
+            if xts:
+                xt = xts.get(key)
+                if xt is not None and now > xt:
+                    self._delete(key)
 
     def _expire(self, limit: int, now: int) -> int:
         heap = self._heap
@@ -625,11 +657,11 @@ class Database:
     def _store_if(self, key: bytes, value: bytes, xt: int, exists: bool) -> bool:
         now = int(time.time())
         with self._lock:
+            done = (self._visible(key, now) is not None) == exists
+            if done:
+                self._store(key, value, absolute_xt(xt, now))
             self._tick(_SCORE_WRITE, now)
-            if (self._visible(key, now) is not None) != exists:
-                return False
-            self._store(key, value, absolute_xt(xt, now))
-            return True
+            return done
 
     def append(self, key: bytes, value: bytes, xt: int = INT64_MAX) -> None:
         """Append to the value (store it when missing); sets the new ``xt``."""
@@ -641,27 +673,26 @@ class Database:
 
     def remove(self, key: bytes) -> bool:
         """Remove a visible record (False: NOREC).  An expired record is
-        purged but reported missing."""
+        purged but reported missing, as in ktserver."""
         now = int(time.time())
         with self._lock:
-            self._tick(_SCORE_WRITE, now)
-            exists = key in self.records.data
-            visible = exists and self._visible(key, now) is not None
-            if exists:
+            visible = self._visible(key, now) is not None
+            if key in self.records.data:
                 self._delete(key)
+            self._tick(_SCORE_WRITE, now)
             return visible
 
     def seize(self, key: bytes) -> Optional[Tuple[bytes, int]]:
         """Get and remove a visible record: (value, xt) or None."""
         now = int(time.time())
         with self._lock:
-            self._tick(_SCORE_WRITE, now)
             value = self._visible(key, now)
-            if value is None:
-                return None
-            xt = self._xt_of(key)
-            self._delete(key)
-            return value, xt
+            found: Optional[Tuple[bytes, int]] = None
+            if value is not None:
+                found = value, self._xt_of(key)
+                self._delete(key)
+            self._tick(_SCORE_WRITE, now)
+            return found
 
     def cas(self, key: bytes, old: Optional[bytes], new: Optional[bytes],
             xt: int = INT64_MAX) -> bool:
@@ -672,21 +703,17 @@ class Database:
         """
         now = int(time.time())
         with self._lock:
-            self._tick(_SCORE_WRITE, now)
             current = self._visible(key, now)
             if current is None:
-                if old is not None:
-                    return False
-                if new is not None:
-                    self._store(key, new, absolute_xt(xt, now))
-                return True
-            if old is None or current != old:
-                return False
-            if new is None:
-                self._delete(key)
+                done = old is None
             else:
+                done = old is not None and current == old
+            if done and new is not None:
                 self._store(key, new, absolute_xt(xt, now))
-            return True
+            elif done and current is not None:
+                self._delete(key)
+            self._tick(_SCORE_WRITE, now)
+            return done
 
     def increment(self, key: bytes, num: int, orig: int = 0,
                   xt: int = INT64_MAX) -> Optional[int]:
@@ -701,27 +728,34 @@ class Database:
         now = int(time.time())
         with self._lock:
             writable = num != 0 or orig != INT64_MIN
+            result = self._increment(key, num, orig, xt, now)
+            # the expiration tick follows the access, as in ktserver
             self._tick(_SCORE_WRITE if writable else _SCORE_READ, now)
-            current = self._visible(key, now)
-            onum: int
-            if current is not None:
-                if len(current) != 8:
-                    return None
-                if orig == INT64_MAX:
-                    onum = 0
-                else:
-                    onum = _I64.unpack(current)[0]
-                    if num == 0:
-                        return onum
-                result = _wrap64(num + onum)
-            else:
-                if orig == INT64_MIN:
-                    return None
-                result = num if orig == INT64_MAX else _wrap64(num + orig)
-            self._store(key, _I64.pack(result), absolute_xt(xt, now))
-            if result == INT64_MIN:
-                return None  # ktserver cannot tell this result from a failure
             return result
+
+    def _increment(self, key: bytes, num: int, orig: int, xt: int, now: int) -> Optional[int]:
+        current = self._visible(key, now)
+        onum: int
+        if current is not None:
+            if len(current) != 8:
+                return None
+            if orig == INT64_MAX:
+                onum = 0
+            else:
+                onum = _I64.unpack(current)[0]
+                if num == 0:
+                    # INT64_MIN is ktserver's failure value, whatever
+                    # the reason
+                    return None if onum == INT64_MIN else onum
+            result = _wrap64(num + onum)
+        else:
+            if orig == INT64_MIN:
+                return None
+            result = num if orig == INT64_MAX else _wrap64(num + orig)
+        self._store(key, _I64.pack(result), absolute_xt(xt, now))
+        if result == INT64_MIN:
+            return None  # ktserver cannot tell this result from a failure
+        return result
 
     def increment_double(self, key: bytes, num: float, orig: float = 0.0,
                          xt: int = INT64_MAX) -> float:
@@ -731,60 +765,65 @@ class Database:
         ("set") stores ``num`` whatever the current value."""
         now = int(time.time())
         with self._lock:
+            result = self._increment_double(key, num, orig, xt, now)
             self._tick(_SCORE_WRITE, now)
-            current = self._visible(key, now)
-            set_mode = math.isinf(orig) and orig > 0
-            if current is not None:
-                if len(current) != 16:
-                    return math.nan
-                if set_mode:
-                    linteg = 0
-                    lfract = 0
-                else:
-                    pair: Tuple[int, int] = _I64x2.unpack(current)
-                    linteg, lfract = pair
-                if lfract == INT64_MIN and linteg == INT64_MIN:
-                    return math.nan
-                if linteg == INT64_MAX:
-                    return math.inf
-                if linteg == INT64_MIN:
-                    return -math.inf
-                if num == 0.0 and not set_mode:
-                    return linteg + lfract / _DECUNIT
-                if math.isnan(num):
-                    linteg = INT64_MIN
-                    lfract = INT64_MIN
-                    result = math.nan
-                elif math.isinf(num):
-                    linteg = INT64_MAX if num > 0 else INT64_MIN
-                    lfract = 0
-                    result = num
-                else:
-                    dfract, dinteg = math.modf(num)
-                    linteg = _wrap64(linteg + _to_int64(dinteg))
-                    lfract = _wrap64(lfract + _fract_units(dfract))
-                    if lfract >= _DECUNIT:
-                        linteg = _wrap64(linteg + 1)
-                        lfract -= _DECUNIT
-                    result = linteg + lfract / _DECUNIT
-            else:
-                if math.isnan(orig) or (math.isinf(orig) and orig < 0):
-                    return math.nan
-                if not math.isinf(orig):
-                    num += orig
-                result = num
-                if math.isnan(num):
-                    linteg = INT64_MIN
-                    lfract = INT64_MIN
-                elif math.isinf(num):
-                    linteg = INT64_MAX if num > 0 else INT64_MIN
-                    lfract = 0
-                else:
-                    dfract, dinteg = math.modf(num)
-                    linteg = _to_int64(dinteg)
-                    lfract = _fract_units(dfract)
-            self._store(key, _I64x2.pack(linteg, lfract), absolute_xt(xt, now))
             return result
+
+    def _increment_double(self, key: bytes, num: float, orig: float, xt: int,
+                          now: int) -> float:
+        current = self._visible(key, now)
+        set_mode = math.isinf(orig) and orig > 0
+        if current is not None:
+            if len(current) != 16:
+                return math.nan
+            if set_mode:
+                linteg = 0
+                lfract = 0
+            else:
+                pair: Tuple[int, int] = _I64x2.unpack(current)
+                linteg, lfract = pair
+            if lfract == INT64_MIN and linteg == INT64_MIN:
+                return math.nan
+            if linteg == INT64_MAX:
+                return math.inf
+            if linteg == INT64_MIN:
+                return -math.inf
+            if num == 0.0 and not set_mode:
+                return linteg + lfract / _DECUNIT
+            if math.isnan(num):
+                linteg = INT64_MIN
+                lfract = INT64_MIN
+                result = math.nan
+            elif math.isinf(num):
+                linteg = INT64_MAX if num > 0 else INT64_MIN
+                lfract = 0
+                result = num
+            else:
+                dfract, dinteg = math.modf(num)
+                linteg = _wrap64(linteg + _to_int64(dinteg))
+                lfract = _wrap64(lfract + _fract_units(dfract))
+                if lfract >= _DECUNIT:
+                    linteg = _wrap64(linteg + 1)
+                    lfract -= _DECUNIT
+                result = linteg + lfract / _DECUNIT
+        else:
+            if math.isnan(orig) or (math.isinf(orig) and orig < 0):
+                return math.nan
+            if not math.isinf(orig):
+                num += orig
+            result = num
+            if math.isnan(num):
+                linteg = INT64_MIN
+                lfract = INT64_MIN
+            elif math.isinf(num):
+                linteg = INT64_MAX if num > 0 else INT64_MIN
+                lfract = 0
+            else:
+                dfract, dinteg = math.modf(num)
+                linteg = _to_int64(dinteg)
+                lfract = _fract_units(dfract)
+        self._store(key, _I64x2.pack(linteg, lfract), absolute_xt(xt, now))
+        return result
 
     # -- bulk operations ----------------------------------------------------------
 
@@ -823,7 +862,8 @@ class Database:
                     out_keys.append(key)
                     out_values.append(value)
                     out_xts.append(XT_MAX)
-            self._tick(_SCORE_READ * (end - start), now)
+            for _ in range(start, end):
+                self._tick(_SCORE_READ, now)
         return misses
 
     def store(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
@@ -840,35 +880,30 @@ class Database:
                     records.put(keys[i], values[i])
                 else:
                     self._store(keys[i], values[i], absolute_xt(xt, now))
+                self._tick(_SCORE_WRITE, now)
             self._dirty = True
-            self._tick(_SCORE_WRITE * (end - start), now)
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
         removed (expired ones are purged without counting)."""
-        now = int(time.time())
-        hits = 0
-        with self._lock:
-            data = self.records.data
-            for i in range(start, end):
-                key = keys[i]
-                if key in data:
-                    if self._visible(key, now) is not None:
-                        hits += 1
-                    self._delete(key)
-            self._tick(_SCORE_WRITE * (end - start), now)
-        return hits
+        return self.remove_bulk(keys[start:end], False)
 
-    def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX) -> int:
+    def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX,
+                 atomic: bool = False) -> int:
+        """Store ``items``: one expiration tick for all of them when
+        ``atomic`` (ktserver's accept_bulk), else one each."""
         now = int(time.time())
         axt = absolute_xt(xt, now)
         with self._lock:
             for key, value in items:
                 self._store(key, value, axt)
-            self._tick(_SCORE_WRITE, now)
+                if not atomic:
+                    self._tick(_SCORE_WRITE, now)
+            if atomic:
+                self._tick(_SCORE_WRITE, now)
         return len(items)
 
-    def remove_bulk(self, keys: List[bytes]) -> int:
+    def remove_bulk(self, keys: List[bytes], atomic: bool = False) -> int:
         now = int(time.time())
         hits = 0
         with self._lock:
@@ -878,10 +913,13 @@ class Database:
                     if self._visible(key, now) is not None:
                         hits += 1
                     self._delete(key)
-            self._tick(_SCORE_WRITE, now)
+                if not atomic:
+                    self._tick(_SCORE_WRITE, now)
+            if atomic:
+                self._tick(_SCORE_WRITE, now)
         return hits
 
-    def get_bulk(self, keys: List[bytes]) -> Dict[bytes, bytes]:
+    def get_bulk(self, keys: List[bytes], atomic: bool = False) -> Dict[bytes, bytes]:
         now = int(time.time())
         out: Dict[bytes, bytes] = {}
         with self._lock:
@@ -889,7 +927,10 @@ class Database:
                 value = self._visible(key, now)
                 if value is not None:
                     out[key] = value
-            self._tick(_SCORE_READ, now)
+                if not atomic:
+                    self._tick(_SCORE_READ, now)
+            if atomic:
+                self._tick(_SCORE_READ, now)
         return out
 
     # -- whole database -------------------------------------------------------
@@ -911,15 +952,22 @@ class Database:
             self.records.clear()
             self.xts = {}
             self._heap = []
-            self._score = 0
+            self._xkey = None
+            self.epoch += 1
             self._dirty = True
 
     def vacuum(self, step: int = 0) -> int:
-        """Purge expired records: all of them when ``step`` <= 1, else up
-        to ``step``.  Returns how many were purged."""
+        """Purge expired records: all of them when ``step`` <= 1, else
+        account ``step`` units of expiration work (as ktserver does, a tree
+        database's expiration cursor then visits that many records once
+        enough work accumulated).  Returns how many were purged."""
         now = int(time.time())
         with self._lock:
             if step > 1:
+                before = len(self.records.data)
+                if self.ordered:
+                    self._tick(step * _SCORE_UNIT, now)
+                    return before - len(self.records.data)
                 return self._expire(step, now)
             expired = [k for k, xt in self.xts.items() if now > xt]
             for key in expired:
@@ -927,6 +975,7 @@ class Database:
             self._heap = [(xt, k) for k, xt in self.xts.items()]
             heapq.heapify(self._heap)
             self._score = 0
+            self._xkey = self.records.first() if self.ordered else None
             return len(expired)
 
     def items(self) -> List[Tuple[bytes, bytes, int]]:
@@ -945,6 +994,7 @@ class Database:
             self._heap = []
             for key, value, xt in items:
                 self._store(key, value, XT_MAX if xt >= XT_MAX else xt)
+            self._xkey = self.records.first() if self.ordered else None
             self._dirty = False
 
     def synchronize(self, hard: bool = False) -> bool:
@@ -1136,61 +1186,65 @@ class Cursor:
     db: Database
     key: Optional[bytes]
     back: bool
+    epoch: int
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.key = None
         self.back = False
+        self.epoch = db.epoch
 
-    def _live_from(self, key: Optional[bytes], forward: bool, inclusive: bool,
-                   now: int) -> Optional[bytes]:
-        """The first visible key from ``key`` in the given direction."""
-        db = self.db
-        records = db.records
-        while key is not None:
-            if forward:
-                key = records.ceiling(key) if inclusive else records.higher(key)
-            else:
-                key = records.floor(key) if inclusive else records.lower(key)
-            if key is None:
-                return None
-            if db._visible(key, now) is not None:
-                return key
-            inclusive = False
-        return None
+    def _next(self, key: bytes, forward: bool, inclusive: bool) -> Optional[bytes]:
+        """The next record from ``key`` in the given direction, expired or
+        not (Kyoto Cabinet's cursor under TimedDB moves over every record;
+        reads skip the expired ones)."""
+        records = self.db.records
+        if forward:
+            return records.ceiling(key) if inclusive else records.higher(key)
+        return records.floor(key) if inclusive else records.lower(key)
 
     def _forward(self) -> bool:
         return not (self.back and self.db.directed)
 
-    def _current(self, now: int) -> Optional[bytes]:
+    def _current(self) -> Optional[bytes]:
+        """The record under the cursor; if it was removed, the one after its
+        key (in key order, even for a cursor moving backward: Kyoto
+        Cabinet looks the key up again)."""
         key = self.key
-        if key is None:
-            return None
-        db = self.db
-        if key in db.records.data and db._visible(key, now) is not None:
+        if self.epoch != self.db.epoch:
+            self.key = key = None  # the database was cleared
+        if key is None or key in self.db.records.data:
             return key
-        key = self._live_from(key, self._forward(), False, now)
+        key = self._next(key, True, False)
         self.key = key
         return key
 
-    def _advance(self, key: bytes, now: int) -> None:
-        self.key = self._live_from(key, self._forward(), False, now)
+    def _live(self, now: int) -> Optional[bytes]:
+        """Move over expired records to the first live one (TimedDB's
+        cursor accept); None (and the cursor off) when there is none."""
+        db = self.db
+        key = self._current()
+        forward = self._forward()
+        while key is not None and db._visible(key, now) is None:
+            key = self._next(key, forward, False)
+        self.key = key
+        return key
 
     def jump(self, key: Optional[bytes] = None) -> bool:
         """To the first record, or to ``key`` (tree types: the first record
-        at or after it; hash types: exactly it)."""
+        at or after it; hash types: exactly it).  Expired records count:
+        ktserver's jump succeeds on them and the next read skips them."""
         db = self.db
-        now = int(time.time())
         with db._lock:
-            db._tick(_SCORE_READ, now)
             self.back = False
+            self.epoch = db.epoch
+            records = db.records
             if key is None:
-                first = db.records.first()
-                self.key = None if first is None else self._live_from(first, True, True, now)
+                self.key = records.first()
             elif db.ordered:
-                self.key = self._live_from(key, True, True, now)
+                self.key = records.ceiling(key)
             else:
-                self.key = key if db._visible(key, now) is not None else None
+                self.key = key if key in records.data else None
             return self.key is not None
 
     def jump_back(self, key: Optional[bytes] = None) -> bool:
@@ -1198,15 +1252,10 @@ class Cursor:
         db = self.db
         if not db.ordered:
             raise DBError(E_NOIMPL, "not implemented")
-        now = int(time.time())
         with db._lock:
-            db._tick(_SCORE_READ, now)
             self.back = True
-            if key is None:
-                last = db.records.last()
-                self.key = None if last is None else self._live_from(last, False, True, now)
-            else:
-                self.key = self._live_from(key, False, True, now)
+            self.epoch = db.epoch
+            self.key = db.records.last() if key is None else db.records.floor(key)
             return self.key is not None
 
     def step(self) -> bool:
@@ -1218,34 +1267,38 @@ class Cursor:
         return self._step(False)
 
     def _step(self, forward: bool) -> bool:
+        """One record on from the cursor's record (see below for a record
+        that went away)."""
         with self.db._lock:
-            key, now = self._locate(_SCORE_READ)
+            # forward: from the record the key lookup finds, one step on;
+            # backward: to the record before the key, whether it is still
+            # there or not
+            key = self._current() if forward else self.key
+            if self.epoch != self.db.epoch:
+                key = None
             self.back = not forward
             if key is None:
+                self.key = None
                 return False
-            self.key = self._live_from(key, forward, False, now)
+            self.key = self._next(key, forward, False)
             return self.key is not None
 
-    def _locate(self, score: int) -> Tuple[Optional[bytes], int]:
-        """(current key, now), counting the access; with the lock held."""
-        now = int(time.time())
-        self.db._tick(score, now)
-        return self._current(now), now
-
     def _record(self, score: int, move: bool, remove: bool) -> Optional[Tuple[bytes, bytes, int]]:
-        """(key, value, xt) of the current record; removed if ``remove``,
-        then the cursor moves on if ``move``.  With the lock held."""
+        """(key, value, xt) of the current live record; removed if
+        ``remove``, then the cursor moves on if ``move``.  With the lock
+        held; the expiration tick comes after the access, as in ktserver."""
         db = self.db
-        key, now = self._locate(score)
-        if key is None:
-            return None
-        value = db.records.data[key]
-        xt = db._xt_of(key)
-        if remove:
-            db._delete(key)
-        if move:
-            self._advance(key, now)
-        return key, value, xt
+        now = int(time.time())
+        key = self._live(now)
+        found: Optional[Tuple[bytes, bytes, int]] = None
+        if key is not None:
+            found = key, db.records.data[key], db._xt_of(key)
+            if remove:
+                db._delete(key)
+            if move:
+                self.key = self._next(key, self._forward(), False)
+        db._tick(score, now)
+        return found
 
     def get(self, step: bool = False) -> Optional[Tuple[bytes, bytes, int]]:
         """(key, value, xt) of the current record; then move on if ``step``."""
@@ -1255,13 +1308,14 @@ class Cursor:
     def set_value(self, value: bytes, xt: int = INT64_MAX, step: bool = False) -> bool:
         db = self.db
         with db._lock:
-            key, now = self._locate(_SCORE_WRITE)
-            if key is None:
-                return False
-            db._store(key, value, absolute_xt(xt, now))
-            if step:
-                self._advance(key, now)
-            return True
+            now = int(time.time())
+            key = self._live(now)
+            if key is not None:
+                db._store(key, value, absolute_xt(xt, now))
+                if step:
+                    self.key = self._next(key, self._forward(), False)
+            db._tick(_SCORE_WRITE, now)
+            return key is not None
 
     def remove(self) -> bool:
         """Remove the current record; the cursor moves to the next one."""

@@ -98,6 +98,9 @@ class TyrantEngine:
             "rnum": str(db.rnum()),
             "size": str(db.size()),
             "bigend": "1" if sys.byteorder == "big" else "0",
+            # ttserver: the connection's socket descriptor; here the number
+            # of descriptors the process holds (a figure of the same kind)
+            "fd": str(_open_descriptors()),
         }
         host, port, rts = self.master
         if host:
@@ -124,6 +127,13 @@ class TyrantEngine:
 
 
 Handler = Callable[["TyrantSession", tb.TTRequest], Optional[bytes]]
+
+
+def _open_descriptors() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return -1
 
 
 class TyrantSession:

@@ -46,7 +46,7 @@ from bisect import bisect_left, bisect_right, insort
 from typing import Callable, Container, Dict, Final, Iterable, List, Optional, Pattern, Tuple
 
 from kt.server.cnum import atoi
-from kt.server.ere import compile_tc_regex
+from kt.server.ere import compile_tc_regex, key_matches
 from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
@@ -347,8 +347,8 @@ class Database:
     def copy(self, path: str) -> bool:
         """Write a copy in this server's file format ("@command" paths are
         refused: the built-in server runs no commands)."""
-        if path.startswith("@") or not path:
-            return False
+        if path.startswith("@") or not path or not self.on_file:
+            return False  # ttserver cannot copy an on-memory database either
         try:
             self.save(path)
         except OSError:
@@ -421,7 +421,8 @@ class Database:
         if name == b"regex":
             if argc < 1:
                 return None
-            pattern = compile_tc_regex(args[0])
+            # the pattern and the keys are C strings to ttserver: up to a NUL
+            pattern = compile_tc_regex(args[0].split(b"\x00", 1)[0])
             if pattern is None:
                 return None
             limit = atoi(args[1]) if argc > 1 else 0
@@ -492,7 +493,7 @@ class Database:
         most ``limit`` records (negative: no limit)."""
         out: List[bytes] = []
         for key in keys:
-            if pattern.search(key) is not None:
+            if key_matches(pattern, key):
                 out.append(key)
                 out.append(value_of(key))
                 if len(out) // 2 == limit:
@@ -618,7 +619,11 @@ class TreeDatabase(Database):
 
     ``keys`` is kept sorted (byte order); ``values`` maps a key to the list
     of its records (more than one only after putdup / putdupback).  The
-    cursor is (key, index): the next record to visit.
+    cursor is Tokyo Cabinet's: a position (key index, value index) in the
+    sorted records, not a key, so that records put or removed before it
+    shift what it points at, as in ttserver (whose records of a small
+    database all sit in one leaf; across leaves a real cursor also keeps
+    to its leaf, which this model does not follow).
     """
 
     def __init__(self, path: str, on_file: bool) -> None:
@@ -629,9 +634,11 @@ class TreeDatabase(Database):
         self.keys: List[bytes] = []
         self.values: Dict[bytes, List[bytes]] = {}
         self.count = 0
-        self._cur_key: Optional[bytes] = None
-        self._cur_idx = 0
-        self._cur_end = True
+        self._cur_on = False  # tcbdb's cursor id >= 1
+        self._cur_k = 0
+        self._cur_v = 0
+        # the on-memory tree's iterator: the node it points at (tctree)
+        self._node: Optional[bytes] = None
 
     def _insert(self, key: bytes, value: bytes) -> None:
         insort(self.keys, key)
@@ -691,8 +698,6 @@ class TreeDatabase(Database):
             return False
         if len(vals) > 1:
             del vals[0]
-            if self._cur_key == key and self._cur_idx > 0:
-                self._cur_idx -= 1
         else:
             self._remove_key(key)
         self.count -= 1
@@ -719,53 +724,107 @@ class TreeDatabase(Database):
             result.append(value)
 
     # -- cursor -----------------------------------------------------------
+    def _cur_adjust(self) -> bool:
+        """tcbdbcuradjust forward: onto a record, or off the end."""
+        if not self._cur_on:
+            return False
+        keys = self.keys
+        if self._cur_k < 0:
+            self._cur_k = 0
+            self._cur_v = 0
+        while self._cur_k < len(keys):
+            if self._cur_v < len(self.values[keys[self._cur_k]]):
+                return True
+            self._cur_k += 1
+            self._cur_v = 0
+        self._cur_on = False
+        self.ecode = TCENOREC
+        return False
+
+    def _cur_record(self) -> Optional[Tuple[bytes, bytes]]:
+        """tcbdbcurrec: the record at the position (no adjustment)."""
+        if self._cur_on and self._cur_k < len(self.keys):
+            key = self.keys[self._cur_k]
+            vals = self.values[key]
+            if self._cur_v < len(vals):
+                return key, vals[self._cur_v]
+        self.ecode = TCENOREC
+        return None
+
+    def _cur_next(self) -> None:
+        if self._cur_on:
+            self._cur_v += 1
+            self._cur_adjust()
+
     def iterinit(self) -> bool:
-        self._cur_key = self.keys[0] if self.keys else None
-        self._cur_idx = 0
-        self._cur_end = not self.keys
+        """Binary iterinit (tcbdbcurfirst; ttserver reports success even on
+        an empty database)."""
+        if not self.allow_dups:
+            self._node = self.keys[0] if self.keys else None
+            return True
+        self._cur_first()
         return True
+
+    def _node_next(self) -> Optional[bytes]:
+        """The on-memory tree's iternext: the node the iterator points at
+        (or, if that record was removed, its successor), then the iterator
+        points at the node after it: a key put in between later is not
+        visited."""
+        key = self._node
+        if key is None:
+            self.ecode = TCENOREC
+            return None
+        if key not in self.values:
+            i = bisect_left(self.keys, key)
+            if i >= len(self.keys):
+                self._node = None
+                self.ecode = TCENOREC
+                return None
+            key = self.keys[i]
+        i = bisect_right(self.keys, key)
+        self._node = self.keys[i] if i < len(self.keys) else None
+        return key
+
+    def _cur_first(self) -> bool:
+        self._cur_on = True
+        self._cur_k = 0
+        self._cur_v = 0
+        return self._cur_adjust()
+
+    def misc_iterinit(self) -> bool:
+        if not self.allow_dups:
+            return self.iterinit()
+        return self._cur_first()
 
     def iterinit_at(self, key: bytes) -> bool:
-        i = bisect_left(self.keys, key)
-        if i >= len(self.keys):
-            self._cur_end = True
-            self.ecode = TCENOREC
-            return False
-        self._cur_key = self.keys[i]
-        self._cur_idx = 0
-        self._cur_end = False
-        return True
-
-    def _cursor_record(self) -> Optional[Tuple[bytes, bytes]]:
-        """The record under the cursor, moving the cursor past it."""
-        if self._cur_end or self._cur_key is None:
-            return None
-        key = self._cur_key
-        vals = self.values.get(key)
-        if vals is not None and self._cur_idx < len(vals):
-            value = vals[self._cur_idx]
-            self._cur_idx += 1
-            return key, value
-        i = bisect_right(self.keys, key)
-        if i >= len(self.keys):
-            self._cur_end = True
-            return None
-        key = self.keys[i]
-        self._cur_key = key
-        self._cur_idx = 1
-        return key, self.values[key][0]
+        if not self.allow_dups:
+            i = bisect_left(self.keys, key)
+            self._node = self.keys[i] if i < len(self.keys) else None
+            return True
+        self._cur_on = True
+        self._cur_k = bisect_left(self.keys, key)
+        self._cur_v = 0
+        return self._cur_adjust()
 
     def iternext(self) -> Optional[bytes]:
-        record = self._cursor_record()
-        if record is None:
-            self.ecode = TCENOREC
-            return None
-        return record[0]
+        """tcadbiternext: the key at the cursor, then the cursor moves on
+        (whether or not there was a record)."""
+        if not self.allow_dups:
+            return self._node_next()
+        record = self._cur_record()
+        self._cur_next()
+        return None if record is None else record[0]
 
     def iternext_record(self) -> Optional[List[bytes]]:
-        record = self._cursor_record()
+        """misc iternext: the record at the cursor; the cursor moves on only
+        when there was one."""
+        if not self.allow_dups:
+            key = self._node_next()
+            return None if key is None else [key, self.values[key][0]]
+        record = self._cur_record()
         if record is None:
             return None
+        self._cur_next()
         return [record[0], record[1]]
 
     def fwmkeys(self, prefix: bytes, max: int) -> List[bytes]:
@@ -784,6 +843,8 @@ class TreeDatabase(Database):
 
     def range_records(self, args: List[bytes]) -> List[bytes]:
         """misc range: [begin key [, max [, end key (excluded)]]]."""
+        if not self.allow_dups:
+            return self._node_range(args)
         keys = self.keys
         i = bisect_left(keys, args[0]) if args else 0
         limit = atoi(args[1]) if len(args) > 1 else 0
@@ -798,6 +859,28 @@ class TreeDatabase(Database):
             i += 1
         return out
 
+    def _node_range(self, args: List[bytes]) -> List[bytes]:
+        """misc range on the on-memory tree: it walks the database's one
+        iterator (tcndbiterinit2 / tcndbiternext), so afterwards iternext
+        goes on after the last key it took (the end key included)."""
+        if args:
+            self.iterinit_at(args[0])
+        else:
+            self.iterinit()
+        limit = atoi(args[1]) if len(args) > 1 else 0
+        if limit < 1:
+            limit = -1
+        end: Optional[bytes] = args[2] if len(args) > 2 else None
+        out: List[bytes] = []
+        while limit != 0:
+            key = self._node_next()
+            if key is None or (end is not None and key >= end):
+                break
+            out.append(key)
+            out.append(self.values[key][0])
+            limit -= 1
+        return out
+
     def _emit(self, key: bytes, out: List[bytes], limit: int) -> bool:
         """Append key, value for every value of ``key`` to ``out``; True
         once ``out`` holds ``limit`` records."""
@@ -809,9 +892,22 @@ class TreeDatabase(Database):
         return False
 
     def regex_records(self, pattern: Pattern[bytes], limit: int) -> List[bytes]:
+        if not self.allow_dups:
+            # on the on-memory tree, misc regex walks the one iterator too
+            self.iterinit()
+            out_n: List[bytes] = []
+            while limit != 0:
+                key = self._node_next()
+                if key is None:
+                    break
+                if key_matches(pattern, key):
+                    out_n.append(key)
+                    out_n.append(self.values[key][0])
+                    limit -= 1
+            return out_n
         out: List[bytes] = []
         for key in self.keys:
-            if pattern.search(key) is not None and self._emit(key, out, limit):
+            if key_matches(pattern, key) and self._emit(key, out, limit):
                 break
         return out
 
@@ -827,6 +923,16 @@ class TreeDatabase(Database):
             return None if vals is None else list(vals)
         if name == b"range":
             return self.range_records(args)
+        if name == b"putlist" and self.allow_dups:
+            # tcadbmisc puts each pair with tcbdbputdup on a B+ tree
+            i = 0
+            while i + 1 < len(args):
+                if not self.putdup(args[i], args[i + 1], False):
+                    return None
+                i += 2
+            return []
+        if name == b"iterinit" and not args:
+            return [] if self.misc_iterinit() else None
         return Database.misc(self, name, args)
 
     def rnum(self) -> int:
@@ -843,7 +949,9 @@ class TreeDatabase(Database):
         self.keys = []
         self.values = {}
         self.count = 0
-        self._cur_end = True
+        # tcbdbvanish leaves the cursor where it was (a position in the
+        # first leaf, which the empty tree reuses)
+        self._node = None
         self.dirty += 1
         return True
 

@@ -739,9 +739,11 @@ class TableDatabase(Database):
             if value is not None:
                 index.add(pk, value)
 
-    def store(self, pk: bytes, cols: Columns, mode: int) -> bool:
-        """tctdbput / putkeep / putcat (mode 0 / 1 / 2)."""
-        if b"" in cols:
+    def store(self, pk: bytes, cols: Columns, mode: int, raw: bool = False) -> bool:
+        """tctdbput / putkeep / putcat (mode 0 / 1 / 2).  ``raw``: the
+        columns come from bytes stored as they are (putshl), where ttserver
+        keeps even a column with an empty name."""
+        if b"" in cols and not raw:
             self.ecode = TCEINVALID
             return False
         old = self.records.get(pk)
@@ -780,7 +782,7 @@ class TableDatabase(Database):
         joined = join_columns(old) + value
         if width < len(joined):
             joined = joined[len(joined) - width:]
-        return self.store(key, split_columns(joined), 0)
+        return self.store(key, split_columns(joined), 0, True)
 
     def out(self, key: bytes) -> bool:
         old = self.records.pop(key, None)
@@ -827,7 +829,8 @@ class TableDatabase(Database):
             if text.endswith(b"."):
                 text = text[:-1]
         cols[_NUM_COLUMN] = text
-        if not self.store(pk, cols, 0):
+        # a column with an empty name that putshl stored stays, as in ttserver
+        if not self.store(pk, cols, 0, old is not None and b"" in old):
             return math.nan
         return num
 
@@ -897,6 +900,9 @@ class TableDatabase(Database):
         keep = bool(itype & tb.INDEX_KEEP)
         base = itype & ~tb.INDEX_KEEP
         column = _cstr(column)
+        if column in self.indexes and keep:
+            self.ecode = TCEKEEP
+            return False
         if base == tb.INDEX_VOID:
             if self.indexes.pop(column, None) is None:
                 return False
@@ -906,9 +912,10 @@ class TableDatabase(Database):
             return column in self.indexes
         factory = _INDEX_CLASSES.get(base)
         if factory is None:
-            return False
-        if column in self.indexes and keep:
-            self.ecode = TCEKEEP
+            # Tokyo Cabinet drops the column's old index before it finds
+            # that the new type is not one it knows
+            if self.indexes.pop(column, None) is not None:
+                self.dirty += 1
             return False
         index = factory(column)
         for pk, cols in self.records.items():
@@ -1005,9 +1012,17 @@ class TableDatabase(Database):
         cols = self.records.get(pk)
         if cols is None:
             return None
+        if b"" in cols:
+            # a column with an empty name (only putshl stores one): ttserver
+            # puts the primary key under "" over it
+            cols = dict(cols)
+            cols[b""] = pk
+            if not names:
+                return join_columns(cols)
         if names:
             full: Columns = {b"": pk}
             full.update(cols)
+            full[b""] = pk
             chosen: Columns = {}
             for name in names:
                 value = full.get(name)
@@ -1058,36 +1073,52 @@ class TableDatabase(Database):
         return rv
 
     def _metasearch(self, queries: List[tb.TTQuery], mstype: int, hint: List[str]) -> List[bytes]:
+        """tctdbmetasearch: a union runs each query with its limit widened
+        by its offset, then sorts by the first query's order; an
+        intersection or difference runs every query without limit (its
+        order is that of the results narrowing it down); the first query's
+        offset and limit then cut the combined result."""
         first = queries[0]
         lines: List[str] = []
-        results: List[List[bytes]] = []
+        uset: Dict[bytes, None] = {}
         for i, query in enumerate(queries):
             qhint: List[str] = []
-            results.append(self.run_query(query, qhint))
+            if i > 0 and mstype != tb.MS_UNION and not uset:
+                qhint.append("omitted\n")
+            elif mstype == tb.MS_UNION:
+                widen = query.limit + query.offset if query.limit >= 0 else -1
+                for pk in self._run_limited(query, widen, qhint):
+                    uset.setdefault(pk, None)
+            elif i == 0:
+                uset = dict.fromkeys(self._run_limited(query, -1, qhint))
+            elif mstype == tb.MS_ISECT:
+                uset = {pk: None for pk in self._run_limited(query, -1, qhint) if pk in uset}
+            else:
+                for pk in self._run_limited(query, -1, qhint):
+                    uset.pop(pk, None)
             for line in "".join(qhint).split("\n"):
                 if line:
                     lines.append("[%d] %s\n" % (i, line))
-        if mstype == tb.MS_ISECT:
-            keep = set(results[0])
-            for other in results[1:]:
-                keep &= set(other)
-            out = [pk for pk in results[0] if pk in keep]
-        elif mstype == tb.MS_DIFF:
-            drop: Set[bytes] = set()
-            for other in results[1:]:
-                drop.update(other)
-            out = [pk for pk in results[0] if pk not in drop]
-        else:
-            seen: Dict[bytes, None] = {}
-            for res in results:
-                for pk in res:
-                    seen.setdefault(pk, None)
-            out = list(seen)
-            if first.orders:
-                order = first.orders[-1]
-                out = self._sort(out, order.column, order.type)
+        out = list(uset)
+        if mstype == tb.MS_UNION and first.orders:
+            order = first.orders[-1]
+            out = self._sort(out, order.column, order.type)
+        if first.offset > 0:
+            out = out[first.offset:]
+        if first.limit >= 0:
+            out = out[:first.limit]
         hint.extend(lines)
         return out
+
+    def _run_limited(self, query: tb.TTQuery, limit: int, hint: List[str]) -> List[bytes]:
+        """run_query with ``limit`` and no offset."""
+        saved = (query.limit, query.offset)
+        query.limit = limit
+        query.offset = 0
+        try:
+            return self.run_query(query, hint)
+        finally:
+            query.limit, query.offset = saved
 
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
         argc = len(args)

@@ -1,0 +1,147 @@
+"""Tokyo Tyrant behaviours the differential fuzzer (tools/difffuzz) found the
+built-in server getting wrong, pinned down so that they stay fixed without
+the fuzzer.  Each test runs against the built-in server and, when
+installed, ttserver, on a fresh server.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, List
+
+import pytest
+
+from servers import RunningServer, server_kinds
+from tt_wire import TTWire
+
+Open = Callable[[str], TTWire]
+
+
+@pytest.fixture(params=server_kinds("tyrant"))
+def open_db(request: pytest.FixtureRequest) -> Iterator[Open]:
+    """Start a fresh server on the given database and connect to it."""
+    started: List[RunningServer] = []
+    wires: List[TTWire] = []
+
+    def start(database: str) -> TTWire:
+        server = RunningServer("tyrant", request.param, databases=[database]).start()
+        started.append(server)
+        wire = TTWire(server.host, server.port)
+        wires.append(wire)
+        return wire
+
+    yield start
+    for wire in wires:
+        wire.close()
+    for server in started:
+        server.stop()
+
+
+def _next(wire: TTWire) -> object:
+    key = wire.iternext()
+    return key if key is not None else "end"
+
+
+def test_stat_reports_fd(open_db: Open) -> None:
+    tt = open_db("*")
+    assert int(tt.stat()["fd"]) >= 0
+
+
+def test_misc_regex_matches_keys_as_c_strings(open_db: Open) -> None:
+    tt = open_db("*")
+    assert tt.put(b"\x00a", b"1") == 0
+    assert tt.put(b"a\x00b", b"2") == 0
+    assert tt.put(b"ab", b"3") == 0
+    status, found = tt.misc(b"regex", [b"^$"])
+    assert status == 0 and found == [b"\x00a", b"1"]  # "" to the matcher
+    status, found = tt.misc(b"regex", [b"b$"])
+    assert status == 0 and found == [b"ab", b"3"]  # "a" to the matcher
+
+
+def test_btree_cursor_is_a_position(open_db: Open) -> None:
+    tt = open_db("casket.tcb")
+    for key in (b"a", b"b", b"c", b"d"):
+        assert tt.put(key, b"1") == 0
+    assert tt.iterinit() == 0
+    assert [_next(tt), _next(tt)] == [b"a", b"b"]
+    assert tt.out(b"a") == 0  # the records after it move up one place
+    assert [_next(tt), _next(tt)] == [b"d", "end"]
+    assert tt.iterinit() == 0
+    assert _next(tt) == b"b"
+
+
+def test_btree_cursor_shifts_when_a_key_is_put_before_it(open_db: Open) -> None:
+    tt = open_db("casket.tcb")
+    for key in (b"b", b"c", b"d"):
+        assert tt.put(key, b"1") == 0
+    assert tt.iterinit() == 0
+    assert _next(tt) == b"b"
+    assert tt.put(b"a", b"1") == 0
+    assert [_next(tt), _next(tt), _next(tt)] == [b"b", b"c", b"d"]
+
+
+def test_btree_iteration_over_duplicates(open_db: Open) -> None:
+    tt = open_db("casket.tcb")
+    for value in (b"1", b"2"):
+        assert tt.misc(b"putdup", [b"a", value])[0] == 0
+    assert tt.misc(b"putdupback", [b"a", b"0"])[0] == 0
+    assert tt.iterinit() == 0
+    assert tt.misc(b"iternext", []) == (0, [b"a", b"0"])
+    assert tt.misc(b"iternext", []) == (0, [b"a", b"1"])
+    assert tt.out(b"a") == 0  # removes the first value: the cursor is past the end
+    assert tt.misc(b"iternext", [])[0] != 0
+
+
+def test_btree_putlist_adds_duplicates(open_db: Open) -> None:
+    tt = open_db("casket.tcb")
+    assert tt.misc(b"putlist", [b"k", b"1", b"k", b"2"])[0] == 0
+    assert tt.misc(b"getlist", [b"k"]) == (0, [b"k", b"1", b"k", b"2"])
+    assert tt.rnum() == 2
+
+
+def test_btree_vanish_keeps_the_cursor_position(open_db: Open) -> None:
+    tt = open_db("casket.tcb")
+    assert tt.put(b"a", b"1") == 0
+    assert tt.iterinit() == 0
+    assert tt.vanish() == 0
+    assert tt.put(b"k", b"1") == 0
+    assert _next(tt) == b"k"
+
+
+def test_btree_misc_iterinit_needs_a_record(open_db: Open) -> None:
+    tt = open_db("casket.tcb")
+    assert tt.iterinit() == 0  # the binary command always succeeds
+    assert tt.misc(b"iterinit", [])[0] != 0
+    assert tt.put(b"b", b"1") == 0
+    assert tt.misc(b"iterinit", [b"a"])[0] == 0  # from the next key
+    assert _next(tt) == b"b"
+    assert tt.misc(b"iterinit", [b"c"])[0] != 0
+
+
+def test_on_memory_tree_iterator_points_at_the_next_node(open_db: Open) -> None:
+    tt = open_db("+")
+    assert tt.put(b"a", b"1") == 0
+    assert tt.put(b"c", b"1") == 0
+    assert tt.iterinit() == 0
+    assert _next(tt) == b"a"
+    assert tt.put(b"b", b"1") == 0  # after the node it points at: not visited
+    assert [_next(tt), _next(tt)] == [b"c", "end"]
+    # misc regex walks the same iterator, to the end
+    assert tt.iterinit() == 0
+    assert tt.misc(b"regex", [b"."])[0] == 0
+    assert _next(tt) == "end"
+
+
+@pytest.mark.parametrize("database", ["*", "+"])
+def test_copy_of_an_on_memory_database_fails(open_db: Open, database: str) -> None:
+    tt = open_db(database)
+    assert tt.put(b"a", b"1") == 0
+    assert tt.copy(b"backup.bin") != 0
+
+
+def test_table_putshl_works_on_the_stored_bytes(open_db: Open) -> None:
+    tt = open_db("casket.tct")
+    assert tt.put(b"pk", b"name\x00abc") == 0
+    assert tt.putshl(b"pk", b"x\x00-3", 3) == 0
+    assert tt.get(b"pk") == b"\x00-3"  # a column with an empty name
+    status, found = tt.search([b"get"])
+    assert status == 0 and found == [b"\x00pk"]  # the primary key takes its place
