@@ -62,7 +62,7 @@ import struct
 from typing import Dict, Final, List, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
 from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
     COND_FTS_AND as COND_FTS_AND,
     COND_FTS_EX as COND_FTS_EX,
@@ -884,7 +884,7 @@ class MiscReplyParser(_ListReplyParser):
 
 
 @final
-class TTRequest:
+class TTRequest(FieldsRecord):
     """One parsed request.  ``cmd`` tells which fields are meaningful:
 
     ========================  ==============================================
@@ -949,22 +949,12 @@ class TTRequest:
         """The adddouble operand as a float."""
         return unpack_double(self.integral, self.fraction)
 
-    def _fields(
-        self,
-    ) -> Tuple[
-        int, bytes, bytes, int, int, int, int, bytes, int, bytes, int,
-        List[bytes], List[bytes], bytes, bytes, int, bytes, int,
-    ]:
+    def _fields(self) -> Tuple[object, ...]:
         return (
             self.cmd, self.key, self.value, self.width, self.num, self.integral,
             self.fraction, self.prefix, self.max, self.name, self.opts, self.keys,
             self.args, self.params, self.path, self.ts, self.host, self.port,
         )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TTRequest):
-            return NotImplemented
-        return self._fields() == other._fields()
 
     def __repr__(self) -> str:
         name = COMMAND_NAMES.get(self.cmd, hex(self.cmd))
