@@ -160,20 +160,14 @@ def decode_columns(data: bytes) -> Dict[bytes, bytes]:
     ProtocolError, where Tokyo Cabinet would silently drop the last field.
     In search "get" results the primary key comes as the column named b"".
     """
-    result: Dict[bytes, bytes] = {}
     if not data:
-        return result
+        return {}
     fields = data.split(b"\x00")
     if len(fields) % 2:
         raise ProtocolError(
             "table record has %d NUL-separated fields, not name/value pairs" % len(fields)
         )
-    i = 0
-    n = len(fields)
-    while i < n:
-        result[fields[i]] = fields[i + 1]
-        i += 2
-    return result
+    return _pairs_dict(fields)
 
 
 def columns_to_args(pkey: bytes, columns: Dict[bytes, bytes]) -> List[bytes]:
@@ -198,6 +192,11 @@ def args_to_columns(items: List[bytes]) -> Dict[bytes, bytes]:
     arguments after the primary key) -> dict; an odd count: ProtocolError."""
     if len(items) % 2:
         raise ProtocolError("%d items do not form name/value pairs" % len(items))
+    return _pairs_dict(items)
+
+
+def _pairs_dict(items: List[bytes]) -> Dict[bytes, bytes]:
+    """[name, value, name, value...] (an even count) -> dict; last wins."""
     result: Dict[bytes, bytes] = {}
     i = 0
     n = len(items)
