@@ -15,11 +15,16 @@ keeps the joined part small and the total work linear.
 Length fields are never used to pre-allocate: a lying length makes a parser
 wait for bytes that never come (and the caller's timeout fires), unless it
 exceeds ``limit``, which raises ProtocolError at once.
+
+Also here, as the layer every codec with record classes sits on:
+FieldsRecord, the base of the parsed messages (http's HttpRequest and
+HttpResponse, kt_binary's BulkRecords, BinaryRequest and ReplicationMessage,
+tt_binary's TTRequest): equality by a tuple of fields.
 """
 
 from __future__ import annotations
 
-from typing import Final, List, final
+from typing import Final, List, Tuple, final
 
 from kt.errors import ProtocolError
 
@@ -105,3 +110,29 @@ class ReceiveBuffer:
         self.pos = 0
         self._chunks = []
         self._pending = 0
+
+
+class FieldsRecord:
+    """A record that equals another of its exact class with equal fields.
+
+    Subclasses give ``_fields()``, the values that make up the record, and
+    may list their names in ``_field_names()`` for the keyword repr.
+    """
+
+    def _fields(self) -> Tuple[object, ...]:
+        raise NotImplementedError
+
+    def _field_names(self) -> Tuple[str, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self) or not isinstance(other, FieldsRecord):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        """``Name(field=value, ...)`` over ``_field_names()``."""
+        parts: List[str] = []
+        for name, value in zip(self._field_names(), self._fields()):
+            parts.append("%s=%r" % (name, value))
+        return "%s(%s)" % (type(self).__name__, ", ".join(parts))

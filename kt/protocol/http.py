@@ -34,7 +34,7 @@ import re
 from typing import Dict, Final, List, Optional, Sequence, Tuple, final
 
 from kt.errors import ProtocolError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
 from kt.protocol.kt_tsv import decode_form, decode_rpc_body, parse_colenc
 
 #: What ktserver 1.0.0 puts in its ``Server`` header.
@@ -134,7 +134,7 @@ def _connection_keep_alive(version: bytes, headers: Dict[bytes, bytes]) -> bool:
 
 
 @final
-class HttpResponse:
+class HttpResponse(FieldsRecord):
     """A parsed HTTP response (client side).
 
     ``headers`` maps lower-cased names to values (repeated headers joined
@@ -181,13 +181,9 @@ class HttpResponse:
         """The pairs of an RPC reply body (see ``decode_rpc_body``)."""
         return decode_rpc_body(self.headers.get(b"content-type"), self.body)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HttpResponse):
-            return NotImplemented
+    def _fields(self) -> Tuple[object, ...]:
         return (
             self.version, self.status, self.reason, self.headers, self.body, self.ended_by_close
-        ) == (
-            other.version, other.status, other.reason, other.headers, other.body, other.ended_by_close
         )
 
     def __repr__(self) -> str:
@@ -197,7 +193,7 @@ class HttpResponse:
 
 
 @final
-class HttpRequest:
+class HttpRequest(FieldsRecord):
     """A parsed HTTP request (server side).
 
     ``target`` is the request target as sent; ``path`` its part before
@@ -244,13 +240,9 @@ class HttpRequest:
             return body_pairs
         return self.query + body_pairs
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HttpRequest):
-            return NotImplemented
+    def _fields(self) -> Tuple[object, ...]:
         return (
             self.method, self.target, self.path, self.query, self.version, self.headers, self.body
-        ) == (
-            other.method, other.target, other.path, other.query, other.version, other.headers, other.body
         )
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ import struct
 from typing import Final, List, NoReturn, Optional, Sequence, Tuple, final
 
 from kt.errors import ProtocolError, ServerError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -125,7 +125,7 @@ _INT64_MAX: Final = (1 << 63) - 1
 
 
 @final
-class BulkRecords:
+class BulkRecords(FieldsRecord):
     """Records of a bulk message as parallel lists.
 
     ``dbs[i]``, ``keys[i]``, ``values[i]`` and ``xts[i]`` describe record i.
@@ -147,24 +147,15 @@ class BulkRecords:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BulkRecords):
-            return NotImplemented
-        return (self.dbs, self.keys, self.values, self.xts) == (
-            other.dbs, other.keys, other.values, other.xts
-        )
+    def _fields(self) -> Tuple[object, ...]:
+        return (self.dbs, self.keys, self.values, self.xts)
 
-    def __repr__(self) -> str:
-        return "BulkRecords(dbs=%r, keys=%r, values=%r, xts=%r)" % (
-            self.dbs,
-            self.keys,
-            self.values,
-            self.xts,
-        )
+    def _field_names(self) -> Tuple[str, ...]:
+        return ("dbs", "keys", "values", "xts")
 
 
 @final
-class BinaryRequest:
+class BinaryRequest(FieldsRecord):
     """A binary request as the server sees it.
 
     ``magic`` tells the command.  ``records`` holds the records of set_bulk,
@@ -193,13 +184,9 @@ class BinaryRequest:
     def no_reply(self) -> bool:
         return bool(self.flags & FLAG_NO_REPLY) and self.magic != MAGIC_GET_BULK
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BinaryRequest):
-            return NotImplemented
+    def _fields(self) -> Tuple[object, ...]:
         return (
             self.magic, self.flags, self.records, self.name, self.pairs, self.ts, self.sid
-        ) == (
-            other.magic, other.flags, other.records, other.name, other.pairs, other.ts, other.sid
         )
 
     def __repr__(self) -> str:
@@ -630,7 +617,7 @@ def parse_replication_start(buf: ReceiveBuffer) -> Optional[bool]:
 
 
 @final
-class ReplicationMessage:
+class ReplicationMessage(FieldsRecord):
     """One message of the replication stream.
 
     ``log`` is None for the 0xB0 "caught up" message (the client must
@@ -668,10 +655,8 @@ class ReplicationMessage:
             return b""
         return log[4:]
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ReplicationMessage):
-            return NotImplemented
-        return self.ts == other.ts and self.log == other.log
+    def _fields(self) -> Tuple[object, ...]:
+        return (self.ts, self.log)
 
     def __repr__(self) -> str:
         return "ReplicationMessage(ts=%d, log=%r)" % (self.ts, self.log)

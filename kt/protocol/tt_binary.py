@@ -62,7 +62,7 @@ import struct
 from typing import Dict, Final, List, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
 from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
     COND_FTS_AND as COND_FTS_AND,
     COND_FTS_EX as COND_FTS_EX,
@@ -710,30 +710,22 @@ def decode_stat_text(text: bytes) -> Dict[str, str]:
 
 def parse_stat_reply(buf: ReceiveBuffer) -> Optional[Tuple[int, Dict[str, str]]]:
     """stat: (status, decode_stat_text(text)).  ttserver always sends status 0."""
-    if not buf.ensure(1):
+    reply = parse_value_reply(buf)
+    if reply is None:
         return None
-    status: int = buf.data[buf.pos]
-    if status != 0:
-        buf.pos += 1
-        return (status, {})
-    if not buf.ensure(5):
-        return None
-    size: int = _U32.unpack_from(buf.data, buf.pos + 1)[0]
-    if not buf.ensure(5 + size):
-        return None
-    start = buf.pos + 5
-    end = start + size
-    text = buf.data[start:end]
-    buf.pos = end
-    return (status, decode_stat_text(text))
+    # A failure's empty text decodes to {}.
+    return (reply[0], decode_stat_text(reply[1]))
 
 
-def _read_sized_items(buf: ReceiveBuffer, out: List[bytes], remaining: int) -> int:
-    """Consume complete ``[size u32][bytes]`` items; return how many are left."""
+def _read_sized_items(buf: ReceiveBuffer, out: List[bytes], remaining: int, checked: bool) -> int:
+    """Consume complete ``[size u32][bytes]`` items; return how many are left.
+    ``checked`` (server side) refuses items larger than MAX_ARG_SIZE."""
     while remaining > 0:
         if not buf.ensure(4):
             break
         size: int = _u32_at(buf.data, buf.pos) if _NATIVE else _U32.unpack_from(buf.data, buf.pos)[0]
+        if checked:
+            _check_size("argument", size)
         if not buf.ensure(4 + size):
             break
         start = buf.pos + 4
@@ -744,8 +736,35 @@ def _read_sized_items(buf: ReceiveBuffer, out: List[bytes], remaining: int) -> i
     return remaining
 
 
+class _CountedReplyParser:
+    """State shared by the replies ``[status][count u32]`` + count items:
+    ``_start`` reads that header once it is complete."""
+
+    _started: bool
+    _status: int
+    _remaining: int
+
+    def __init__(self) -> None:
+        self._started = False
+        self._status = 0
+        self._remaining = 0
+
+    def _start(self, buf: ReceiveBuffer) -> bool:
+        """Consume the status and count; False while they are incomplete."""
+        if not buf.ensure(5):
+            return False
+        status: int
+        count: int
+        status, count = _REP_U32.unpack_from(buf.data, buf.pos)
+        buf.pos += 5
+        self._started = True
+        self._status = status
+        self._remaining = count
+        return True
+
+
 @final
-class MgetReplyParser:
+class MgetReplyParser(_CountedReplyParser):
     """mget reply: (status, [(key, value), ...]) in the server's order.
 
     ttserver always answers status 0 and leaves missing keys out.  The
@@ -754,28 +773,16 @@ class MgetReplyParser:
     The parser resets itself after returning a result.
     """
 
-    _started: bool
-    _status: int
-    _remaining: int
     _records: List[Tuple[bytes, bytes]]
 
     def __init__(self) -> None:
-        self._started = False
-        self._status = 0
-        self._remaining = 0
+        super().__init__()
         self._records = []
 
     def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, List[Tuple[bytes, bytes]]]]:
         if not self._started:
-            if not buf.ensure(5):
+            if not self._start(buf):
                 return None
-            status: int
-            count: int
-            status, count = _REP_U32.unpack_from(buf.data, buf.pos)
-            buf.pos += 5
-            self._started = True
-            self._status = status
-            self._remaining = count
             self._records = []
         remaining = self._remaining
         records = self._records
@@ -807,7 +814,7 @@ class MgetReplyParser:
         return result
 
 
-class _ListReplyParser:
+class _ListReplyParser(_CountedReplyParser):
     """A reply ``[status][count u32]{[size u32][item]}``: (status, items).
 
     Items are consumed as they complete; the parser resets itself after
@@ -816,16 +823,11 @@ class _ListReplyParser:
     """
 
     _bare_failure: bool
-    _started: bool
-    _status: int
-    _remaining: int
     _items: List[bytes]
 
     def __init__(self, bare_failure: bool) -> None:
+        super().__init__()
         self._bare_failure = bare_failure
-        self._started = False
-        self._status = 0
-        self._remaining = 0
         self._items = []
 
     def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, List[bytes]]]:
@@ -836,18 +838,11 @@ class _ListReplyParser:
             if first != 0 and self._bare_failure:
                 buf.pos += 1
                 return (first, [])
-            if not buf.ensure(5):
+            if not self._start(buf):
                 return None
-            status: int
-            count: int
-            status, count = _REP_U32.unpack_from(buf.data, buf.pos)
-            buf.pos += 5
-            self._started = True
-            self._status = status
-            self._remaining = count
             self._items = []
         items = self._items
-        remaining = _read_sized_items(buf, items, self._remaining)
+        remaining = _read_sized_items(buf, items, self._remaining, False)
         self._remaining = remaining
         if remaining > 0:
             return None
@@ -889,7 +884,7 @@ class MiscReplyParser(_ListReplyParser):
 
 
 @final
-class TTRequest:
+class TTRequest(FieldsRecord):
     """One parsed request.  ``cmd`` tells which fields are meaningful:
 
     ========================  ==============================================
@@ -954,22 +949,12 @@ class TTRequest:
         """The adddouble operand as a float."""
         return unpack_double(self.integral, self.fraction)
 
-    def _fields(
-        self,
-    ) -> Tuple[
-        int, bytes, bytes, int, int, int, int, bytes, int, bytes, int,
-        List[bytes], List[bytes], bytes, bytes, int, bytes, int,
-    ]:
+    def _fields(self) -> Tuple[object, ...]:
         return (
             self.cmd, self.key, self.value, self.width, self.num, self.integral,
             self.fraction, self.prefix, self.max, self.name, self.opts, self.keys,
             self.args, self.params, self.path, self.ts, self.host, self.port,
         )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TTRequest):
-            return NotImplemented
-        return self._fields() == other._fields()
 
     def __repr__(self) -> str:
         name = COMMAND_NAMES.get(self.cmd, hex(self.cmd))
@@ -979,30 +964,28 @@ class TTRequest:
         )
 
 
-def _check_size(what: str, size: int) -> None:
-    # ttserver reads sizes as signed ints and refuses negative ones and
-    # ones above MAXARGSIZ by closing the connection.
-    if size > MAX_ARG_SIZE:
+def _check_limit(number: int, limit: int, described: str, what: str) -> None:
+    """Refuse a request whose ``number`` exceeds ``limit``: ttserver reads
+    sizes and counts as signed ints and refuses negative ones and ones above
+    its limits by closing the connection.  ``described`` tells the number
+    with ``{n}`` and ``{what}``."""
+    if number > limit:
         raise ProtocolError(
-            "Tokyo Tyrant request: %s of %d bytes exceeds the limit of %d"
-            % (what, size, MAX_ARG_SIZE)
+            "Tokyo Tyrant request: %s the limit of %d"
+            % (described.format(n=number, what=what), limit)
         )
+
+
+def _check_size(what: str, size: int) -> None:
+    _check_limit(size, MAX_ARG_SIZE, "{what} of {n} bytes exceeds", what)
 
 
 def _check_count(what: str, count: int) -> None:
-    if count > MAX_ARG_NUM:
-        raise ProtocolError(
-            "Tokyo Tyrant request: %d %s exceed the limit of %d"
-            % (count, what, MAX_ARG_NUM)
-        )
+    _check_limit(count, MAX_ARG_NUM, "{n} {what} exceed", what)
 
 
 def _check_name_size(size: int) -> None:
-    if size > MAX_NAME_SIZE:
-        raise ProtocolError(
-            "Tokyo Tyrant request: function name of %d bytes exceeds the limit of %d"
-            % (size, MAX_NAME_SIZE)
-        )
+    _check_limit(size, MAX_NAME_SIZE, "{what} of {n} bytes exceeds", "function name")
 
 
 @final
@@ -1043,7 +1026,7 @@ class RequestParser:
             else:
                 return _parse_simple(buf, cmd)
         items = req.keys if req.cmd == CMD_MGET else req.args
-        remaining = _read_sized_items_checked(buf, items, self._remaining)
+        remaining = _read_sized_items(buf, items, self._remaining, True)
         self._remaining = remaining
         if remaining > 0:
             return None
@@ -1076,23 +1059,6 @@ class RequestParser:
         buf.pos = start + nsiz
         self._remaining = argc
         return req
-
-
-def _read_sized_items_checked(buf: ReceiveBuffer, out: List[bytes], remaining: int) -> int:
-    """Like _read_sized_items, refusing items larger than MAX_ARG_SIZE."""
-    while remaining > 0:
-        if not buf.ensure(4):
-            break
-        size: int = _u32_at(buf.data, buf.pos) if _NATIVE else _U32.unpack_from(buf.data, buf.pos)[0]
-        _check_size("argument", size)
-        if not buf.ensure(4 + size):
-            break
-        start = buf.pos + 4
-        end = start + size
-        out.append(buf.data[start:end])
-        buf.pos = end
-        remaining -= 1
-    return remaining
 
 
 # Request shapes.  Every command but mget and misc has a fixed header of

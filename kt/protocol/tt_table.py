@@ -97,12 +97,8 @@ _COND_FLAGS: Final = COND_NEGATE | COND_NO_INDEX
 
 
 def _check_bytes(what: str, value: bytes, limit: int) -> None:
-    if not isinstance(value, bytes):
-        raise TypeError("%s must be bytes, not %s" % (what, type(value).__name__))
-    if len(value) > limit:
-        raise ValueError(
-            "%s is %d bytes long; the limit is %d bytes" % (what, len(value), limit)
-        )
+    if not isinstance(value, bytes) or len(value) > limit:
+        _refuse(what, value, "bytes", limit)
 
 
 def _check_int(what: str, value: int, low: int, high: int) -> None:
@@ -115,12 +111,20 @@ def _check_int(what: str, value: int, low: int, high: int) -> None:
 
 
 def _check_list(what: str, value: object, limit: int) -> None:
-    if not isinstance(value, list):
-        raise TypeError("%s must be a list, not %s" % (what, type(value).__name__))
-    if len(value) > limit:
+    if not isinstance(value, list) or len(value) > limit:
+        _refuse(what, value, "a list", limit)
+
+
+def _refuse(what: str, value: object, kind: str, limit: int) -> None:
+    """Raise the error of a failed _check_bytes / _check_list: ValueError
+    when ``value`` is of ``kind`` (it is then too long), else TypeError."""
+    if kind == "bytes" and isinstance(value, bytes):
         raise ValueError(
-            "%s has %d items; the limit is %d" % (what, len(value), limit)
+            "%s is %d bytes long; the limit is %d bytes" % (what, len(value), limit)
         )
+    if kind == "a list" and isinstance(value, list):
+        raise ValueError("%s has %d items; the limit is %d" % (what, len(value), limit))
+    raise TypeError("%s must be %s, not %s" % (what, kind, type(value).__name__))
 
 
 # ---------------------------------------------------------------------------
@@ -156,20 +160,14 @@ def decode_columns(data: bytes) -> Dict[bytes, bytes]:
     ProtocolError, where Tokyo Cabinet would silently drop the last field.
     In search "get" results the primary key comes as the column named b"".
     """
-    result: Dict[bytes, bytes] = {}
     if not data:
-        return result
+        return {}
     fields = data.split(b"\x00")
     if len(fields) % 2:
         raise ProtocolError(
             "table record has %d NUL-separated fields, not name/value pairs" % len(fields)
         )
-    i = 0
-    n = len(fields)
-    while i < n:
-        result[fields[i]] = fields[i + 1]
-        i += 2
-    return result
+    return _pairs_dict(fields)
 
 
 def columns_to_args(pkey: bytes, columns: Dict[bytes, bytes]) -> List[bytes]:
@@ -194,6 +192,11 @@ def args_to_columns(items: List[bytes]) -> Dict[bytes, bytes]:
     arguments after the primary key) -> dict; an odd count: ProtocolError."""
     if len(items) % 2:
         raise ProtocolError("%d items do not form name/value pairs" % len(items))
+    return _pairs_dict(items)
+
+
+def _pairs_dict(items: List[bytes]) -> Dict[bytes, bytes]:
+    """[name, value, name, value...] (an even count) -> dict; last wins."""
     result: Dict[bytes, bytes] = {}
     i = 0
     n = len(items)
