@@ -54,6 +54,9 @@ from typing import Dict, Final, List, Optional, Set, Tuple, final
 from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.ere import EREError, compile_ere
+from kt.server.journal import (
+    OP_CLEAR, OP_REMOVE, OP_SET, SYNC_NONE, Journal, encode, read_journal,
+)
 from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
 __all__ = [
@@ -206,6 +209,7 @@ def _fract_units(fract: float) -> int:
 
 _I64: Final = struct.Struct(">q")
 _I64x2: Final = struct.Struct(">qq")
+_U64: Final = struct.Struct(">Q")
 
 
 # ---------------------------------------------------------------------------
@@ -503,6 +507,9 @@ class Database:
     _score: int
     _lock: threading.Lock
     _dirty: bool
+    #: The mutation journal of a file database (kt.server.journal), once open.
+    journal: Optional[Journal]
+    _snapshot_size: int
 
     def __init__(self, path: str, type_: int, file: Optional[str] = None,
                  options: Optional[Dict[str, str]] = None) -> None:
@@ -518,6 +525,8 @@ class Database:
         self._score = 0
         self._lock = threading.Lock()
         self._dirty = False
+        self.journal = None
+        self._snapshot_size = 0
 
     # -- internals (the caller holds the lock) ---------------------------------
 
@@ -549,12 +558,18 @@ class Database:
         elif self.xts:
             self.xts.pop(key, None)
         self._dirty = True
+        journal = self.journal
+        if journal is not None:
+            journal.append(encode(OP_SET, [key, value, _U64.pack(xt)]))
 
     def _delete(self, key: bytes) -> None:
         self.records.pop(key)
         if self.xts:
             self.xts.pop(key, None)
         self._dirty = True
+        journal = self.journal
+        if journal is not None:
+            journal.append(encode(OP_REMOVE, [key]))
 
     def _tick(self, score: int, now: int) -> None:
         """Account an operation; purge some expired records now and then."""
@@ -836,7 +851,7 @@ class Database:
             records = self.records
             for i in range(start, end):
                 xt = xts[i]
-                if xt > XT_MAX and not self.xts:
+                if xt > XT_MAX and not self.xts and self.journal is None:
                     records.put(keys[i], values[i])
                 else:
                     self._store(keys[i], values[i], absolute_xt(xt, now))
@@ -913,6 +928,8 @@ class Database:
             self._heap = []
             self._score = 0
             self._dirty = True
+            if self.journal is not None:
+                self.journal.append(encode(OP_CLEAR, []))
 
     def vacuum(self, step: int = 0) -> int:
         """Purge expired records: all of them when ``step`` <= 1, else up
@@ -959,13 +976,53 @@ class Database:
             xts = self.xts
             items = [(k, data[k], xts.get(k, XT_MAX)) for k in self.records.live_keys()]
             self._dirty = False
+            mark = self.journal.mark() if self.journal is not None else 0
         try:
-            save_records(file, self.type, items, hard)
+            self._snapshot_size = save_records(file, self.type, items, hard)
+            with self._lock:
+                if self.journal is not None:
+                    # The snapshot holds every record before the mark.
+                    self.journal.drop_before(mark)
         except OSError as exc:
             with self._lock:
                 self._dirty = True
             raise DBError(E_SYSTEM, "writing %s failed: %s" % (file, exc)) from None
         return True
+
+    def sync_journal(self) -> None:
+        """fsync the journal's latest records (``-asi``, shutdown)."""
+        with self._lock:
+            if self.journal is not None:
+                self.journal.sync()
+
+    def compaction_due(self) -> bool:
+        """Whether the journal has outgrown the snapshot (then
+        ``synchronize`` folds it in)."""
+        journal = self.journal
+        return journal is not None and journal.due(self._snapshot_size)
+
+    def close_journal(self) -> None:
+        with self._lock:
+            if self.journal is not None:
+                self.journal.close()
+                self.journal = None
+
+    def replay(self, records: List[Tuple[int, List[bytes]]]) -> None:
+        """Apply journal records (kt.server.journal) read at startup."""
+        with self._lock:
+            for op, fields in records:
+                if op == OP_SET and len(fields) == 3 and len(fields[2]) == 8:
+                    self._store(fields[0], fields[1], _U64.unpack(fields[2])[0])
+                elif op == OP_REMOVE and len(fields) == 1:
+                    if fields[0] in self.records.data:
+                        self._delete(fields[0])
+                elif op == OP_CLEAR:
+                    self.records.clear()
+                    self.xts = {}
+                    self._heap = []
+                else:
+                    raise DBError(E_BROKEN, "%s.journal: an unknown record (op %d)"
+                                  % (self.file, op))
 
     @property
     def dirty(self) -> bool:
@@ -1274,11 +1331,16 @@ class Cursor:
             return self._record(_SCORE_WRITE, True, True)
 
 
-def open_database(spec: str, directory: Optional[str] = None) -> Database:
+def open_database(spec: str, directory: Optional[str] = None,
+                  sync_mode: int = SYNC_NONE) -> Database:
     """Open (creating or loading its file) the database a ktserver-style
     argument names.  Relative file paths are resolved against
     ``directory`` (default: the current directory).  Raises ValueError for
-    an unknown type and DBError when the file cannot be read or created."""
+    an unknown type and DBError when the file cannot be read or created.
+
+    A file database replays its journal (``FILE.journal``, see
+    kt.server.journal) over its snapshot, folds it into the snapshot, and
+    journals every later change in ``sync_mode``."""
     parsed = parse_db_spec(spec)
     file: Optional[str] = None
     if parsed.kind >= TYPE_HASH:
@@ -1304,4 +1366,32 @@ def open_database(spec: str, directory: Optional[str] = None) -> Database:
                 save_records(file, parsed.kind, [], False)
             except OSError as exc:
                 raise DBError(E_SYSTEM, "creating %s failed: %s" % (file, exc)) from None
+        _open_journal(db, file, sync_mode)
     return db
+
+
+#: Warnings of the last ``open_database`` calls (a torn journal record),
+#: for the server to log.
+open_warnings: List[str] = []
+
+
+def _open_journal(db: Database, file: str, sync_mode: int) -> None:
+    path = file + ".journal"
+    try:
+        db._snapshot_size = os.path.getsize(file)
+        records, warning = read_journal(path)
+    except OSError as exc:
+        raise DBError(E_SYSTEM, "reading %s failed: %s" % (path, exc)) from None
+    except SnapshotError as exc:
+        raise DBError(E_BROKEN, str(exc)) from None
+    if warning is not None:
+        open_warnings.append(warning)
+    try:
+        if records or warning is not None:
+            db.replay(records)
+            db._snapshot_size = save_records(file, db.type, db.items(), True)
+            os.remove(path)
+        db.journal = Journal(path, sync_mode)
+    except OSError as exc:
+        raise DBError(E_SYSTEM, "writing %s failed: %s" % (path, exc)) from None
+    db._dirty = False
