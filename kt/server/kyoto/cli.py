@@ -20,9 +20,9 @@ Databases are ktserver's (``*`` ``%`` ``:`` ``-`` ``+`` ``x.kch`` ``x.kct``
 ``x.kcd`` ``x.kcf``, options after ``#``); with none, ``:`` as ktserver.
 Every change to a file database is appended to its journal
 (kt.server.journal) before the reply is sent, so it survives the death of
-the process; ``-oas`` also fsyncs the journal before each reply (survives
-power loss), ``-asi SEC`` fsyncs it and writes the snapshot every SEC
-seconds (``-ash``: snapshots with fsync).  The journal is folded into the
+the process, and the journal is fsynced every second; ``-oas`` fsyncs it
+before each reply instead (survives power loss); ``-asi SEC`` also writes
+the snapshot every SEC seconds (``-ash``: with fsync).  The journal is folded into the
 snapshot when it outgrows it and when SIGTERM or SIGINT stop the server
 (which then exits 0).  See docs/server-kyoto.md.
 """
@@ -36,7 +36,7 @@ from typing import List, Optional
 
 from kt.server.kyoto.engine import KyotoEngine
 from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
-from kt.server.journal import SYNC_ALWAYS, SYNC_NONE
+from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
 from kt.server.kyoto.storage import Database, DBError, open_database, open_warnings
 from kt.server.log import Logger
 from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
@@ -177,7 +177,7 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     refusal = refuse_lua(opts.script, "kyoto") if opts.script is not None else None
     if refusal is not None:
         return _fail(logger, refusal)
-    dbs = _open_all(opts.databases, logger, SYNC_ALWAYS if opts.sync_always else SYNC_NONE)
+    dbs = _open_all(opts.databases, logger, SYNC_ALWAYS if opts.sync_always else SYNC_SECOND)
     if dbs is None:
         return 1
     engine = KyotoEngine(dbs, logger, None, opts.threads)
@@ -221,8 +221,10 @@ def _autosync(dbs: List[Database], logger: Logger, hard: bool) -> None:
 
 
 def _compact(dbs: List[Database], logger: Logger) -> None:
-    """Fold a journal that outgrew its snapshot into the snapshot."""
+    """Every second: fsync the journals; fold one that outgrew its
+    snapshot into the snapshot."""
     for db in dbs:
+        db.sync_journal()
         if db.compaction_due():
             logger.info("compacting the journal of %s" % db.path)
             _sync_all([db], logger, False, False)
