@@ -75,6 +75,7 @@ class Journal:
     size: int
     unsynced: bool
     _fd: int
+    _batch: Optional[List[bytes]]
 
     def __init__(self, path: str, mode: int) -> None:
         self.path = path
@@ -82,9 +83,26 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.size = os.fstat(self._fd).st_size
         self.unsynced = False
+        self._batch = None
+
+    def begin(self) -> None:
+        """Hold the records of a bulk operation until ``end`` writes them
+        at once (one write, one fsync)."""
+        if self._batch is None:
+            self._batch = []
+
+    def end(self) -> None:
+        batch = self._batch
+        self._batch = None
+        if batch:
+            self.append(b"".join(batch))
 
     def append(self, record: bytes) -> None:
         """Write ``record`` (from ``encode``) to the file; fsync in SYNC_ALWAYS."""
+        batch = self._batch
+        if batch is not None:
+            batch.append(record)
+            return
         view = memoryview(record)
         while view:
             done = os.write(self._fd, view)

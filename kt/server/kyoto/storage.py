@@ -849,52 +849,67 @@ class Database:
         now = int(time.time())
         with self._lock:
             records = self.records
-            for i in range(start, end):
-                xt = xts[i]
-                if xt > XT_MAX and not self.xts and self.journal is None:
-                    records.put(keys[i], values[i])
-                else:
-                    self._store(keys[i], values[i], absolute_xt(xt, now))
+            journal = self.journal
+            if journal is not None:
+                journal.begin()
+            try:
+                for i in range(start, end):
+                    xt = xts[i]
+                    if xt > XT_MAX and not self.xts and journal is None:
+                        records.put(keys[i], values[i])
+                    else:
+                        self._store(keys[i], values[i], absolute_xt(xt, now))
+            finally:
+                if journal is not None:
+                    journal.end()
             self._dirty = True
             self._tick(_SCORE_WRITE * (end - start), now)
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
         removed (expired ones are purged without counting)."""
+        return self._discard(keys, start, end, _SCORE_WRITE * (end - start))
+
+    def _discard(self, keys: List[bytes], start: int, end: int, score: int) -> int:
         now = int(time.time())
         hits = 0
         with self._lock:
             data = self.records.data
-            for i in range(start, end):
-                key = keys[i]
-                if key in data:
-                    if self._visible(key, now) is not None:
-                        hits += 1
-                    self._delete(key)
-            self._tick(_SCORE_WRITE * (end - start), now)
+            journal = self.journal
+            if journal is not None:
+                journal.begin()
+            try:
+                for i in range(start, end):
+                    key = keys[i]
+                    if key in data:
+                        if self._visible(key, now) is not None:
+                            hits += 1
+                        self._delete(key)
+            finally:
+                if journal is not None:
+                    journal.end()
+            self._tick(score, now)
         return hits
 
     def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX) -> int:
         now = int(time.time())
         axt = absolute_xt(xt, now)
         with self._lock:
-            for key, value in items:
-                self._store(key, value, axt)
+            journal = self.journal
+            if journal is not None:
+                journal.begin()
+            try:
+                for key, value in items:
+                    self._store(key, value, axt)
+            finally:
+                if journal is not None:
+                    journal.end()
             self._tick(_SCORE_WRITE, now)
         return len(items)
 
     def remove_bulk(self, keys: List[bytes]) -> int:
-        now = int(time.time())
-        hits = 0
-        with self._lock:
-            data = self.records.data
-            for key in keys:
-                if key in data:
-                    if self._visible(key, now) is not None:
-                        hits += 1
-                    self._delete(key)
-            self._tick(_SCORE_WRITE, now)
-        return hits
+        """Remove ``keys``; returns how many visible records were removed."""
+        return self._discard(keys, 0, len(keys), _SCORE_WRITE)
 
     def get_bulk(self, keys: List[bytes]) -> Dict[bytes, bytes]:
         now = int(time.time())

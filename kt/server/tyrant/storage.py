@@ -485,17 +485,15 @@ class Database:
                 return None
             value = self.get(args[0])
             return None if value is None else [value]
-        if name == b"putlist":
-            i = 0
-            while i + 1 < argc:
-                if not self.put(args[i], args[i + 1]):
-                    return None
-                i += 2
-            return []
-        if name == b"outlist":
-            for key in args:
-                self.out_all(key)
-            return []
+        if name == b"putlist" or name == b"outlist":
+            journal = self.journal
+            if journal is not None:
+                journal.begin()  # one write (and fsync) for the list
+            try:
+                return self._putlist(args) if name == b"putlist" else self._outlist(args)
+            finally:
+                if journal is not None:
+                    journal.end()
         if name == b"getlist":
             result: List[bytes] = []
             for key in args:
@@ -530,6 +528,19 @@ class Database:
         if name == b"defrag" or name == b"cacheclear":
             return [] if self.supports_defrag() else None
         return None
+
+    def _putlist(self, args: List[bytes]) -> Optional[List[bytes]]:
+        i = 0
+        while i + 1 < len(args):
+            if not self.put(args[i], args[i + 1]):
+                return None
+            i += 2
+        return []
+
+    def _outlist(self, args: List[bytes]) -> Optional[List[bytes]]:
+        for key in args:
+            self.out_all(key)
+        return []
 
     def _getpart(self, args: List[bytes]) -> Optional[List[bytes]]:
         if not args:
