@@ -359,6 +359,9 @@ class Database:
         raise NotImplementedError
 
     def putshl(self, key: bytes, value: bytes, width: int) -> bool:
+        if width < 0:  # crashes ttserver 1.1.41: refused here
+            self.ecode = TCEINVALID
+            return False
         old = self.get(key)
         if old is None:
             return self.put(key, value)

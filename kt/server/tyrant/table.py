@@ -740,8 +740,10 @@ class TableDatabase(Database):
                 index.add(pk, value)
 
     def store(self, pk: bytes, cols: Columns, mode: int) -> bool:
-        """tctdbput / putkeep / putcat (mode 0 / 1 / 2)."""
-        if b"" in cols:
+        """tctdbput / putkeep / putcat (mode 0 / 1 / 2).  An empty primary
+        key (misc put) and an empty value in a q-gram indexed column are
+        refused: both crash ttserver 1.1.41."""
+        if b"" in cols or not pk or self._empty_qgram(cols):
             self.ecode = TCEINVALID
             return False
         old = self.records.get(pk)
@@ -764,6 +766,12 @@ class TableDatabase(Database):
         self._changed(pk)
         return True
 
+    def _empty_qgram(self, cols: Columns) -> bool:
+        for name, index in self.indexes.items():
+            if index.type_code == tb.INDEX_QGRAM and cols.get(name) == b"":
+                return True
+        return False
+
     def put(self, key: bytes, value: bytes) -> bool:
         return self.store(self._pk(key), split_columns(value), 0)
 
@@ -774,6 +782,9 @@ class TableDatabase(Database):
         return self.store(self._pk(key), split_columns(value), 2)
 
     def putshl(self, key: bytes, value: bytes, width: int) -> bool:
+        if width < 0:  # crashes ttserver 1.1.41: refused here
+            self.ecode = TCEINVALID
+            return False
         old = self.records.get(key)
         if old is None:
             return self.put(key, value)
@@ -905,8 +916,8 @@ class TableDatabase(Database):
         if base == tb.INDEX_OPTIMIZE:
             return column in self.indexes
         factory = _INDEX_CLASSES.get(base)
-        if factory is None:
-            return False
+        if factory is None or (not column and base == tb.INDEX_QGRAM):
+            return False  # a q-gram index of the primary key crashes ttserver
         if column in self.indexes and keep:
             self.ecode = TCEKEEP
             return False
