@@ -4,6 +4,10 @@ side by side with the real ttserver (when installed), in one run.
     python bench/server_tyrant.py            # about a minute
     python bench/server_tyrant.py --quick    # shorter measurements
     python bench/server_tyrant.py --no-real  # built-in server only
+    python bench/server_tyrant.py --db bench.tch [--oas]
+                                             # get/put on a file database
+                                             # (journalled; --oas: fsync per
+                                             # write, built-in server only)
 
 Workloads (values of 100 bytes, on-memory hash ``*`` unless noted):
   get / put            one record per request, 1 and 8 connections
@@ -97,6 +101,13 @@ def _search_workloads(port: int, seconds: float) -> Dict[str, float]:
     return out
 
 
+def _kv_db() -> str:
+    """The database of the get/put workloads (``--db SPEC``, default ``*``)."""
+    if "--db" in sys.argv:
+        return sys.argv[sys.argv.index("--db") + 1]
+    return "*"
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     seconds = 0.6 if quick else 1.5
@@ -106,6 +117,8 @@ def main() -> None:
     for build, path in builds():
         env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=build)
         cmd = [sys.executable, "-m", "kt.server", "tyrant", "-host", "127.0.0.1", "-port", "0"]
+        if "--oas" in sys.argv:
+            cmd.append("-oas")
         print("measuring the built-in server (%s build)..." % build, file=sys.stderr, flush=True)
         columns.append(("built-in " + build, _measure_builtin(cmd, env, seconds)))
     real = shutil.which("ttserver") if "--no-real" not in sys.argv else None
@@ -132,7 +145,7 @@ def _measure_builtin(cmd: List[str], env: Dict[str, str], seconds: float) -> Dic
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        target = start_server(cmd + ["*"], env, None, workdir)
+        target = start_server(cmd + [_kv_db()], env, None, workdir)
         try:
             results.update(_kv_workloads(target[1], seconds))
         finally:
@@ -151,7 +164,7 @@ def _measure_real(path: str, seconds: float) -> Dict[str, float]:
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        for db, fn in (("*", _kv_workloads), ("t.tct", _search_workloads)):
+        for db, fn in ((_kv_db(), _kv_workloads), ("t.tct", _search_workloads)):
             port = free_port()
             cmd = [path, "-host", "127.0.0.1", "-port", str(port), "-log",
                    os.path.join(workdir, "log"), db]

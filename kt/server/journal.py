@@ -35,7 +35,7 @@ from typing import Final, List, Optional, Tuple
 
 from kt.server.snapshot import SnapshotError
 
-__all__ = ["Journal", "read_journal", "encode", "OP_SET", "OP_REMOVE", "OP_CLEAR", "OP_META",
+__all__ = ["Journal", "Batch", "read_journal", "encode", "OP_SET", "OP_REMOVE", "OP_CLEAR", "OP_META",
            "SYNC_NONE", "SYNC_SECOND", "SYNC_ALWAYS", "MIN_COMPACT_SIZE"]
 
 OP_SET: Final = 1     # key, state (the storage's own encoding)
@@ -160,6 +160,22 @@ class Journal:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+class Batch:
+    """``with Batch(journal):`` around a bulk operation: its records go
+    out in one write (and one fsync) at the end; nothing for None."""
+
+    def __init__(self, journal: Optional[Journal]) -> None:
+        self.journal = journal
+
+    def __enter__(self) -> None:
+        if self.journal is not None:
+            self.journal.begin()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.journal is not None:
+            self.journal.end()
 
 
 def read_journal(path: str) -> Tuple[List[Tuple[int, List[bytes]]], Optional[str]]:

@@ -88,77 +88,53 @@ class Writer:
             else:
                 self.tt.synchronize()
         choice = self.rng.random()
-        if self.kind == "kyoto":
-            self.kyoto_step(choice)
-        elif self.table:
+        if self.table:
             self.table_step(choice)
         else:
-            self.tyrant_step(choice)
+            self.kv_step(choice)
 
     def _write(self, keys: List[bytes], action: Callable[[], None]) -> None:
         self.uncertain = set(keys)
         action()
         self.uncertain = set()
 
-    def kyoto_step(self, choice: float) -> None:
+    def kv_step(self, choice: float) -> None:
+        """set (KT: some with an expiration time), set_bulk, remove,
+        remove_bulk, incr; KT also cas."""
         key = self.key()
-        kt = self.kt
+        client = self.kt if self.kind == "kyoto" else self.tt
         exp = self.expected
         if choice < 0.4:
             value = self.value()
-            xt = 3600 if choice < 0.1 else None
-            self._write([key], lambda: kt.set(key, value, expire_time=xt))
+            if self.kind == "kyoto" and choice < 0.1:
+                self._write([key], lambda: self.kt.set(key, value, expire_time=3600))
+            else:
+                self._write([key], lambda: client.set(key, value))
             exp[key] = value
         elif choice < 0.55:
             items = {self.key(): self.value() for _ in range(self.rng.randrange(1, 20))}
-            self._write(list(items), lambda: kt.set_bulk(items))
+            self._write(list(items), lambda: client.set_bulk(items))
             exp.update(items)
         elif choice < 0.7:
-            self._write([key], lambda: kt.remove(key))
+            self._write([key], lambda: client.remove(key))
             exp[key] = None
         elif choice < 0.8:
             keys = [self.key() for _ in range(5)]
-            self._write(keys, lambda: kt.remove_bulk(keys))
+            self._write(keys, lambda: client.remove_bulk(keys))
             for k in keys:
                 exp[k] = None
-        elif choice < 0.9:
+        elif choice < 0.9 or self.kind != "kyoto":
             ckey = b"c%d" % self.rng.randrange(5)
             result: List[int] = []
-            self._write([ckey], lambda: result.append(kt.incr(ckey, self.rng.randrange(1, 9))))
-            exp[ckey] = struct.pack(">q", result[0])
+            self._write([ckey], lambda: result.append(client.incr(ckey, self.rng.randrange(1, 9))))
+            exp[ckey] = struct.pack(">q" if self.kind == "kyoto" else "<i", result[0])
         else:
             old = exp.get(key)
             new = self.value()
             ok: List[bool] = []
-            self._write([key], lambda: ok.append(kt.cas(key, old, new)))
+            self._write([key], lambda: ok.append(self.kt.cas(key, old, new)))
             if ok[0]:
                 exp[key] = new
-
-    def tyrant_step(self, choice: float) -> None:
-        key = self.key()
-        tt = self.tt
-        exp = self.expected
-        if choice < 0.45:
-            value = self.value()
-            self._write([key], lambda: tt.set(key, value))
-            exp[key] = value
-        elif choice < 0.6:
-            items = {self.key(): self.value() for _ in range(self.rng.randrange(1, 20))}
-            self._write(list(items), lambda: tt.set_bulk(items))
-            exp.update(items)
-        elif choice < 0.75:
-            self._write([key], lambda: tt.remove(key))
-            exp[key] = None
-        elif choice < 0.85:
-            keys = [self.key() for _ in range(5)]
-            self._write(keys, lambda: tt.remove_bulk(keys))
-            for k in keys:
-                exp[k] = None
-        else:
-            ckey = b"c%d" % self.rng.randrange(5)
-            result: List[int] = []
-            self._write([ckey], lambda: result.append(tt.incr(ckey, self.rng.randrange(1, 9))))
-            exp[ckey] = struct.pack("<i", result[0])
 
     def table_step(self, choice: float) -> None:
         key = self.key()

@@ -206,12 +206,7 @@ def test_tt_journal_replays_every_kind(tmp_path: "os.PathLike[str]", name: str) 
 
 def _keys(db: tts.Database) -> List[bytes]:
     db.iterinit()
-    keys: List[bytes] = []
-    while True:
-        key = db.iternext()
-        if key is None:
-            return keys
-        keys.append(key)
+    return list(iter(db.iternext, None))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kind,name", [("kyoto", "bad.kct"), ("tyrant", "bad.tct")])

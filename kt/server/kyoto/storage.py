@@ -55,7 +55,7 @@ from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.ere import EREError, compile_ere
 from kt.server.journal import (
-    OP_CLEAR, OP_REMOVE, OP_SET, SYNC_NONE, Journal, encode, read_journal,
+    OP_CLEAR, OP_REMOVE, OP_SET, SYNC_NONE, Batch, Journal, encode, read_journal,
 )
 from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
@@ -846,24 +846,23 @@ class Database:
         """Set ``keys[i]`` to ``values[i]`` with expiration ``xts[i]`` (Kyoto
         Tycoon's reading of xt) for i in [start, end), under one lock (the
         binary set_bulk's hot path)."""
+        self._store_range(keys, values, xts, start, end, _SCORE_WRITE * (end - start))
+
+    def _store_range(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
+                     end: int, score: int) -> None:
         now = int(time.time())
         with self._lock:
             records = self.records
             journal = self.journal
-            if journal is not None:
-                journal.begin()
-            try:
+            with Batch(journal):
                 for i in range(start, end):
                     xt = xts[i]
                     if xt > XT_MAX and not self.xts and journal is None:
                         records.put(keys[i], values[i])
                     else:
                         self._store(keys[i], values[i], absolute_xt(xt, now))
-            finally:
-                if journal is not None:
-                    journal.end()
             self._dirty = True
-            self._tick(_SCORE_WRITE * (end - start), now)
+            self._tick(score, now)
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
@@ -875,37 +874,21 @@ class Database:
         hits = 0
         with self._lock:
             data = self.records.data
-            journal = self.journal
-            if journal is not None:
-                journal.begin()
-            try:
+            with Batch(self.journal):
                 for i in range(start, end):
                     key = keys[i]
                     if key in data:
                         if self._visible(key, now) is not None:
                             hits += 1
                         self._delete(key)
-            finally:
-                if journal is not None:
-                    journal.end()
             self._tick(score, now)
         return hits
 
     def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX) -> int:
-        now = int(time.time())
-        axt = absolute_xt(xt, now)
-        with self._lock:
-            journal = self.journal
-            if journal is not None:
-                journal.begin()
-            try:
-                for key, value in items:
-                    self._store(key, value, axt)
-            finally:
-                if journal is not None:
-                    journal.end()
-            self._tick(_SCORE_WRITE, now)
-        return len(items)
+        n = len(items)
+        self._store_range([k for k, _ in items], [v for _, v in items], [xt] * n, 0, n,
+                          _SCORE_WRITE)
+        return n
 
     def remove_bulk(self, keys: List[bytes]) -> int:
         """Remove ``keys``; returns how many visible records were removed."""

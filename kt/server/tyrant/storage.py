@@ -50,7 +50,7 @@ from kt.server.ere import compile_tc_regex
 from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.journal import (
-    OP_CLEAR, OP_META, OP_REMOVE, OP_SET, SYNC_NONE, Journal, encode, read_journal,
+    OP_CLEAR, OP_META, OP_REMOVE, OP_SET, SYNC_NONE, Batch, Journal, encode, read_journal,
 )
 from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
@@ -489,14 +489,8 @@ class Database:
             value = self.get(args[0])
             return None if value is None else [value]
         if name == b"putlist" or name == b"outlist":
-            journal = self.journal
-            if journal is not None:
-                journal.begin()  # one write (and fsync) for the list
-            try:
+            with Batch(self.journal):  # one write (and fsync) for the list
                 return self._putlist(args) if name == b"putlist" else self._outlist(args)
-            finally:
-                if journal is not None:
-                    journal.end()
         if name == b"getlist":
             result: List[bytes] = []
             for key in args:
@@ -1264,14 +1258,7 @@ class FixedDatabase(Database):
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
         if name == b"range":
             return self.range_records(args)
-        if name == b"putlist":
-            i = 0
-            while i + 1 < len(args):
-                if not self.put(args[i], args[i + 1]):
-                    return None
-                i += 2
-            return []
-        # outlist and getlist skip missing records but fail on a key that
+        # putlist is the base class's; outlist and getlist skip missing records but fail on a key that
         # names no valid id (tcfdb's "invalid" error).
         if name == b"outlist":
             for key in args:
