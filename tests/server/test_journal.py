@@ -230,3 +230,33 @@ def test_servers_refuse_a_damaged_journal_clearly(tmp_path: "os.PathLike[str]", 
     assert proc.returncode == 1
     assert "Traceback" not in err
     assert name + ".journal" in err and "offset 0" in err and "damaged" in err
+
+
+def test_kt_concurrent_snapshots_lose_nothing(tmp_path: "os.PathLike[str]") -> None:
+    """Snapshots from several threads while another writes: one at a time,
+    each forgetting only the journal records it holds."""
+    import threading
+
+    path = os.path.join(str(tmp_path), "a.kch")
+    db = open_database(path)
+    stop = threading.Event()
+
+    def snapshots() -> None:
+        while not stop.is_set():
+            db.synchronize()
+
+    threads = [threading.Thread(target=snapshots) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(3000):
+            db.set(b"k%d" % (i % 200), b"v%d" % i)
+            if i % 7 == 0:
+                db.remove(b"k%d" % ((i * 3) % 200))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert db.journal is not None
+    db.journal.close()  # death
+    assert open_database(path).items() == db.items()

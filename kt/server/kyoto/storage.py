@@ -510,6 +510,7 @@ class Database:
     #: The mutation journal of a file database (kt.server.journal), once open.
     journal: Optional[Journal]
     _snapshot_size: int
+    _sync_lock: threading.Lock
 
     def __init__(self, path: str, type_: int, file: Optional[str] = None,
                  options: Optional[Dict[str, str]] = None) -> None:
@@ -527,6 +528,7 @@ class Database:
         self._dirty = False
         self.journal = None
         self._snapshot_size = 0
+        self._sync_lock = threading.Lock()  # one snapshot at a time
 
     # -- internals (the caller holds the lock) ---------------------------------
 
@@ -969,6 +971,11 @@ class Database:
         file = self.file
         if file is None:
             return True
+        with self._sync_lock:
+            self._write_snapshot(file, hard)
+        return True
+
+    def _write_snapshot(self, file: str, hard: bool) -> None:
         with self._lock:
             data = self.records.data
             xts = self.xts
@@ -985,7 +992,6 @@ class Database:
             with self._lock:
                 self._dirty = True
             raise DBError(E_SYSTEM, "writing %s failed: %s" % (file, exc)) from None
-        return True
 
     def sync_journal(self) -> None:
         """fsync the journal's latest records (``-asi``, shutdown)."""
