@@ -854,17 +854,25 @@ class Database:
                      end: int, score: int) -> None:
         now = int(time.time())
         with self._lock:
-            records = self.records
             journal = self.journal
-            with Batch(journal):
-                for i in range(start, end):
-                    xt = xts[i]
-                    if xt > XT_MAX and not self.xts and journal is None:
-                        records.put(keys[i], values[i])
-                    else:
-                        self._store(keys[i], values[i], absolute_xt(xt, now))
+            if journal is None:
+                self._put_range(keys, values, xts, start, end, now)
+            else:
+                with Batch(journal):
+                    self._put_range(keys, values, xts, start, end, now)
             self._dirty = True
             self._tick(score, now)
+
+    def _put_range(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
+                   end: int, now: int) -> None:
+        records = self.records
+        fast = self.journal is None
+        for i in range(start, end):
+            xt = xts[i]
+            if xt > XT_MAX and fast and not self.xts:
+                records.put(keys[i], values[i])
+            else:
+                self._store(keys[i], values[i], absolute_xt(xt, now))
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
@@ -873,17 +881,25 @@ class Database:
 
     def _discard(self, keys: List[bytes], start: int, end: int, score: int) -> int:
         now = int(time.time())
-        hits = 0
         with self._lock:
-            data = self.records.data
-            with Batch(self.journal):
-                for i in range(start, end):
-                    key = keys[i]
-                    if key in data:
-                        if self._visible(key, now) is not None:
-                            hits += 1
-                        self._delete(key)
+            journal = self.journal
+            if journal is None:
+                hits = self._remove_range(keys, start, end, now)
+            else:
+                with Batch(journal):
+                    hits = self._remove_range(keys, start, end, now)
             self._tick(score, now)
+        return hits
+
+    def _remove_range(self, keys: List[bytes], start: int, end: int, now: int) -> int:
+        hits = 0
+        data = self.records.data
+        for i in range(start, end):
+            key = keys[i]
+            if key in data:
+                if self._visible(key, now) is not None:
+                    hits += 1
+                self._delete(key)
         return hits
 
     def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX) -> int:

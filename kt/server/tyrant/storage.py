@@ -625,7 +625,9 @@ class HashDatabase(Database):
     # The hot path: keep these small.
     def put(self, key: bytes, value: bytes) -> bool:
         self.records[key] = value
-        self._changed(key)
+        self.dirty += 1
+        if self.journal is not None:
+            self.journal.append(encode(OP_SET, [key, value]))
         return True
 
     def putkeep(self, key: bytes, value: bytes) -> bool:
