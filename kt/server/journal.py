@@ -103,10 +103,11 @@ class Journal:
         if batch is not None:
             batch.append(record)
             return
-        view = memoryview(record)
-        while view:
-            done = os.write(self._fd, view)
-            view = view[done:]
+        done = os.write(self._fd, record)
+        if done < len(record):  # rare: the rest, piece by piece
+            view = memoryview(record)[done:]
+            while view:
+                view = view[os.write(self._fd, view):]
         self.size += len(record)
         if self.mode == SYNC_ALWAYS:
             os.fsync(self._fd)

@@ -855,7 +855,7 @@ class Database:
         now = int(time.time())
         with self._lock:
             journal = self.journal
-            if journal is None:
+            if journal is None or end - start == 1:
                 self._put_range(keys, values, xts, start, end, now)
             else:
                 with Batch(journal):
@@ -883,7 +883,7 @@ class Database:
         now = int(time.time())
         with self._lock:
             journal = self.journal
-            if journal is None:
+            if journal is None or end - start == 1:
                 hits = self._remove_range(keys, start, end, now)
             else:
                 with Batch(journal):
