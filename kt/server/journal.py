@@ -33,7 +33,7 @@ import os
 import struct
 from typing import Final, List, Optional, Tuple
 
-from kt.server.snapshot import SnapshotError
+from kt.server.snapshot import SnapshotError, _fsync_directory
 
 __all__ = ["Journal", "Batch", "read_journal", "encode", "OP_SET", "OP_REMOVE", "OP_CLEAR", "OP_META",
            "SYNC_NONE", "SYNC_SECOND", "SYNC_ALWAYS", "MIN_COMPACT_SIZE"]
@@ -144,6 +144,7 @@ class Journal:
             os.close(fd)
             raise
         os.replace(tmp, self.path)
+        _fsync_directory(self.path)
         os.close(self._fd)
         self._fd = fd
         os.lseek(fd, 0, os.SEEK_END)

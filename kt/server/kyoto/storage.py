@@ -999,7 +999,9 @@ class Database:
             self._dirty = False
             mark = self.journal.mark() if self.journal is not None else 0
         try:
-            self._snapshot_size = save_records(file, self.type, items, hard)
+            # A journal is emptied below: the snapshot must be on the device.
+            self._snapshot_size = save_records(file, self.type, items,
+                                               hard or self.journal is not None)
             with self._lock:
                 if self.journal is not None:
                     # The snapshot holds every record before the mark.
