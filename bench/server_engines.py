@@ -5,7 +5,8 @@ and the compiled build side by side, in one run.
     python bench/server_engines.py --quick
 
 Pre-encoded binary requests (keys of 10 bytes, values of 100 bytes, an
-on-memory database) are fed to one session of each engine
+on-memory database; set and put also on a file database, whose journal
+write is part of the figure) are fed to one session of each engine
 (kt.server.kyoto.engine, kt.server.tyrant.engine) through ``process``, the
 call the connection loop makes.  Figures are requests per second of CPU
 time (``time.process_time``), so that other load on a shared machine
@@ -16,7 +17,10 @@ bench/server_tyrant.py), whose wall-clock figures it cannot isolate.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -66,11 +70,18 @@ def _worker(seconds: float) -> Dict[str, float]:
     out["kyoto get"] = _rate(kt, [kb.encode_get_bulk([k]) for k in keys], seconds)
     out["kyoto get_bulk 100"] = _rate(
         kt, [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)], seconds)
+    tmp = tempfile.mkdtemp(prefix="kt-bench-engines-")
+    ktf = KyotoEngine([open_kyoto(os.path.join(tmp, "b.kch"))], logger).session("bench")
+    out["kyoto set (file .kch)"] = _rate(
+        ktf, [kb.encode_set_bulk([(k, VALUE)]) for k in keys], seconds)
     tt = TyrantEngine(open_tyrant("*"), logger).session("bench")
     out["tyrant put"] = _rate(tt, [tb.encode_put(k, VALUE) for k in keys], seconds)
+    ttf = TyrantEngine(open_tyrant(os.path.join(tmp, "b.tch")), logger).session("bench")
+    out["tyrant put (file .tch)"] = _rate(ttf, [tb.encode_put(k, VALUE) for k in keys], seconds)
     out["tyrant get"] = _rate(tt, [tb.encode_get(k) for k in keys], seconds)
     out["tyrant mget 100"] = _rate(
         tt, [tb.encode_mget(keys[i:i + 100]) for i in range(0, NKEYS, 100)], seconds)
+    shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -4,6 +4,9 @@ side by side with the real ktserver (when installed), in one run.
     python bench/server_kyoto.py            # about a minute
     python bench/server_kyoto.py --quick    # shorter measurements
     python bench/server_kyoto.py --no-real  # built-in server only
+    python bench/server_kyoto.py --db bench.kch [--oas]
+                                            # a file database (journalled;
+                                            # --oas: fsync per write)
 
 Workloads (binary protocol, keys of 10 bytes, values of 100 bytes, cache
 hash database ``*``):
@@ -74,17 +77,25 @@ def _features(port: int) -> bytes:
     return dict(resp.rpc_pairs()).get(b"conf_kt_features", b"")  # type: ignore[attr-defined]
 
 
+def _db_args() -> List[str]:
+    """The database (``--db SPEC``, default ``*``) and ``-oas`` when asked."""
+    args = ["-oas"] if "--oas" in sys.argv else []
+    if "--db" in sys.argv:
+        return args + [sys.argv[sys.argv.index("--db") + 1]]
+    return args + ["*"]
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     seconds = 0.6 if quick else 1.5
     columns: List[Tuple[str, Dict[str, float]]] = []
-    for build, cmd, env in builtin_servers("kyoto", ["-lz", "*"]):
+    for build, cmd, env in builtin_servers("kyoto", ["-lz", *_db_args()]):
         columns.append(("built-in " + build, _measure(cmd, env, None, build, seconds)))
     real = shutil.which("ktserver") if "--no-real" not in sys.argv else None
     if real:
         print("measuring ktserver (%s)..." % real, file=sys.stderr, flush=True)
         port = free_port(KT_PORT_MAX)
-        cmd = [real, "-host", "127.0.0.1", "-port", str(port), "-lz", "*"]
+        cmd = [real, "-host", "127.0.0.1", "-port", str(port), "-lz", *_db_args()]
         columns.append(("ktserver", _measure(cmd, dict(os.environ), port, None, seconds)))
     else:
         print("ktserver not found on PATH: measuring the built-in server only",

@@ -4,6 +4,10 @@ side by side with the real ttserver (when installed), in one run.
     python bench/server_tyrant.py            # about a minute
     python bench/server_tyrant.py --quick    # shorter measurements
     python bench/server_tyrant.py --no-real  # built-in server only
+    python bench/server_tyrant.py --db bench.tch [--oas]
+                                             # get/put on a file database
+                                             # (journalled; --oas: fsync per
+                                             # write, built-in server only)
 
 Workloads (values of 100 bytes, on-memory hash ``*`` unless noted):
   get / put            one record per request, 1 and 8 connections
@@ -89,11 +93,18 @@ def _search_workloads(port: int, seconds: float) -> Dict[str, float]:
     return out
 
 
+def _kv_db() -> str:
+    """The database of the get/put workloads (``--db SPEC``, default ``*``)."""
+    if "--db" in sys.argv:
+        return sys.argv[sys.argv.index("--db") + 1]
+    return "*"
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     seconds = 0.6 if quick else 1.5
     columns: List[Tuple[str, Dict[str, float]]] = []
-    for build, cmd, env in builtin_servers("tyrant", []):
+    for build, cmd, env in builtin_servers("tyrant", ["-oas"] if "--oas" in sys.argv else []):
         columns.append(("built-in " + build, _measure(cmd, env, False, seconds)))
     real = shutil.which("ttserver") if "--no-real" not in sys.argv else None
     if real:
@@ -110,7 +121,7 @@ def _measure(cmd: List[str], env: Dict[str, str], real: bool,
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        for db, workload in (("*", _kv_workloads), ("t.tct", _search_workloads)):
+        for db, workload in ((_kv_db(), _kv_workloads), ("t.tct", _search_workloads)):
             full = cmd + [db]
             port = free_port() if real else None
             if port is not None:

@@ -1107,7 +1107,8 @@ _SHAPES: Final[Dict[int, _Shape]] = dict(
     + [(c, _K) for c in (CMD_OUT, CMD_GET, CMD_VSIZ)]
     + [(c, _NONE) for c in (CMD_ITERINIT, CMD_ITERNEXT, CMD_SYNC, CMD_VANISH, CMD_RNUM, CMD_SIZE, CMD_STAT)]
     + [
-        # width and port are read unsigned: above 2**31 they were negative.
+        # width and port are read unsigned: above 2**31 they were negative
+        # (a negative width is passed on as such, a negative port refused).
         (CMD_PUTSHL, _Shape("III", [_F_KEY, _F_VALUE, _N_WIDTH])),
         (CMD_FWMKEYS, _Shape("Ii", [_F_PREFIX, _N_MAX])),
         (CMD_ADDINT, _Shape("Ii", [_F_KEY, _N_NUM])),
@@ -1131,7 +1132,9 @@ def _fill(req: TTRequest, slot: int, value: int, data: bytes, pos: int) -> int:
     position after what was read."""
     if slot >= _N_WIDTH:
         if slot == _N_WIDTH:
-            req.width = value
+            # Negative widths (which crash ttserver 1.1.41) reach the
+            # database, which refuses them with an error status.
+            req.width = value - (1 << 32) if value > _I32_MAX else value
         elif slot == _N_NUM:
             req.num = value
         elif slot == _N_MAX:
@@ -1217,11 +1220,8 @@ def _parse_simple(buf: ReceiveBuffer, cmd: int) -> Optional[TTRequest]:
         elif slot < _N_WIDTH:
             _check_size(_FIELD_WHAT[slot], value)
             total += value
-        elif (slot == _N_WIDTH or slot == _N_PORT) and value > _I32_MAX:
-            raise ProtocolError(
-                "Tokyo Tyrant request: negative %s %s"
-                % (COMMAND_NAMES[cmd], "width" if slot == _N_WIDTH else "port")
-            )
+        elif slot == _N_PORT and value > _I32_MAX:
+            raise ProtocolError("Tokyo Tyrant request: negative %s port" % COMMAND_NAMES[cmd])
     if not buf.ensure(total):
         return None
     req = TTRequest(cmd)

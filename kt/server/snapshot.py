@@ -125,12 +125,19 @@ class SnapshotReader:
 
     ``what`` names the kind of file in the error for a wrong magic.
     Reading past the body raises SnapshotError at the offset concerned.
+    ``body`` reads those bytes instead of the file, without a frame (a
+    journal record's fields, kt.server.journal).
     """
 
-    def __init__(self, path: str, magic: bytes, what: str) -> None:
+    def __init__(self, path: str, magic: bytes, what: str, body: Optional[bytes] = None) -> None:
+        self.path = path
+        if body is not None:
+            self.data = body
+            self.pos = 0
+            self.end = len(body)
+            return
         with open(path, "rb") as f:
             data = f.read()
-        self.path = path
         self.data = data
         if data[:MAGIC_SIZE] != magic:
             raise SnapshotError(path, 0, "not %s (bad magic)" % what)

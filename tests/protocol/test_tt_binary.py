@@ -572,7 +572,6 @@ def test_mget_nonzero_status_still_has_count() -> None:
     b"\xc8\x10\x10\x00\x00\x01\x00\x00\x00\x00",   # key of 256 MiB + 1
     b"\xc8\x10\x00\x00\x00\x00\xff\xff\xff\xff",   # "negative" value size
     b"\xc8\x30\x80\x00\x00\x00",                   # "negative" key size
-    b"\xc8\x13\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00",  # negative width
     b"\xc8\x68\x00\x00\x04\x00" + b"\x00" * 12,    # ext name of 1024 bytes
     b"\xc8\x90\x00\x00\x04\x00" + b"\x00" * 8,     # misc name of 1024 bytes
     b"\xc8\x90\x00\x00\x00\x01\x00\x00\x00\x00\x00\x10\x00\x01",  # 2**20 + 1 arguments
@@ -582,6 +581,14 @@ def test_mget_nonzero_status_still_has_count() -> None:
 ])
 def test_request_parser_rejects(data: bytes) -> None:
     assert_rejected(tt.RequestParser().parse, data)
+
+
+def test_request_parser_passes_a_negative_width_on() -> None:
+    # The database refuses it with an error status (it crashes ttserver).
+    buf = ReceiveBuffer()
+    buf.feed(b"\xc8\x13\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff\xff\xfekv")
+    req = tt.RequestParser().parse(buf)
+    assert req is not None and req.width == -2 and req.key == b"k" and req.value == b"v"
 
 
 def test_request_parser_limits_are_inclusive() -> None:

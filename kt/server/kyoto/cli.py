@@ -11,7 +11,7 @@ Usage (ktserver's options, with ktserver's meaning)::
 
     python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N]
         [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.lua|FILE.py] [-pid FILE]
-        [-asi SEC] [-ash] [DB ...]
+        [-asi SEC] [-ash] [-oas] [DB ...]
 
 ``-port 0`` picks a free port.  Once the socket listens, one line goes to
 standard output: ``kt.server kyoto listening on HOST:PORT pid=N``.  Log
@@ -19,9 +19,13 @@ lines go to ``-log FILE``, or to standard error without it (ktserver
 writes them to standard output, which here carries the ready line).
 Databases are ktserver's (``*`` ``%`` ``:`` ``-`` ``+`` ``x.kch`` ``x.kct``
 ``x.kcd`` ``x.kcf``, options after ``#``); with none, ``:`` as ktserver.
-SIGTERM and SIGINT stop the server: file databases are written to disk and
-the process exits 0.  ``-asi SEC`` also writes them every SEC seconds
-(``-ash``: with fsync).  See docs/server-kyoto.md.
+Every change to a file database is appended to its journal
+(kt.server.journal) before the reply is sent, so it survives the death of
+the process, and the journal is fsynced every second; ``-oas`` fsyncs it
+before each reply instead (survives power loss); ``-asi SEC`` also writes
+the snapshot every SEC seconds (``-ash``: with fsync).  The journal is folded into the
+snapshot when it outgrows it and when SIGTERM or SIGINT stop the server
+(which then exits 0).  See docs/server-kyoto.md.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from typing import List, Optional, Union
 from kt.server.kyoto.engine import KyotoEngine
 from kt.server.kyoto.luascript import LuaScriptHost
 from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
-from kt.server.kyoto.storage import Database, DBError, open_database
+from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
+from kt.server.kyoto.storage import Database, DBError, open_database, open_warnings
 from kt.server.log import Logger
 from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
@@ -45,7 +50,8 @@ from kt.server.runtime import (
 __all__ = ["main", "parse_args"]
 
 USAGE = """usage: python -m kt.server kyoto [-host str] [-port num] [-tout num] [-th num]
-        [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [db...]
+        [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [-oas]
+        [db...]
 """
 
 DEFAULT_PORT = 1978
@@ -85,6 +91,7 @@ def _parser() -> ServerArgumentParser:
     p.add_argument("-pid", dest="pid_path")
     p.add_argument("-asi", dest="sync_interval", type=_number, default=0.0)
     p.add_argument("-ash", dest="sync_hard", action="store_true")
+    p.add_argument("-oas", dest="sync_always", action="store_true")
     # As ktserver: options end at the first database argument.
     p.add_argument("databases", nargs=argparse.REMAINDER)
     return p
@@ -136,16 +143,19 @@ def main(argv: List[str]) -> int:
         logger.close()
 
 
-def _open_all(specs: List[str], logger: Logger) -> Optional[List[Database]]:
+def _open_all(specs: List[str], logger: Logger, sync_mode: int) -> Optional[List[Database]]:
     dbs: List[Database] = []
     for spec in specs:
         logger.system("opening a database: path=%s" % spec)
         try:
-            dbs.append(open_database(spec))
+            dbs.append(open_database(spec, None, sync_mode))
         except (ValueError, DBError) as exc:
             detail = exc.describe() if isinstance(exc, DBError) else str(exc)
             _fail(logger, "could not open a database file: %s: %s" % (spec, detail))
             return None
+        for warning in open_warnings:
+            logger.error(warning)
+        del open_warnings[:]
     return dbs
 
 
@@ -173,7 +183,7 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     refusal = refuse_lua(opts.script, "kyoto") if opts.script is not None else None
     if refusal is not None:
         return _fail(logger, refusal)
-    dbs = _open_all(opts.databases, logger)
+    dbs = _open_all(opts.databases, logger, SYNC_ALWAYS if opts.sync_always else SYNC_SECOND)
     if dbs is None:
         return 1
     engine = KyotoEngine(dbs, logger, None, opts.threads)
@@ -195,9 +205,11 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     if opts.sync_interval > 0:
         autosync = PeriodicTask(opts.sync_interval, lambda: _autosync(dbs, logger, opts.sync_hard),
                                 "kyoto-autosync").start()
+    compactor = PeriodicTask(1.0, lambda: _compact(dbs, logger), "kyoto-compact").start()
     try:
         server.serve_forever()
     finally:
+        compactor.stop()
         if autosync is not None:
             autosync.stop()
     logger.system("the server finished")
@@ -209,7 +221,19 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
 
 def _autosync(dbs: List[Database], logger: Logger, hard: bool) -> None:
     logger.info("synchronizing databases")
+    for db in dbs:
+        db.sync_journal()
     _sync_all(dbs, logger, hard, True)
+
+
+def _compact(dbs: List[Database], logger: Logger) -> None:
+    """Every second: fsync the journals; fold one that outgrew its
+    snapshot into the snapshot."""
+    for db in dbs:
+        db.sync_journal()
+        if db.compaction_due():
+            logger.info("compacting the journal of %s" % db.path)
+            _sync_all([db], logger, False, False)
 
 
 def _close_all(dbs: List[Database], logger: Logger) -> bool:
@@ -219,4 +243,5 @@ def _close_all(dbs: List[Database], logger: Logger) -> bool:
         if db.file is not None and not _sync_all([db], logger, True, False):
             logger.error("could not close a database file: %s" % db.path)
             ok = False
+        db.close_journal()
     return ok

@@ -54,6 +54,9 @@ from typing import Dict, Final, List, Optional, Set, Tuple, final
 from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.ere import EREError, compile_ere
+from kt.server.journal import (
+    OP_CLEAR, OP_REMOVE, OP_SET, SYNC_NONE, Batch, Journal, encode, read_journal,
+)
 from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
 __all__ = [
@@ -206,6 +209,7 @@ def _fract_units(fract: float) -> int:
 
 _I64: Final = struct.Struct(">q")
 _I64x2: Final = struct.Struct(">qq")
+_U64: Final = struct.Struct(">Q")
 
 
 # ---------------------------------------------------------------------------
@@ -505,6 +509,10 @@ class Database:
     epoch: int
     _lock: threading.Lock
     _dirty: bool
+    #: The mutation journal of a file database (kt.server.journal), once open.
+    journal: Optional[Journal]
+    _snapshot_size: int
+    _sync_lock: threading.Lock
 
     def __init__(self, path: str, type_: int, file: Optional[str] = None,
                  options: Optional[Dict[str, str]] = None) -> None:
@@ -522,6 +530,9 @@ class Database:
         self.epoch = 0  # bumped by clear: Kyoto Cabinet disables every cursor
         self._lock = threading.Lock()
         self._dirty = False
+        self.journal = None
+        self._snapshot_size = 0
+        self._sync_lock = threading.Lock()  # one snapshot at a time
 
     # -- internals (the caller holds the lock) ---------------------------------
 
@@ -553,12 +564,18 @@ class Database:
         elif self.xts:
             self.xts.pop(key, None)
         self._dirty = True
+        journal = self.journal
+        if journal is not None:
+            journal.append(encode(OP_SET, [key, value, _U64.pack(xt)]))
 
     def _delete(self, key: bytes) -> None:
         self.records.pop(key)
         if self.xts:
             self.xts.pop(key, None)
         self._dirty = True
+        journal = self.journal
+        if journal is not None:
+            journal.append(encode(OP_REMOVE, [key]))
 
     def _tick(self, score: int, now: int) -> None:
         """Account an operation; purge some expired records now and then."""
@@ -871,53 +888,81 @@ class Database:
         """Set ``keys[i]`` to ``values[i]`` with expiration ``xts[i]`` (Kyoto
         Tycoon's reading of xt) for i in [start, end), under one lock (the
         binary set_bulk's hot path)."""
+        self._store_range(keys, values, xts, start, end, False)
+
+    def _store_range(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
+                     end: int, atomic: bool) -> None:
         now = int(time.time())
         with self._lock:
-            records = self.records
-            for i in range(start, end):
-                xt = xts[i]
-                if xt > XT_MAX and not self.xts:
-                    records.put(keys[i], values[i])
-                else:
-                    self._store(keys[i], values[i], absolute_xt(xt, now))
-                self._tick(_SCORE_WRITE, now)
+            journal = self.journal
+            if journal is None or end - start == 1:
+                self._put_range(keys, values, xts, start, end, now, atomic)
+            else:
+                with Batch(journal):
+                    self._put_range(keys, values, xts, start, end, now, atomic)
             self._dirty = True
+
+    def _put_range(self, keys: List[bytes], values: List[bytes], xts: List[int], start: int,
+                   end: int, now: int, atomic: bool) -> None:
+        """The records of _store_range, each with an expiration tick (one
+        for all of them when ``atomic``), as ktserver counts them."""
+        records = self.records
+        fast = self.journal is None
+        for i in range(start, end):
+            xt = xts[i]
+            if xt > XT_MAX and fast and not self.xts:
+                records.put(keys[i], values[i])
+            else:
+                self._store(keys[i], values[i], absolute_xt(xt, now))
+            if not atomic:
+                self._tick(_SCORE_WRITE, now)
+        if atomic:
+            self._tick(_SCORE_WRITE, now)
 
     def discard(self, keys: List[bytes], start: int, end: int) -> int:
         """Remove ``keys[start:end]``; returns how many visible records were
         removed (expired ones are purged without counting)."""
-        return self.remove_bulk(keys[start:end], False)
+        return self._discard(keys, start, end, False)
+
+    def _discard(self, keys: List[bytes], start: int, end: int, atomic: bool) -> int:
+        now = int(time.time())
+        with self._lock:
+            journal = self.journal
+            if journal is None or end - start == 1:
+                hits = self._remove_range(keys, start, end, now, atomic)
+            else:
+                with Batch(journal):
+                    hits = self._remove_range(keys, start, end, now, atomic)
+        return hits
+
+    def _remove_range(self, keys: List[bytes], start: int, end: int, now: int,
+                      atomic: bool) -> int:
+        hits = 0
+        data = self.records.data
+        for i in range(start, end):
+            key = keys[i]
+            if key in data:
+                if self._visible(key, now) is not None:
+                    hits += 1
+                self._delete(key)
+            if not atomic:
+                self._tick(_SCORE_WRITE, now)
+        if atomic:
+            self._tick(_SCORE_WRITE, now)
+        return hits
 
     def set_bulk(self, items: List[Tuple[bytes, bytes]], xt: int = INT64_MAX,
                  atomic: bool = False) -> int:
         """Store ``items``: one expiration tick for all of them when
         ``atomic`` (ktserver's accept_bulk), else one each."""
-        now = int(time.time())
-        axt = absolute_xt(xt, now)
-        with self._lock:
-            for key, value in items:
-                self._store(key, value, axt)
-                if not atomic:
-                    self._tick(_SCORE_WRITE, now)
-            if atomic:
-                self._tick(_SCORE_WRITE, now)
-        return len(items)
+        n = len(items)
+        self._store_range([k for k, _ in items], [v for _, v in items], [xt] * n, 0, n, atomic)
+        return n
 
     def remove_bulk(self, keys: List[bytes], atomic: bool = False) -> int:
-        now = int(time.time())
-        hits = 0
-        with self._lock:
-            data = self.records.data
-            for key in keys:
-                if key in data:
-                    if self._visible(key, now) is not None:
-                        hits += 1
-                    self._delete(key)
-                if not atomic:
-                    self._tick(_SCORE_WRITE, now)
-            if atomic:
-                self._tick(_SCORE_WRITE, now)
-        return hits
+        """Remove ``keys``; returns how many visible records were removed
+        (one expiration tick for all of them when ``atomic``)."""
+        return self._discard(keys, 0, len(keys), atomic)
 
     def get_bulk(self, keys: List[bytes], atomic: bool = False) -> Dict[bytes, bytes]:
         now = int(time.time())
@@ -955,6 +1000,8 @@ class Database:
             self._xkey = None
             self.epoch += 1
             self._dirty = True
+            if self.journal is not None:
+                self.journal.append(encode(OP_CLEAR, []))
 
     def vacuum(self, step: int = 0) -> int:
         """Purge expired records: all of them when ``step`` <= 1, else
@@ -1004,18 +1051,64 @@ class Database:
         file = self.file
         if file is None:
             return True
+        with self._sync_lock:
+            self._write_snapshot(file, hard)
+        return True
+
+    def _write_snapshot(self, file: str, hard: bool) -> None:
         with self._lock:
             data = self.records.data
             xts = self.xts
             items = [(k, data[k], xts.get(k, XT_MAX)) for k in self.records.live_keys()]
             self._dirty = False
+            mark = self.journal.mark() if self.journal is not None else 0
         try:
-            save_records(file, self.type, items, hard)
+            # A journal is emptied below: the snapshot must be on the device.
+            self._snapshot_size = save_records(file, self.type, items,
+                                               hard or self.journal is not None)
+            with self._lock:
+                if self.journal is not None:
+                    # The snapshot holds every record before the mark.
+                    self.journal.drop_before(mark)
         except OSError as exc:
             with self._lock:
                 self._dirty = True
             raise DBError(E_SYSTEM, "writing %s failed: %s" % (file, exc)) from None
-        return True
+
+    def sync_journal(self) -> None:
+        """fsync the journal's latest records (``-asi``, shutdown)."""
+        with self._lock:
+            if self.journal is not None:
+                self.journal.sync()
+
+    def compaction_due(self) -> bool:
+        """Whether the journal has outgrown the snapshot (then
+        ``synchronize`` folds it in)."""
+        journal = self.journal
+        return journal is not None and journal.due(self._snapshot_size)
+
+    def close_journal(self) -> None:
+        with self._lock:
+            if self.journal is not None:
+                self.journal.close()
+                self.journal = None
+
+    def replay(self, records: List[Tuple[int, List[bytes]]]) -> None:
+        """Apply journal records (kt.server.journal) read at startup."""
+        with self._lock:
+            for op, fields in records:
+                if op == OP_SET and len(fields) == 3 and len(fields[2]) == 8:
+                    self._store(fields[0], fields[1], _U64.unpack(fields[2])[0])
+                elif op == OP_REMOVE and len(fields) == 1:
+                    if fields[0] in self.records.data:
+                        self._delete(fields[0])
+                elif op == OP_CLEAR:
+                    self.records.clear()
+                    self.xts = {}
+                    self._heap = []
+                else:
+                    raise DBError(E_BROKEN, "%s.journal: an unknown record (op %d)"
+                                  % (self.file, op))
 
     @property
     def dirty(self) -> bool:
@@ -1328,11 +1421,16 @@ class Cursor:
             return self._record(_SCORE_WRITE, True, True)
 
 
-def open_database(spec: str, directory: Optional[str] = None) -> Database:
+def open_database(spec: str, directory: Optional[str] = None,
+                  sync_mode: int = SYNC_NONE) -> Database:
     """Open (creating or loading its file) the database a ktserver-style
     argument names.  Relative file paths are resolved against
     ``directory`` (default: the current directory).  Raises ValueError for
-    an unknown type and DBError when the file cannot be read or created."""
+    an unknown type and DBError when the file cannot be read or created.
+
+    A file database replays its journal (``FILE.journal``, see
+    kt.server.journal) over its snapshot, folds it into the snapshot, and
+    journals every later change in ``sync_mode``."""
     parsed = parse_db_spec(spec)
     file: Optional[str] = None
     if parsed.kind >= TYPE_HASH:
@@ -1358,4 +1456,32 @@ def open_database(spec: str, directory: Optional[str] = None) -> Database:
                 save_records(file, parsed.kind, [], False)
             except OSError as exc:
                 raise DBError(E_SYSTEM, "creating %s failed: %s" % (file, exc)) from None
+        _open_journal(db, file, sync_mode)
     return db
+
+
+#: Warnings of the last ``open_database`` calls (a torn journal record),
+#: for the server to log.
+open_warnings: List[str] = []
+
+
+def _open_journal(db: Database, file: str, sync_mode: int) -> None:
+    path = file + ".journal"
+    try:
+        db._snapshot_size = os.path.getsize(file)
+        records, warning = read_journal(path)
+    except OSError as exc:
+        raise DBError(E_SYSTEM, "reading %s failed: %s" % (path, exc)) from None
+    except SnapshotError as exc:
+        raise DBError(E_BROKEN, str(exc)) from None
+    if warning is not None:
+        open_warnings.append(warning)
+    try:
+        if records or warning is not None:
+            db.replay(records)
+            db._snapshot_size = save_records(file, db.type, db.items(), True)
+            os.remove(path)
+        db.journal = Journal(path, sync_mode)
+    except OSError as exc:
+        raise DBError(E_SYSTEM, "writing %s failed: %s" % (path, exc)) from None
+    db._dirty = False

@@ -7,7 +7,7 @@ protocol), kt.server.tyrant.scripting (``-ext``) and the shared
 kt.server.net / log / runtime.
 
     python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]
-                              [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [DB]
+                              [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [-oas] [DB]
 
 DB as ttserver takes it: ``*`` (default) on-memory hash, ``+`` on-memory
 tree, ``name.tch`` hash, ``name.tcb`` B+ tree, ``name.tcf`` fixed-length,
@@ -17,6 +17,14 @@ honoured for fixed-length databases, others are accepted and ignored).
 ``kt.server tyrant listening on HOST:PORT pid=N`` is printed once the
 server listens.  ``-thnum``, ``-dmn``, ``-ulog`` and the other ttserver
 options that make no sense here are accepted and ignored with a log line.
+
+Durability: every change to a file database is appended to its journal
+(kt.server.journal) before the reply is sent, so it survives the death of
+the process; ``-oas`` (this server's own option, named after ktserver's)
+also fsyncs the journal before each reply, so it survives power loss.
+Without it the journal is fsynced every second.  The journal is folded
+into the snapshot file when it outgrows it, on ``sync``/``optimize`` and
+at shutdown.
 
 Extensions: ``-ext FILE.lua`` loads a ttserver Lua extension
 (kt.server.tyrant.luascript, needs lupa), ``-ext FILE.py`` a Python file of
@@ -31,6 +39,7 @@ import os
 import sys
 from typing import Callable, List, Optional
 
+from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
 from kt.server.log import Logger
 from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
@@ -44,11 +53,11 @@ from kt.server.tyrant.storage import StorageError, open_database
 __all__ = ["main", "parse_args"]
 
 DEFAULT_PORT = 1978
-#: Seconds between writes of a modified file database to its file.
-FLUSH_INTERVAL = 5.0
+#: Seconds between checks of the journal (fsync, compaction).
+FLUSH_INTERVAL = 1.0
 
 USAGE = ("usage: python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]\n"
-         "         [-ld|-le] [-pid FILE] [-tout SEC] [-sid N] [DB]\n")
+         "         [-ld|-le] [-pid FILE] [-tout SEC] [-sid N] [-oas] [DB]\n")
 
 #: ttserver options that make no sense here: accepted, logged, ignored.
 _IGNORED_WITH_VALUE = ("-thnum", "-ulog", "-ulim", "-mhost", "-mport", "-rts", "-skel", "-mul",
@@ -81,6 +90,7 @@ def _parser() -> ServerArgumentParser:
     p.add_argument("-pid", dest="pid_path")
     p.add_argument("-tout", dest="timeout", type=_timeout, default=None)
     p.add_argument("-sid", type=int, default=0)
+    p.add_argument("-oas", dest="sync_always", action="store_true")
     p.set_defaults(ignored=[])
     for flag in _IGNORED_WITH_VALUE:
         p.add_argument(flag, dest="ignored", action="append", type=_labelled(flag))
@@ -99,12 +109,15 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 
 
 def _flush(engine: TyrantEngine) -> None:
-    """Write a modified file database (every FLUSH_INTERVAL seconds)."""
+    """Every FLUSH_INTERVAL seconds: fsync the journal; fold it into the
+    snapshot once it has outgrown it."""
     db = engine.db
     try:
         with engine.lock:
-            if db.on_file and db.dirty:
-                db.save(db.path)
+            if db.journal is not None:
+                db.journal.sync()
+            if db.compaction_due():
+                db.checkpoint()
     except (OSError, StorageError) as exc:
         engine.logger.error("writing %s failed: %s" % (db.path, exc))
 
@@ -137,10 +150,14 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     for item in opts.ignored:
         logger.info("option %s is ignored by the built-in server" % item)
     spec = opts.databases[0] if opts.databases else None
+    warnings: List[str] = []
     try:
-        db = open_database(spec or "*")
+        db = open_database(spec or "*", SYNC_ALWAYS if opts.sync_always else SYNC_SECOND,
+                           warnings)
     except (ValueError, OSError, StorageError) as exc:
         return _fail(logger, "cannot open the database %s: %s" % (spec, exc))
+    for warning in warnings:
+        logger.error(warning)
     engine = TyrantEngine(db, logger, opts.sid)
     if opts.ext is not None:
         try:

@@ -49,6 +49,9 @@ from kt.server.cnum import atoi
 from kt.server.ere import compile_tc_regex, key_matches
 from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
+from kt.server.journal import (
+    OP_CLEAR, OP_META, OP_REMOVE, OP_SET, SYNC_NONE, Batch, Journal, encode, read_journal,
+)
 from kt.server.snapshot import SnapshotError, SnapshotReader, SnapshotWriter
 
 __all__ = [
@@ -111,11 +114,15 @@ def parse_db_spec(spec: str) -> DBSpec:
     return parsed
 
 
-def open_database(spec: str) -> "Database":
+def open_database(spec: str, sync_mode: int = SYNC_NONE,
+                  warnings: Optional[List[str]] = None) -> "Database":
     """Open (and load, for an existing file; create, for a new one) the
     database named by ``spec``.  Raises ValueError for an unknown kind,
     StorageError for a file that cannot be read, OSError for one that
-    cannot be written."""
+    cannot be written.  A file database replays its journal
+    (``FILE.journal``, kt.server.journal) over its snapshot, folds it in,
+    and journals every later change in ``sync_mode``; a torn last journal
+    record is reported in ``warnings``."""
     from kt.server.tyrant.table import TableDatabase  # builds on this module
 
     parsed = parse_db_spec(spec)
@@ -138,7 +145,25 @@ def open_database(spec: str) -> "Database":
                 raise StorageError(str(exc)) from None
         else:
             db.save(path)
+        _open_journal(db, sync_mode, warnings)
     return db
+
+
+def _open_journal(db: "Database", sync_mode: int, warnings: Optional[List[str]]) -> None:
+    path = db.path + ".journal"
+    try:
+        records, warning = read_journal(path)
+    except SnapshotError as exc:
+        raise StorageError(str(exc)) from None
+    if warning is not None and warnings is not None:
+        warnings.append(warning)
+    db.snapshot_size = os.path.getsize(db.path)
+    if records or warning is not None:
+        db.replay(records)
+        db.checkpoint()
+        os.remove(path)
+    db.journal = Journal(path, sync_mode)
+    db.dirty = 0
 
 
 def _int_option(opts: Dict[str, str], name: str, default: int) -> int:
@@ -253,6 +278,75 @@ class Database:
     #: The keys iterinit listed and the position of iternext in them.
     _iter_keys: List[bytes]
     _iter_pos: int
+    #: The mutation journal of a file database (kt.server.journal), once open.
+    journal: Optional[Journal] = None
+    #: The size of the snapshot file when it was last written or read.
+    snapshot_size: int = 0
+
+    # -- the journal --------------------------------------------------------
+    # Every change calls one of these three once it is complete; each
+    # kind says what a key's state is (``key_state``) and what its
+    # metadata is (``meta_state``), and applies both back when replaying.
+    def _changed(self, key: bytes) -> None:
+        self.dirty += 1
+        journal = self.journal
+        if journal is not None:
+            state = self.key_state(key)
+            if state is None:
+                journal.append(encode(OP_REMOVE, [key]))
+            else:
+                journal.append(encode(OP_SET, [key, state]))
+
+    def _cleared(self) -> None:
+        self.dirty += 1
+        if self.journal is not None:
+            self.journal.append(encode(OP_CLEAR, []))
+
+    def _meta_changed(self) -> None:
+        self.dirty += 1
+        if self.journal is not None:
+            self.journal.append(encode(OP_META, [self.meta_state()]))
+
+    def key_state(self, key: bytes) -> Optional[bytes]:
+        """Everything stored under ``key``, None when nothing is."""
+        raise NotImplementedError
+
+    def apply_key_state(self, key: bytes, state: Optional[bytes]) -> None:
+        raise NotImplementedError
+
+    def meta_state(self) -> bytes:
+        return b""
+
+    def apply_meta_state(self, state: bytes) -> None:
+        pass
+
+    def replay(self, records: List[Tuple[int, List[bytes]]]) -> None:
+        """Apply journal records read at startup (the journal is not open)."""
+        for op, fields in records:
+            if op == OP_SET and len(fields) == 2:
+                self.apply_key_state(fields[0], fields[1])
+            elif op == OP_REMOVE and len(fields) == 1:
+                self.apply_key_state(fields[0], None)
+            elif op == OP_CLEAR:
+                self.vanish()
+            elif op == OP_META and len(fields) == 1:
+                self.apply_meta_state(fields[0])
+            else:
+                raise StorageError("%s.journal: an unknown record (op %d)" % (self.path, op))
+
+    def checkpoint(self) -> None:
+        """Write the snapshot and empty the journal (the caller holds the
+        server's lock, so nothing changes meanwhile)."""
+        journal = self.journal
+        mark = journal.mark() if journal is not None else 0
+        self.save(self.path)
+        self.snapshot_size = os.path.getsize(self.path)
+        if journal is not None:
+            journal.drop_before(mark)
+
+    def compaction_due(self) -> bool:
+        journal = self.journal
+        return journal is not None and journal.due(self.snapshot_size)
 
     # -- records ----------------------------------------------------------
     def put(self, key: bytes, value: bytes) -> bool:
@@ -265,6 +359,9 @@ class Database:
         raise NotImplementedError
 
     def putshl(self, key: bytes, value: bytes, width: int) -> bool:
+        if width < 0:  # crashes ttserver 1.1.41: refused here
+            self.ecode = TCEINVALID
+            return False
         old = self.get(key)
         if old is None:
             return self.put(key, value)
@@ -341,7 +438,7 @@ class Database:
 
     def sync(self) -> bool:
         if self.on_file:
-            self.save(self.path)
+            self.checkpoint()
         return True
 
     def copy(self, path: str) -> bool:
@@ -356,8 +453,11 @@ class Database:
         return True
 
     def close(self) -> None:
-        if self.on_file and self.dirty:
-            self.save(self.path)
+        if self.on_file and (self.dirty or (self.journal is not None and self.journal.size)):
+            self.checkpoint()
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
 
     def save(self, path: str) -> None:
         raise NotImplementedError
@@ -388,17 +488,9 @@ class Database:
                 return None
             value = self.get(args[0])
             return None if value is None else [value]
-        if name == b"putlist":
-            i = 0
-            while i + 1 < argc:
-                if not self.put(args[i], args[i + 1]):
-                    return None
-                i += 2
-            return []
-        if name == b"outlist":
-            for key in args:
-                self.out_all(key)
-            return []
+        if name == b"putlist" or name == b"outlist":
+            with Batch(self.journal):  # one write (and fsync) for the list
+                return self._putlist(args) if name == b"putlist" else self._outlist(args)
         if name == b"getlist":
             result: List[bytes] = []
             for key in args:
@@ -434,6 +526,19 @@ class Database:
         if name == b"defrag" or name == b"cacheclear":
             return [] if self.supports_defrag() else None
         return None
+
+    def _putlist(self, args: List[bytes]) -> Optional[List[bytes]]:
+        i = 0
+        while i + 1 < len(args):
+            if not self.put(args[i], args[i + 1]):
+                return None
+            i += 2
+        return []
+
+    def _outlist(self, args: List[bytes]) -> Optional[List[bytes]]:
+        for key in args:
+            self.out_all(key)
+        return []
 
     def _getpart(self, args: List[bytes]) -> Optional[List[bytes]]:
         if not args:
@@ -522,6 +627,8 @@ class HashDatabase(Database):
     def put(self, key: bytes, value: bytes) -> bool:
         self.records[key] = value
         self.dirty += 1
+        if self.journal is not None:
+            self.journal.append(encode(OP_SET, [key, value]))
         return True
 
     def putkeep(self, key: bytes, value: bytes) -> bool:
@@ -530,21 +637,21 @@ class HashDatabase(Database):
             self.ecode = TCEKEEP
             return False
         records[key] = value
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def putcat(self, key: bytes, value: bytes) -> bool:
         records = self.records
         old = records.get(key)
         records[key] = value if old is None else old + value
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def out(self, key: bytes) -> bool:
         if self.records.pop(key, None) is None:
             self.ecode = TCENOREC
             return False
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def get(self, key: bytes) -> Optional[bytes]:
@@ -592,11 +699,20 @@ class HashDatabase(Database):
     def vanish(self) -> bool:
         self.records.clear()
         self._iter_keys = []
-        self.dirty += 1
+        self._cleared()
         return True
 
     def supports_defrag(self) -> bool:
         return self.on_file
+
+    def key_state(self, key: bytes) -> Optional[bytes]:
+        return self.records.get(key)
+
+    def apply_key_state(self, key: bytes, state: Optional[bytes]) -> None:
+        if state is None:
+            self.records.pop(key, None)
+        else:
+            self.records[key] = state
 
     def save(self, path: str) -> None:
         write_file(path, KIND_HASH, b"", list(self.records.items()))
@@ -651,7 +767,7 @@ class TreeDatabase(Database):
             self._insert(key, value)
         else:
             vals[0] = value
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def putkeep(self, key: bytes, value: bytes) -> bool:
@@ -659,7 +775,7 @@ class TreeDatabase(Database):
             self.ecode = TCEKEEP
             return False
         self._insert(key, value)
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def putcat(self, key: bytes, value: bytes) -> bool:
@@ -668,7 +784,7 @@ class TreeDatabase(Database):
             self._insert(key, value)
         else:
             vals[0] = vals[0] + value
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def putdup(self, key: bytes, value: bytes, back: bool) -> bool:
@@ -683,7 +799,7 @@ class TreeDatabase(Database):
         else:
             vals.append(value)
             self.count += 1
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def _remove_key(self, key: bytes) -> None:
@@ -701,7 +817,7 @@ class TreeDatabase(Database):
         else:
             self._remove_key(key)
         self.count -= 1
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def out_all(self, key: bytes) -> None:
@@ -709,7 +825,7 @@ class TreeDatabase(Database):
         if vals is not None:
             self.count -= len(vals)
             self._remove_key(key)
-            self.dirty += 1
+            self._changed(key)
 
     def get(self, key: bytes) -> Optional[bytes]:
         vals = self.values.get(key)
@@ -952,11 +1068,39 @@ class TreeDatabase(Database):
         # tcbdbvanish leaves the cursor where it was (a position in the
         # first leaf, which the empty tree reuses)
         self._node = None
-        self.dirty += 1
+        self._cleared()
         return True
 
     def supports_defrag(self) -> bool:
         return self.on_file
+
+    def key_state(self, key: bytes) -> Optional[bytes]:
+        vals = self.values.get(key)
+        if vals is None:
+            return None
+        return b"".join([_U32.pack(len(v)) + v for v in vals])
+
+    def apply_key_state(self, key: bytes, state: Optional[bytes]) -> None:
+        vals = self.values.get(key)
+        if vals is not None:
+            self.count -= len(vals)
+            self._remove_key(key)
+        if state is None:
+            return
+        new: List[bytes] = []
+        pos = 0
+        while pos < len(state):
+            if pos + 4 > len(state):
+                raise StorageError("%s.journal: a cut B+ tree record" % self.path)
+            (n,) = _U32.unpack_from(state, pos)
+            new.append(state[pos + 4:pos + 4 + n])
+            pos += 4 + n
+        if pos != len(state):
+            raise StorageError("%s.journal: a cut B+ tree record" % self.path)
+        if new:
+            insort(self.keys, key)
+            self.values[key] = new
+            self.count += len(new)
 
     def save(self, path: str) -> None:
         records: List[Tuple[bytes, bytes]] = []
@@ -1051,7 +1195,7 @@ class FixedDatabase(Database):
         if rid not in self.records:
             insort(self.ids, rid)
         self.records[rid] = value[:self.width]
-        self.dirty += 1
+        self._changed(b"%d" % rid)
 
     def put(self, key: bytes, value: bytes) -> bool:
         return self._put_fixed(key, value, 0)
@@ -1082,7 +1226,7 @@ class FixedDatabase(Database):
             return False
         del self.records[rid]
         del self.ids[bisect_left(self.ids, rid)]
-        self.dirty += 1
+        self._changed(b"%d" % rid)
         return True
 
     def get(self, key: bytes) -> Optional[bytes]:
@@ -1224,14 +1368,7 @@ class FixedDatabase(Database):
     def misc(self, name: bytes, args: List[bytes]) -> Optional[List[bytes]]:
         if name == b"range":
             return self.range_records(args)
-        if name == b"putlist":
-            i = 0
-            while i + 1 < len(args):
-                if not self.put(args[i], args[i + 1]):
-                    return None
-                i += 2
-            return []
-        # outlist and getlist skip missing records but fail on a key that
+        # putlist is the base class's; outlist and getlist skip missing records but fail on a key that
         # names no valid id (tcfdb's "invalid" error).
         if name == b"outlist":
             for key in args:
@@ -1260,7 +1397,7 @@ class FixedDatabase(Database):
         self.width = _int_option(opts, "width", self.width)
         self.limsiz = _int_option(opts, "limsiz", self.limsiz)
         self._compute_limit()
-        self.dirty += 1
+        self._meta_changed()
         return True
 
     def rnum(self) -> int:
@@ -1275,11 +1412,34 @@ class FixedDatabase(Database):
         self.records = {}
         self.ids = []
         self._cursor = None
-        self.dirty += 1
+        self._cleared()
         return True
 
+    def key_state(self, key: bytes) -> Optional[bytes]:
+        return self.records.get(int(key))
+
+    def apply_key_state(self, key: bytes, state: Optional[bytes]) -> None:
+        rid = int(key)
+        if state is None:
+            if self.records.pop(rid, None) is not None:
+                del self.ids[bisect_left(self.ids, rid)]
+            return
+        if rid not in self.records:
+            insort(self.ids, rid)
+        self.records[rid] = state
+
+    def meta_state(self) -> bytes:
+        return _U32.pack(self.width) + _U64.pack(self.limsiz)
+
+    def apply_meta_state(self, state: bytes) -> None:
+        if len(state) != 12:
+            raise StorageError("%s.journal: a bad fixed-length metadata record" % self.path)
+        self.width = _U32.unpack_from(state, 0)[0]
+        self.limsiz = _U64.unpack_from(state, 4)[0]
+        self._compute_limit()
+
     def save(self, path: str) -> None:
-        meta = _U32.pack(self.width) + _U64.pack(self.limsiz)
+        meta = self.meta_state()
         records = [(b"%d" % rid, self.records[rid]) for rid in self.ids]
         write_file(path, KIND_FIXED, meta, records)
         if path == self.path:

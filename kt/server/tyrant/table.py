@@ -721,7 +721,7 @@ class TableDatabase(Database):
     # -- records ----------------------------------------------------------
     def genuid(self) -> int:
         self.uid += 1
-        self.dirty += 1
+        self._meta_changed()
         return self.uid
 
     def _pk(self, key: bytes) -> bytes:
@@ -742,8 +742,10 @@ class TableDatabase(Database):
     def store(self, pk: bytes, cols: Columns, mode: int, raw: bool = False) -> bool:
         """tctdbput / putkeep / putcat (mode 0 / 1 / 2).  ``raw``: the
         columns come from bytes stored as they are (putshl), where ttserver
-        keeps even a column with an empty name."""
-        if b"" in cols and not raw:
+        keeps even a column with an empty name.  An empty primary key (misc
+        put) and an empty value in a q-gram indexed column are refused: both
+        crash ttserver 1.1.41."""
+        if (b"" in cols and not raw) or not pk or self._empty_qgram(cols):
             self.ecode = TCEINVALID
             return False
         old = self.records.get(pk)
@@ -763,8 +765,14 @@ class TableDatabase(Database):
             self.next_seq += 1
         self.records[pk] = cols
         self._index_add(pk, cols)
-        self.dirty += 1
+        self._changed(pk)
         return True
+
+    def _empty_qgram(self, cols: Columns) -> bool:
+        for name, index in self.indexes.items():
+            if index.type_code == tb.INDEX_QGRAM and cols.get(name) == b"":
+                return True
+        return False
 
     def put(self, key: bytes, value: bytes) -> bool:
         return self.store(self._pk(key), split_columns(value), 0)
@@ -776,6 +784,9 @@ class TableDatabase(Database):
         return self.store(self._pk(key), split_columns(value), 2)
 
     def putshl(self, key: bytes, value: bytes, width: int) -> bool:
+        if width < 0:  # crashes ttserver 1.1.41: refused here
+            self.ecode = TCEINVALID
+            return False
         old = self.records.get(key)
         if old is None:
             return self.put(key, value)
@@ -791,7 +802,7 @@ class TableDatabase(Database):
             return False
         del self.seq[key]
         self._index_remove(key, old)
-        self.dirty += 1
+        self._changed(key)
         return True
 
     def get(self, key: bytes) -> Optional[bytes]:
@@ -888,7 +899,7 @@ class TableDatabase(Database):
         self._iter_keys = []
         for name in list(self.indexes):
             self.indexes[name] = _INDEX_CLASSES[self.indexes[name].type_code](name)
-        self.dirty += 1
+        self._cleared()
         return True
 
     def supports_defrag(self) -> bool:
@@ -906,16 +917,18 @@ class TableDatabase(Database):
         if base == tb.INDEX_VOID:
             if self.indexes.pop(column, None) is None:
                 return False
-            self.dirty += 1
+            self._meta_changed()
             return True
         if base == tb.INDEX_OPTIMIZE:
             return column in self.indexes
         factory = _INDEX_CLASSES.get(base)
+        if not column and base == tb.INDEX_QGRAM:
+            return False  # a q-gram index of the primary key crashes ttserver
         if factory is None:
             # Tokyo Cabinet drops the column's old index before it finds
             # that the new type is not one it knows
             if self.indexes.pop(column, None) is not None:
-                self.dirty += 1
+                self._meta_changed()
             return False
         index = factory(column)
         for pk, cols in self.records.items():
@@ -923,7 +936,7 @@ class TableDatabase(Database):
             if value is not None:
                 index.add(pk, value)
         self.indexes[column] = index
-        self.dirty += 1
+        self._meta_changed()
         return True
 
     # -- queries ----------------------------------------------------------
@@ -1169,37 +1182,51 @@ class TableDatabase(Database):
         return Database.misc(self, name, args)
 
     # -- files ------------------------------------------------------------
-    def save(self, path: str) -> None:
+    def meta_state(self) -> bytes:
         meta: List[bytes] = [_U64.pack(self.uid), _U32.pack(len(self.indexes))]
         for name, index in self.indexes.items():
             meta.append(_U32.pack(len(name)))
             meta.append(name)
             meta.append(_U32.pack(index.type_code))
-        records: List[Tuple[bytes, bytes]] = []
-        for pk, cols in self.records.items():
-            parts: List[bytes] = [_U32.pack(len(cols))]
-            for cname, value in cols.items():
-                parts.append(_U32X2.pack(len(cname), len(value)))
-                parts.append(cname)
-                parts.append(value)
-            records.append((pk, b"".join(parts)))
-        write_file(path, KIND_TABLE, b"".join(meta), records)
+        return b"".join(meta)
+
+    def apply_meta_state(self, state: bytes) -> None:
+        reader = SnapshotReader(self.path + ".journal", b"", "", state)
+        uid, index_types = _read_meta(reader)
+        wanted = dict(index_types)
+        for name in list(self.indexes):
+            if wanted.get(name) != self.indexes[name].type_code:
+                self.set_index(name, tb.INDEX_VOID)
+        for name, itype in index_types:
+            if name not in self.indexes:
+                self.set_index(name, itype)
+        self.uid = uid
+
+    def key_state(self, key: bytes) -> Optional[bytes]:
+        cols = self.records.get(key)
+        return None if cols is None else _encode_columns(cols)
+
+    def apply_key_state(self, key: bytes, state: Optional[bytes]) -> None:
+        if state is None:
+            if key in self.records:
+                self.out(key)
+        else:
+            self.store(key, _decode_columns(state, self.path + ".journal", 0), 0)
+
+    def save(self, path: str) -> None:
+        records = [(pk, _encode_columns(cols)) for pk, cols in self.records.items()]
+        write_file(path, KIND_TABLE, self.meta_state(), records)
         if path == self.path:
             self.dirty = 0
 
     def load(self) -> None:
         reader = open_file(self.path, KIND_TABLE)
-        uid = reader.u64()
-        nidx = reader.u32()
-        index_types: List[Tuple[bytes, int]] = []
-        for _ in range(nidx):
-            name = reader.raw(reader.u32())
-            index_types.append((name, reader.u32()))
+        uid, index_types = _read_meta(reader)
         self.indexes = {}
         self.records = {}
         self.seq = {}
         for pk, blob, offset in read_records_at(reader):
-            cols = _decode_columns(blob, reader, offset)
+            cols = _decode_columns(blob, reader.path, offset)
             self.records[pk] = cols
             self.seq[pk] = self.next_seq
             self.next_seq += 1
@@ -1209,23 +1236,43 @@ class TableDatabase(Database):
         self.dirty = 0
 
 
-def _decode_columns(blob: bytes, reader: SnapshotReader, offset: int) -> Columns:
+def _read_meta(reader: SnapshotReader) -> Tuple[int, List[Tuple[bytes, int]]]:
+    """uid and (column, index type) pairs, as ``meta_state`` writes them."""
+    uid = reader.u64()
+    nidx = reader.u32()
+    index_types: List[Tuple[bytes, int]] = []
+    for _ in range(nidx):
+        name = reader.raw(reader.u32())
+        index_types.append((name, reader.u32()))
+    return uid, index_types
+
+
+def _encode_columns(cols: Columns) -> bytes:
+    parts: List[bytes] = [_U32.pack(len(cols))]
+    for cname, value in cols.items():
+        parts.append(_U32X2.pack(len(cname), len(value)))
+        parts.append(cname)
+        parts.append(value)
+    return b"".join(parts)
+
+
+def _decode_columns(blob: bytes, path: str, offset: int) -> Columns:
     """The columns of one record as ``save`` writes them (``ncols u32``,
     then ``nsiz u32, vsiz u32, name, value`` each); SnapshotError at the
     offset of a column that runs past the record."""
     cols: Columns = {}
     end = len(blob)
     if end < 4:
-        raise SnapshotError(reader.path, offset, "a table record without its column count")
+        raise SnapshotError(path, offset, "a table record without its column count")
     (ncols,) = _U32.unpack_from(blob, 0)
     pos = 4
     for _ in range(ncols):
         if pos + 8 > end:
-            raise SnapshotError(reader.path, offset + pos, "a column runs past its record")
+            raise SnapshotError(path, offset + pos, "a column runs past its record")
         nsiz, vsiz = _U32X2.unpack_from(blob, pos)
         pos += 8
         if pos + nsiz + vsiz > end:
-            raise SnapshotError(reader.path, offset + pos, "a column runs past its record")
+            raise SnapshotError(path, offset + pos, "a column runs past its record")
         cols[blob[pos:pos + nsiz]] = blob[pos + nsiz:pos + nsiz + vsiz]
         pos += nsiz + vsiz
     return cols
