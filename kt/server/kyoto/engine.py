@@ -17,6 +17,7 @@ docs/server-kyoto.md for the differences that remain.
 
 from __future__ import annotations
 
+import decimal
 import math
 import os
 import platform
@@ -105,6 +106,10 @@ def _format_double(x: float) -> bytes:
     if math.isnan(x):
         return b"-nan" if math.copysign(1.0, x) < 0 else b"nan"
     text = (u"%f" % x).encode("ascii")
+    if b"e" in text and not math.isinf(x):
+        # PyPy's "%f" switches to an exponent for huge numbers; C's printf
+        # (and CPython's) writes every digit: the exact decimal value.
+        text = format(decimal.Decimal(x), ".6f").encode("ascii")
     if len(text) >= _NUMBUF:
         text = text[:_NUMBUF - 1] + b"*"
     return text
