@@ -14,11 +14,13 @@ or ``KT_TEST_IMPLS=builtin`` restricts them to one.
 
 Starting, port choice (ktserver's port limit included), readiness and
 stopping are kt.embedded's: ``RunningServer`` only adds a private working
-directory with the server's log file in it.
+directory with the server's log file in it.  Those directories are made
+under one directory per test process, removed when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -28,6 +30,17 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import pytest
 
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer
+
+
+_WORKDIRS: List[str] = []
+
+
+def make_workdir(prefix: str = "kt-test-") -> str:
+    """A fresh directory for one server, removed when the process exits."""
+    if not _WORKDIRS:
+        _WORKDIRS.append(tempfile.mkdtemp(prefix="kt-tests-"))
+        atexit.register(shutil.rmtree, _WORKDIRS[0], True)
+    return tempfile.mkdtemp(prefix=prefix, dir=_WORKDIRS[0])
 
 
 def real_server_path(kind: str) -> Optional[str]:
@@ -73,7 +86,7 @@ class RunningServer:
         self.kind = kind
         self.impl = impl
         self.host = "127.0.0.1"
-        self.workdir = workdir or tempfile.mkdtemp(prefix="kt-test-")
+        self.workdir = workdir or make_workdir()
         self.databases = list(databases)
         self.args = list(args)
         log = os.path.join(self.workdir, "server.log")
@@ -127,7 +140,7 @@ def scripted_server(kind: str, impl: str, python_source: str, lua_source: str,
     from Python source (from Lua with ``lua=True``), a real one from Lua
     (``-scr`` for ktserver, ``-ext`` for ttserver); the script file is
     written to the server's directory."""
-    workdir = workdir or tempfile.mkdtemp(prefix="kt-test-scr-")
+    workdir = workdir or make_workdir("kt-test-scr-")
     stem, option = ("procs", "-scr") if kind == "kyoto" else ("ext", "-ext")
     use_lua = impl != "builtin" if lua is None else lua
     name, source = (stem + ".lua", lua_source) if use_lua else (stem + ".py", python_source)

@@ -8,6 +8,15 @@ connection gets its own ``Protocol`` object (for both servers a
 connection's ReceiveBuffer after every read and answers with bytes to
 send.  The loop here never interprets bytes itself.
 
+A session may take a connection over for good (Kyoto Tycoon's replication
+stream, which pushes log messages and heartbeats instead of answering
+requests): it sets its ``takeover`` attribute to a callable during
+``process``; once the replies of that call are sent, the server stops
+reading the socket itself and calls ``takeover(sock, buf)`` with the
+socket (blocking mode, no timeout) and whatever bytes are still buffered,
+in a thread of its own.  The callable owns the connection until it
+returns; the server then closes the socket and calls ``connection_lost``.
+
 A protocol object ends a connection by returning ``close=True`` from
 ``process`` (after the bytes it returns are sent) or by raising ProtocolError (logged, the
 connection is closed, the server goes on).  Any other exception in a
@@ -31,7 +40,7 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 
-__all__ = ["MAX_FIELD", "Engine", "Protocol", "Session", "SessionProtocol", "ThreadedServer",
+__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "Session", "SessionProtocol", "ThreadedServer",
            "announce", "engine_protocol", "install_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
@@ -44,9 +53,15 @@ RECV_SIZE = 16 * 1024
 RECV_MAX = 1024 * 1024
 
 
+#: What a session sets to take its connection over (see the module text).
+Takeover = Callable[[socket.socket, ReceiveBuffer], None]
+
+
 class Session(TypingProtocol):
     """What an engine hands each connection (kt.server.kyoto.engine's
     KyotoSession, kt.server.tyrant.engine's TyrantSession)."""
+
+    takeover: Optional[Takeover]
 
     def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]: ...
 
@@ -70,6 +85,11 @@ class Protocol:
     def connection_lost(self) -> None:
         """Called once when the connection ends, whatever the reason."""
 
+    def takeover(self) -> Optional[Takeover]:
+        """The callable that takes this connection over, once set (see the
+        module text); None while the server serves it request by request."""
+        return None
+
 
 class SessionProtocol(Protocol):
     """A Protocol that hands the bytes to an engine's session."""
@@ -83,6 +103,9 @@ class SessionProtocol(Protocol):
 
     def connection_lost(self) -> None:
         self.session.close()
+
+    def takeover(self) -> Optional[Takeover]:
+        return self.session.takeover
 
 
 class Engine(TypingProtocol):
@@ -211,6 +234,11 @@ class ThreadedServer:
                 if out:
                     sendall(out[0] if len(out) == 1 else b"".join(out))
                 if close:
+                    break
+                hand = protocol.takeover()
+                if hand is not None:
+                    sock.settimeout(None)
+                    hand(sock, buf)
                     break
         except OSError as exc:
             if not self._stopping.is_set():

@@ -21,6 +21,7 @@ import decimal
 import math
 import os
 import platform
+import socket
 import threading
 import time
 from typing import Callable, Dict, Final, List, Optional, Tuple, final
@@ -288,9 +289,12 @@ class KyotoSession:
     _binary: Optional[kb.RequestParser]
     _http: kh.RequestParser
     _dbs: List[Database]
+    #: Set by a request that takes the connection over (kt.server.net).
+    takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]]
 
     def __init__(self, engine: KyotoEngine, peer: str) -> None:
         self.engine = engine
+        self.takeover = None
         self.peer = peer
         self.counts = engine.board.register()
         self.cursors = {}

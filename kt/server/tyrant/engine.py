@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import struct
 import sys
 import threading
@@ -141,6 +142,8 @@ class TyrantSession:
 
     def __init__(self, engine: TyrantEngine, peer: str) -> None:
         self.engine = engine
+        #: Set by a request that takes the connection over (kt.server.net).
+        self.takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]] = None
         self.peer = peer
         self.db = engine.db
         self.lock = engine.lock
