@@ -24,7 +24,14 @@ version = kt.__version__
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
 ]
+
+# Docstrings are Google style (Args:, Returns:, Raises:); see
+# tests/test_api_docs.py, which checks every public method has them.
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
