@@ -89,11 +89,22 @@ class _AsyncTransport:
         self._apool.close_all()
 
     async def close_all(self) -> int:
-        """Close every pooled connection; returns how many were idle."""
+        """Close every pooled connection (those in use close when they come back).
+
+        Returns:
+            How many idle connections were closed.
+        """
         return self._apool.close_all()
 
     async def close_idle(self, older_than: float = 0.0) -> int:
-        """Close connections idle for more than ``older_than`` seconds."""
+        """Close the connections that have been idle for a while.
+
+        Args:
+            older_than: idle for more than this many seconds (0: every idle one).
+
+        Returns:
+            How many connections were closed.
+        """
         return self._apool.close_idle(older_than)
 
     async def __aenter__(self) -> Any:
@@ -131,27 +142,49 @@ class _AsyncTransport:
 
 
 class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]
-    """asyncio client for a Kyoto Tycoon server: the methods, arguments,
-    serializers, errors and return values of ``KyotoTycoon`` (and the
-    same constructor; ``socket_module`` is not used), awaitable."""
+    """asyncio client for a Kyoto Tycoon server.
+
+    It takes the same arguments as :class:`KyotoTycoon` (``socket_module`` is
+    not used) and has its methods, arguments, serializers, errors and return
+    values; every method that talks to the server is a coroutine, ``keys()``,
+    ``values()`` and ``items()`` are async iterators, and the client is an
+    ``async with`` context manager.
+    """
 
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "AsyncCursor":
-        """A server-side cursor over a database (see ``AsyncCursor``)."""
+        """A server-side cursor over a database (no request is sent yet).
+
+        Args:
+            db: the database (None: ``default_db``).
+            cursor_id: a number for the cursor, unique on its connection (None: a new one).
+
+        Returns:
+            An :class:`AsyncCursor`, to use with ``async with`` or ``async for``.
+
+        Raises:
+            TypeError: ``db`` is not an int.
+            ValueError: ``db`` is outside 0 to 65535.
+        """
         return AsyncCursor(self, self._db(db), cursor_id)
 
 
 class AsyncTokyoTyrant(_AsyncTransport, TyrantMethods):  # type: ignore[misc]
-    """asyncio client for a Tokyo Tyrant server: the methods, arguments,
-    serializers, errors and return values of ``TokyoTyrant`` (and the same
-    constructor), awaitable.
-    QueryBuilder works with it too: ``await query.execute(client)``."""
+    """asyncio client for a Tokyo Tyrant server.
+
+    It takes the same arguments as :class:`TokyoTyrant` and has its methods,
+    arguments, serializers, errors and return values; every method that talks
+    to the server is a coroutine.  :class:`QueryBuilder` works with it too:
+    ``await query.execute(client)``.
+    """
 
 
 class AsyncCursor(CursorMethods):
-    """A cursor of the server (see ``kt.Cursor``), awaitable; it holds one
-    connection of the pool until ``await cursor.close()`` (also done by
-    ``async with`` and at the end of ``async for``).  Use one cursor from
-    one task at a time."""
+    """A cursor of the server (see :class:`kt.Cursor`), awaitable.
+
+    It takes the same arguments as :class:`kt.Cursor` and holds one connection of
+    the pool until ``await cursor.close()`` (also done by ``async with`` and at
+    the end of ``async for``).  Use one cursor from one task at a time.
+    """
 
     def __init__(self, client: AsyncKyotoTycoon, db: int, cursor_id: Optional[int] = None) -> None:
         super().__init__(client, db, cursor_id)
@@ -172,7 +205,7 @@ class AsyncCursor(CursorMethods):
         return finish(resp, procedure)
 
     async def close(self) -> None:
-        """Delete the server-side cursor and give the connection back."""
+        """Delete the server-side cursor and give the connection back to the pool (never raises)."""
         self._valid = False
         conn = self._conn
         if conn is None:

@@ -198,18 +198,34 @@ class PooledClient:
         request already, so there is nothing to return."""
 
     def close(self) -> Any:
-        """Close the idle connections of this client (used ones close when
-        they come back).  The client stays usable: the next request
-        reconnects."""
+        """Close the idle connections of this client.
+
+        Connections in use close when they come back.  The client stays usable:
+        the next request reconnects.
+
+        Returns:
+            None.
+        """
         self._pool.close_all()
         return None
 
     def close_all(self) -> Any:
-        """Close every pooled connection; returns how many were idle."""
+        """Close every pooled connection (those in use close when they come back).
+
+        Returns:
+            How many idle connections were closed.
+        """
         return self._pool.close_all()
 
     def close_idle(self, older_than: float = 0.0) -> Any:
-        """Close connections idle for more than ``older_than`` seconds."""
+        """Close the connections that have been idle for a while.
+
+        Args:
+            older_than: idle for more than this many seconds (0: every idle one).
+
+        Returns:
+            How many connections were closed.
+        """
         return self._pool.close_idle(older_than)
 
     def __enter__(self: _C) -> _C:

@@ -205,7 +205,20 @@ class KyotoMethods(PooledClient):
     # -- binary protocol: get / set / remove ---------------------------------
 
     def get(self, key: Key, db: Optional[int] = None) -> Any:
-        """The value stored at ``key`` (deserialized), or None."""
+        """The value stored at ``key``, deserialized.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The value, or None when there is no such record (or it has expired).
+
+        Raises:
+            ServerError: the database does not exist on the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._value_of_first,
                           None)
@@ -214,7 +227,20 @@ class KyotoMethods(PooledClient):
         return self._decode(recs.values[0]) if recs.values else None
 
     def get_raw(self, key: Key, db: Optional[int] = None) -> Any:
-        """The bytes stored at ``key``, or None."""
+        """The bytes stored at ``key``, without the serializer.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The stored bytes, or None when there is no such record.
+
+        Raises:
+            ServerError: there is no database ``db`` on the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, _first_raw, None)
 
@@ -225,8 +251,25 @@ class KyotoMethods(PooledClient):
 
     def set(self, key: Key, value: Any, db: Optional[int] = None,
             expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
-        """Store ``value`` at ``key``; returns the number of records stored
-        (1), or None with ``no_reply=True`` (sent without waiting)."""
+        """Store ``value`` at ``key``, replacing any record there.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            value: the value, encoded by the client's serializer.
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+            no_reply: send without waiting for the server's answer.
+
+        Returns:
+            1 (the number of records stored), or None with ``no_reply=True``.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or the serializer cannot encode ``value``.
+            ServerError: the server refused the write (e.g. an unknown ``db``).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._set(_key_bytes(key), self._encode(value), db, expire_time, no_reply)
 
     def _set(self, key: bytes, value: bytes, db: Optional[int], expire_time: Optional[int],
@@ -238,18 +281,61 @@ class KyotoMethods(PooledClient):
         return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
 
     def get_bytes(self, key: Key, db: Optional[int] = None) -> Any:
-        """The original library's name for ``get_raw``: the stored bytes,
-        not deserialized, or None."""
+        """The original library's name for :meth:`get_raw`.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The stored bytes (not deserialized), or None.
+
+        Raises:
+            ServerError: the server has no such database.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self.get_raw(key, db)
 
     def set_bytes(self, key: Key, value: Union[str, bytes], db: Optional[int] = None,
                   expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
-        """Store ``value`` as it is, bypassing the serializer (bytes, or str
-        as UTF-8); otherwise like ``set`` (the original library's name)."""
+        """Store ``value`` as it is, bypassing the serializer (the original library's name).
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            value: bytes, or str (stored as UTF-8).
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+            no_reply: send without waiting for the server's answer.
+
+        Returns:
+            1, or None with ``no_reply=True``.
+
+        Raises:
+            TypeError: ``key`` or ``value`` is neither str nor bytes.
+            ServerError: the server refused the write.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._set(_key_bytes(key), to_bytes(value, "value"), db, expire_time, no_reply)
 
     def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Any:
-        """Remove ``key``; returns the number of records removed (0 or 1)."""
+        """Remove the record at ``key``.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+            no_reply: send without waiting for the server's answer.
+
+        Returns:
+            The number of records removed (0 or 1), or None with ``no_reply=True``.
+
+        Raises:
+            ServerError: an unknown database index.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
                                 kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
@@ -259,7 +345,21 @@ class KyotoMethods(PooledClient):
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, finish, arg)
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
-        """A dict of the keys found and their (deserialized) values."""
+        """Fetch many records in one request.
+
+        Args:
+            keys: the keys to look up (str or bytes each).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A dict of the keys found and their deserialized values; missing keys are left out.
+
+        Raises:
+            TypeError: a key is neither str nor bytes.
+            ServerError: ``db`` names no database of the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._get_bulk(keys, db, self._bulk_dict, None)
 
     def _bulk_dict(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, Any]:
@@ -270,7 +370,21 @@ class KyotoMethods(PooledClient):
         return {k: decode(v) for k, v in zip(found, recs.values)}
 
     def get_bulk_raw(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
-        """A dict of the keys found and their stored bytes."""
+        """Fetch many records in one request, values as stored.
+
+        Args:
+            keys: the keys to look up.
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A dict of the keys found and their stored bytes.
+
+        Raises:
+            TypeError: a key is neither str nor bytes.
+            ServerError: the server failed the request (no such database, for instance).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._get_bulk(keys, db, self._bulk_raw, None)
 
     def _bulk_raw(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, bytes]:
@@ -280,8 +394,22 @@ class KyotoMethods(PooledClient):
 
     def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
                          decode_values: bool = True) -> Any:
-        """``(db, key, value, expire_at)`` for every key found, where
-        ``expire_at`` is the absolute UNIX time the record expires, or None."""
+        """Fetch many records with their database and expiration time.
+
+        Args:
+            keys: the keys to look up.
+            db: database index (None: the client's ``default_db``).
+            decode_values: deserialize the values (False: the stored bytes).
+
+        Returns:
+            A list of ``(db, key, value, expire_at)`` for every key found, where
+            ``expire_at`` is the absolute UNIX time the record expires, or None.
+
+        Raises:
+            TypeError: a key is neither str nor bytes.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._get_bulk(keys, db, self._bulk_details, decode_values)
 
     def _bulk_details(self, recs: kb.BulkRecords, decode_values: bool
@@ -295,8 +423,25 @@ class KyotoMethods(PooledClient):
     def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
                  expire_time: Optional[int] = None, no_reply: bool = False,
                  **kwargs: Any) -> Any:
-        """Store many records; returns how many were stored (None with
-        ``no_reply=True``)."""
+        """Store many records in one request.
+
+        Args:
+            data: a mapping of keys to values.
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the records expire (a negative number is minus an
+                absolute UNIX time); None: never.
+            no_reply: send without waiting for the server's answer.
+            **kwargs: more records, as keyword arguments (key=value).
+
+        Returns:
+            The number of records stored, or None with ``no_reply=True``.
+
+        Raises:
+            TypeError: a key is neither str nor bytes, or a value cannot be encoded.
+            ServerError: the server refused the write.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         items = merge_items(__data, kwargs)
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
             pairs = items_to_pairs(items.items(), True)
@@ -309,7 +454,21 @@ class KyotoMethods(PooledClient):
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Any:
-        """Remove many keys; returns how many records were removed."""
+        """Remove many records in one request.
+
+        Args:
+            keys: the keys to remove.
+            db: database index (None: the client's ``default_db``).
+            no_reply: send without waiting for the server's answer.
+
+        Returns:
+            The number of records removed, or None with ``no_reply=True``.
+
+        Raises:
+            TypeError: a key is neither str nor bytes.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
                                      kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
@@ -319,13 +478,26 @@ class KyotoMethods(PooledClient):
     def script(self, name: str, __data: Optional[Mapping[Any, Any]] = None,
                encode_values: bool = True, no_reply: bool = False,
                **kwargs: Any) -> Any:
-        """Call the server-side procedure ``name`` with key/value input and
-        return its output map.  With ``encode_values`` the input values are
-        serialized and output values deserialized with the client's
-        serializer; otherwise values go as they are (str as UTF-8) and come
-        back as bytes.  Input values that are int or float go as their
-        decimal text either way (``n=1``, ``db=0``: what Lua procedures
-        read).  A procedure that fails raises ServerError."""
+        """Call the server-side procedure ``name`` (``ktserver -scr``, or a built-in server's script).
+
+        Args:
+            name: the procedure's name.
+            data: its input, a mapping of keys to values.
+            encode_values: serialize input values and deserialize output values with the
+                client's serializer; False: values go as they are (str as UTF-8) and come
+                back as bytes.  int and float inputs go as decimal text either way.
+            no_reply: send without waiting for the result.
+            **kwargs: more input, as keyword arguments.
+
+        Returns:
+            The procedure's output map (keys decoded as the client decodes keys), or None with ``no_reply=True``.
+
+        Raises:
+            ServerError: no such procedure, no script loaded, or the procedure failed
+                (the message names the procedure).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         items = merge_items(__data, kwargs)
         encode = self._encode if encode_values else _key_bytes
         pairs: List[Tuple[bytes, bytes]] = []
@@ -361,28 +533,105 @@ class KyotoMethods(PooledClient):
 
     def add(self, key: Key, value: Any, db: Optional[int] = None,
             expire_time: Optional[int] = None) -> Any:
-        """Store only if ``key`` does not exist; True if stored."""
+        """Store ``value`` only if ``key`` has no record.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            value: what to store; the client's serializer encodes it.
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            True if stored, False when the record already existed.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or ``value`` cannot be encoded.
+            ServerError: the server failed (an unknown ``db``, for instance).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._write("add", key, value, db, expire_time)
 
     def replace(self, key: Key, value: Any, db: Optional[int] = None,
                 expire_time: Optional[int] = None) -> Any:
-        """Store only if ``key`` exists; True if stored."""
+        """Store ``value`` only if ``key`` already has a record.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+            value: the new value (the serializer encodes it first).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            True if stored, False when there was no record to replace.
+
+        Raises:
+            ServerError: the database index is beyond the server's databases.
+            TypeError: a bad ``key``, or a ``value`` the serializer refuses.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._write("replace", key, value, db, expire_time)
 
     def append(self, key: Key, value: Any, db: Optional[int] = None,
                expire_time: Optional[int] = None) -> Any:
-        """Append to the stored bytes (like set when the key is missing)."""
+        """Append to the stored value; store ``value`` when the key has no record.
+
+        Args:
+            key: the record to extend.
+            value: what to append: the serializer's encoding of it is
+                appended to the stored bytes.
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            True.
+
+        Raises:
+            TypeError: ``key`` has the wrong type or ``value`` cannot be encoded.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._write("append", key, value, db, expire_time)
 
     def _check(self, key: Key, db: Optional[int], finish: Finish) -> Any:
         return self._rpc("check", [(b"key", _key_bytes(key))], db, True, finish)
 
     def exists(self, key: Key, db: Optional[int] = None) -> Any:
-        """Whether ``key`` exists."""
+        """Whether ``key`` has a record (RPC ``check``).
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            True or False.
+
+        Raises:
+            ServerError: the database does not exist on the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._check(key, db, self._ok)
 
     def length(self, key: Key, db: Optional[int] = None) -> Any:
-        """Size in bytes of the stored value, or None when missing."""
+        """The size in bytes of the value stored at ``key``.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The size, or None when there is no such record.
+
+        Raises:
+            ServerError: there is no database ``db`` on the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._check(key, db, self._length_of)
 
     def _length_of(self, resp: kh.HttpResponse, procedure: str) -> Optional[int]:
@@ -390,8 +639,20 @@ class KyotoMethods(PooledClient):
         return self._int(out, b"vsiz", procedure) if status == 200 else None
 
     def expire_time(self, key: Key, db: Optional[int] = None) -> Any:
-        """Absolute UNIX time at which ``key`` expires; None when it never
-        expires or does not exist."""
+        """When the record at ``key`` expires.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The absolute UNIX time, or None when it never expires or does not exist.
+
+        Raises:
+            ServerError: the server has no such database.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._check(key, db, self._expire_time_of)
 
     def _expire_time_of(self, resp: kh.HttpResponse, procedure: str) -> Optional[int]:
@@ -401,8 +662,20 @@ class KyotoMethods(PooledClient):
         return _xt_out(self._int(out, b"xt", procedure))
 
     def seize(self, key: Key, db: Optional[int] = None) -> Any:
-        """Get the value of ``key`` and remove the record atomically; None
-        when missing."""
+        """Get the value at ``key`` and remove the record, atomically.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The deserialized value, or None when there was no record.
+
+        Raises:
+            ServerError: an unknown database index.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._rpc("seize", [(b"key", _key_bytes(key))], db, False, self._seized)
 
     def _seized(self, resp: kh.HttpResponse, procedure: str) -> Any:
@@ -415,9 +688,24 @@ class KyotoMethods(PooledClient):
 
     def cas(self, key: Key, old_val: Any, new_val: Any, db: Optional[int] = None,
             expire_time: Optional[int] = None) -> Any:
-        """Compare and swap: store ``new_val`` if the current value equals
-        ``old_val``.  ``old_val=None`` means "only if the record is absent";
-        ``new_val=None`` removes the record.  True on success."""
+        """Compare and swap: store ``new_val`` if the current value equals ``old_val``.
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            old_val: the expected value; None means "only if there is no record".
+            new_val: the value to store; None removes the record.
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            True on success, False when the current value is not ``old_val``.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or a value cannot be encoded.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = [(b"key", _key_bytes(key))]
         if old_val is not None:
             pairs.append((b"oval", self._encode(old_val)))
@@ -429,10 +717,26 @@ class KyotoMethods(PooledClient):
 
     def incr(self, key: Key, n: int = 1, orig: Optional[int] = None, db: Optional[int] = None,
              expire_time: Optional[int] = None) -> Any:
-        """Add ``n`` to the integer stored at ``key`` (``orig``, default 0,
-        is the starting value of a missing record) and return the result.
-        Raises ServerError (code 450) when the stored value is not an
-        integer record."""
+        """Add ``n`` to the integer record at ``key`` (RPC ``increment``).
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            n: the amount to add (may be negative).
+            orig: the starting value of a missing record (None: 0).
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            The new value (int).
+
+        Raises:
+            TypeError: ``n`` or ``orig`` is not an int.
+            ServerError: code 450 when the stored value is not an integer record
+                (Kyoto Tycoon keeps counters as 8-byte big-endian numbers).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError("n must be an int, not %s" % type(n).__name__)
         if orig is not None and (isinstance(orig, bool) or not isinstance(orig, int)):
@@ -452,8 +756,25 @@ class KyotoMethods(PooledClient):
 
     def incr_double(self, key: Key, n: float = 1.0, orig: Optional[float] = None,
                     db: Optional[int] = None, expire_time: Optional[int] = None) -> Any:
-        """Add ``n`` to the decimal number stored at ``key`` and return the
-        result.  Raises ServerError (code 450) for an incompatible record."""
+        """Add ``n`` to the decimal record at ``key`` (RPC ``increment_double``).
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            n: the amount to add (int or float).
+            orig: what a missing record starts from, before ``n`` is added (None: 0.0).
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            The new value, a float.
+
+        Raises:
+            TypeError: ``n`` or ``orig`` is neither an int nor a float.
+            ServerError: code 450 when the stored value is not a decimal record.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         if isinstance(n, bool) or not isinstance(n, (int, float)):
             raise TypeError("n must be a number, not %s" % type(n).__name__)
         if orig is not None and (isinstance(orig, bool) or not isinstance(orig, (int, float))):
@@ -485,21 +806,66 @@ class KyotoMethods(PooledClient):
         return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in out.items()}
 
     def status(self, db: Optional[int] = None) -> Any:
-        """The status fields of a database (count, size, path, type, ...)."""
+        """The status of a database.
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A dict of str: ``count``, ``size``, ``path``, ``type`` and the other fields the server reports.
+
+        Raises:
+            ServerError: ``db`` names no database of the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._rpc("status", [], db, True, self._text_map)
 
     def report(self) -> Any:
-        """The server report (all databases, connections, counters)."""
+        """The server's report: every database, connection and command counters.
+
+        Returns:
+            A dict of str to str, as the server sends it.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._rpc("report", [], None, True, self._text_map)
 
     def clear(self, db: Optional[int] = None) -> Any:
-        """Remove every record of a database."""
+        """Remove every record of a database.
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            True.
+
+        Raises:
+            ServerError: the server failed the request (no such database, for instance).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._rpc("clear", [], db, True, self._ok)
 
     def synchronize(self, hard: bool = False, command: Optional[str] = None,
                     db: Optional[int] = None) -> Any:
-        """Write the database to its file (``hard``: to the device), then
-        run ``command`` from the server's -cmd directory if given."""
+        """Write a database to its file, then optionally run a command on the server.
+
+        Args:
+            hard: write through to the device (fsync), not just to the file.
+            command: a command file in the server's ``-cmd`` directory to run afterwards.
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            True on success, False when the command failed.
+
+        Raises:
+            ServerError: the database does not exist, or no ``-cmd`` directory is set.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs: List[Tuple[bytes, bytes]] = []
         if hard:
             pairs.append((b"hard", _TRUE))
@@ -508,14 +874,39 @@ class KyotoMethods(PooledClient):
         return self._rpc("synchronize", pairs, db, True, self._ok)
 
     def vacuum(self, step: int = 0, db: Optional[int] = None) -> Any:
-        """Remove expired records (``step`` 0: the whole database)."""
+        """Remove expired records now rather than as they are met.
+
+        Args:
+            step: how many records to examine (0: the whole database).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            True once the records are examined.
+
+        Raises:
+            ServerError: the server has no database ``db``.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs: List[Tuple[bytes, bytes]] = []
         if step:
             pairs.append((b"step", b"%d" % step))
         return self._rpc("vacuum", pairs, db, True, self._ok)
 
     def count(self, db: Optional[int] = None) -> Any:
-        """Number of records in a database."""
+        """The number of records in a database.
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The count (int).
+
+        Raises:
+            ServerError: the database index is beyond the server's databases.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._rpc("status", [], db, True, self._count_of)
 
     def _count_of(self, resp: kh.HttpResponse, procedure: str) -> int:
@@ -542,7 +933,18 @@ class KyotoMethods(PooledClient):
         return self._rpc("status", [], None, True, self._path_of)
 
     def set_database(self, db: int) -> Any:
-        """Make ``db`` the default database of this client."""
+        """Make ``db`` the default database of this client.
+
+        Args:
+            db: the database index.
+
+        Returns:
+            The client itself (for chaining).
+
+        Raises:
+            TypeError: ``db`` is not an int.
+            ValueError: ``db`` is outside 0 to 65535.
+        """
         self.default_db = self._check_db(db)
         return self
 
@@ -569,21 +971,64 @@ class KyotoMethods(PooledClient):
 
     def match_prefix(self, prefix: Key, max_keys: Optional[int] = None,
                      db: Optional[int] = None) -> Any:
-        """Keys starting with ``prefix`` (in the database's order)."""
+        """The keys that start with ``prefix``, in the database's order.
+
+        Args:
+            prefix: the prefix (str or bytes).
+            max_keys: at most this many keys (None: all).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A list of keys.
+
+        Raises:
+            ServerError: the database does not exist on the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = self._match_pairs([(b"prefix", _key_bytes(prefix))], max_keys)
         return self._rpc("match_prefix", pairs, db, True, self._matched)
 
     def match_regex(self, regex: Key, max_keys: Optional[int] = None,
                     db: Optional[int] = None) -> Any:
-        """Keys matching the regular expression ``regex``."""
+        """The keys that match a regular expression (ktserver's POSIX extended syntax).
+
+        Args:
+            regex: the expression.
+            max_keys: at most this many keys (None: all).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A list of keys.
+
+        Raises:
+            ServerError: the expression is invalid or the database does not exist.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = self._match_pairs([(b"regex", _key_bytes(regex))], max_keys)
         return self._rpc("match_regex", pairs, db, True, self._matched)
 
     def match_similar(self, origin: Key, distance: Optional[int] = None,
                       max_keys: Optional[int] = None, db: Optional[int] = None,
                       utf: bool = False) -> Any:
-        """Keys within ``distance`` (Levenshtein, default 1) of ``origin``;
-        ``utf`` counts distance in characters instead of bytes."""
+        """The keys within a Levenshtein distance of ``origin``.
+
+        Args:
+            origin: the key to compare with.
+            distance: the largest distance (None: 1).
+            max_keys: at most this many keys (None: all).
+            db: database index (None: the client's ``default_db``).
+            utf: count the distance in characters instead of bytes.
+
+        Returns:
+            A list of keys, nearest first.
+
+        Raises:
+            ServerError: there is no database ``db`` on the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = [(b"origin", _key_bytes(origin))]
         if distance is not None:
             pairs.append((b"range", b"%d" % distance))
@@ -593,7 +1038,16 @@ class KyotoMethods(PooledClient):
                          self._matched)
 
     def ulog_list(self) -> Any:
-        """Update log files of the server as (path, size, timestamp)."""
+        """The server's update log files.
+
+        Returns:
+            A list of ``(path, size, timestamp)``, oldest first.
+
+        Raises:
+            ServerError: the server keeps no update log (started without ``-ulog``).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._rpc("ulog_list", [], None, True, self._ulog_files)
 
     def _ulog_files(self, resp: kh.HttpResponse, procedure: str) -> List[Tuple[str, int, int]]:
@@ -609,8 +1063,20 @@ class KyotoMethods(PooledClient):
         return files
 
     def ulog_remove(self, max_ts: Optional[int] = None) -> Any:
-        """Remove update log files older than ``max_ts`` (None: all but the
-        current one)."""
+        """Remove update log files.
+
+        Args:
+            max_ts: remove the files whose records are all older than this time stamp
+                (None: every file but the current one).
+
+        Returns:
+            True.
+
+        Raises:
+            ServerError: the server keeps no update log.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs: List[Tuple[bytes, bytes]] = []
         if max_ts is not None:
             pairs.append((b"ts", b"%d" % max_ts))
@@ -652,11 +1118,40 @@ class KyotoMethods(PooledClient):
 
     def update(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
                expire_time: Optional[int] = None, **kwargs: Any) -> Any:
-        """Same as ``set_bulk``."""
+        """Same as :meth:`set_bulk` (the dict method's name).
+
+        Args:
+            data: a mapping of keys to values.
+            db: database index (None: the client's ``default_db``).
+            expire_time: seconds until the records expire (a negative number is minus an
+                absolute UNIX time); None: never.
+            **kwargs: more records, as keyword arguments.
+
+        Returns:
+            The number of records stored.
+
+        Raises:
+            TypeError: a key or value cannot be encoded.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self.set_bulk(__data, db, expire_time, **kwargs)
 
     def pop(self, key: Key, db: Optional[int] = None) -> Any:
-        """Same as ``seize``."""
+        """Same as :meth:`seize` (the dict method's name).
+
+        Args:
+            key: the record's key (str, sent as UTF-8, or bytes).
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            The value, or None when there was no record.
+
+        Raises:
+            ServerError: the database does not exist.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self.seize(key, db)
 
     # -- iteration: key list in one call, values in get_bulk pages ---------------
@@ -684,21 +1179,74 @@ class KyotoMethods(PooledClient):
         return [(self._key_out(k), decode(found[k])) for k in batch if k in found]
 
     def keys_nonlazy(self, db: Optional[int] = None) -> Any:
-        """Every key of a database, as a list, in one request (the original
-        library's name; same as ``match_prefix("", db=db)``)."""
+        """Every key of a database as a list, in one request (the original library's name).
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A list of keys.
+
+        Raises:
+            ServerError: the server has no such database.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self.match_prefix(b"", None, db)
 
     def keys(self, db: Optional[int] = None) -> Any:
-        """Every key of a database, lazily (the key list comes in one
-        request; use a cursor to walk the database record by record)."""
+        """Every key of a database, lazily.
+
+        The key list comes in one request; walk a huge database record by record
+        with a :meth:`cursor` instead.
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            An iterator of keys (an async iterator in the asyncio client).
+
+        Raises:
+            ServerError: an unknown database index.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._stream(self._pages(self._db(db), _KEYS))
 
     def values(self, db: Optional[int] = None) -> Any:
-        """Every value of a database, lazily, fetched in pages."""
+        """Every value of a database, lazily.
+
+        Records removed while iterating are skipped.
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            An iterator of deserialized values, fetched in pages of 1,000.
+
+        Raises:
+            ServerError: ``db`` names no database of the server.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._stream(self._pages(self._db(db), _VALUES))
 
     def items(self, db: Optional[int] = None) -> Any:
-        """Every (key, value) of a database, lazily, fetched in pages."""
+        """Every record of a database, lazily.
+
+        Records removed while iterating are skipped.
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            An iterator of ``(key, value)``, the values fetched in pages of 1,000.
+
+        Raises:
+            ServerError: the server failed the request (no such database, for instance).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._stream(self._pages(self._db(db), _ITEMS))
 
     def __iter__(self) -> Any:
@@ -709,52 +1257,128 @@ class KyotoMethods(PooledClient):
 
 
 class KyotoTycoon(KyotoMethods):
-    """Client for a Kyoto Tycoon server.
+    """Client for a Kyoto Tycoon server (ktserver, or kt's built-in one).
 
-    :param host: server host.
-    :param port: server port.
-    :param serializer: how values are stored (``KT_BINARY``, ``KT_JSON``,
-        ``KT_MSGPACK``, ``KT_PICKLE``, ``KT_NONE`` or any object with
-        ``encode``/``decode`` methods).
-    :param decode_keys: give keys back as ``str`` (UTF-8) rather than bytes.
-    :param timeout: socket timeout in seconds for each request (None: wait
-        forever).
-    :param default_db: database index used when a method gets ``db=None``.
-    :param max_connections: bound on the connections open at once (None: no
-        bound); ``pool_timeout`` is how long a request waits for a free one.
-    :param connect_timeout: timeout for establishing a connection (defaults
-        to ``timeout``).
-    :param max_idle_time: connections unused for longer are reopened
-        (ktserver closes idle connections after its ``-tout``, 30 s by default).
-    :param socket_module: module providing ``create_connection`` (tests,
-        gevent without monkey-patching).
-    :param connection_pool: accepted for code written for the original
-        library; connections are always pooled.
+    Hot operations (get, set, remove, their bulk forms, scripts) use the binary
+    protocol; everything else uses HTTP TSV-RPC, over one pool of connections.
+    Thread-safe: threads share the pool; a cursor keeps one connection to itself.
+
+    Errors, whatever the method: ``TypeError``/``ValueError`` for a bad argument
+    (before anything is sent); :class:`~kt.ServerError` when the server answers
+    that the request failed (``code`` is the HTTP status for RPC calls, None for
+    the binary protocol's error reply); :class:`~kt.ServerConnectionError` when
+    the server cannot be reached, the connection breaks or a request times out
+    (a request that is safe to repeat is retried once on a fresh connection);
+    :class:`~kt.ProtocolError` when the reply is not valid Kyoto Tycoon (the
+    connection is discarded).  All derive from :class:`~kt.KyotoTycoonError`.
+
+    Args:
+        host: server host name or address.
+        port: server port.
+        serializer: how values are stored: ``KT_BINARY`` (default), ``KT_JSON``,
+            ``KT_MSGPACK``, ``KT_PICKLE``, ``KT_NONE``, or any object with
+            ``encode``/``decode`` methods.
+        decode_keys: give keys back as ``str`` (UTF-8; bytes when not valid UTF-8)
+            rather than bytes.
+        timeout: socket timeout in seconds for each request (None: wait forever).
+        default_db: database index used when a method gets ``db=None``.
+        max_connections: bound on the connections open at once (None: no bound).
+        pool_timeout: how long a request waits for a free connection when
+            ``max_connections`` are busy (None: forever).
+        connect_timeout: timeout for establishing a connection (None: ``timeout``).
+        max_idle_time: connections unused for longer are reopened (ktserver closes
+            idle connections after its ``-tout``, 30 s by default).
+        socket_module: module providing ``create_connection`` (for tests, or gevent
+            without monkey-patching).
+        connection_pool: accepted for code written for the original library;
+            connections are always pooled.
+
+    Raises:
+        TypeError: ``host``, ``port``, ``serializer`` or ``default_db`` has the wrong type.
+        ValueError: ``default_db`` is outside 0 to 65535.
+        ImproperlyConfigured: ``KT_MSGPACK`` without the msgpack package.
     """
 
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "Cursor":
-        """A server-side cursor over a database (see ``Cursor``)."""
+        """A server-side cursor over a database (no request is sent yet).
+
+        Args:
+            db: database index (None: the client's ``default_db``).
+            cursor_id: the cursor's number on the connection (None: a fresh one).
+
+        Returns:
+            A :class:`Cursor`.
+
+        Raises:
+            TypeError: ``db`` is not an int.
+            ValueError: ``db`` is out of range.
+        """
         return Cursor(self, self._db(db), cursor_id)
 
     # -- containers of the Lua helper library (kt.containers) ------------------
 
     def Hash(self, key: Key, db: Optional[int] = None) -> "_containers.Hash":
-        """A hash kept in record ``key`` (needs kt's kyoto.lua on the server)."""
+        """A hash (field to value) kept in the record at ``key``.
+
+        Args:
+            key: the record holding the hash.
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A :class:`kt.containers.Hash`.  Its methods call procedures of kt's
+            ``kyoto.lua`` (see :func:`kt.lua_script_path`), which the server must load.
+
+        Raises:
+            TypeError: ``key`` is neither str nor bytes, or ``db`` is not an int.
+        """
         from kt.containers import Hash
         return Hash(self, key, db)
 
     def Set(self, key: Key, db: Optional[int] = None) -> "_containers.Set":
-        """A set kept in record ``key`` (needs kt's kyoto.lua on the server)."""
+        """A set of members kept in one record.
+
+        Args:
+            key: its record.
+            db: the database (None: the default one).
+
+        Returns:
+            A :class:`kt.containers.Set` over ``kyoto.lua``'s set procedures.
+
+        Raises:
+            TypeError: a key that is not str or bytes.
+        """
         from kt.containers import Set
         return Set(self, key, db)
 
     def List(self, key: Key, db: Optional[int] = None) -> "_containers.List":
-        """A list kept in record ``key`` (needs kt's kyoto.lua on the server)."""
+        """A list of values kept in the record at ``key`` (``kyoto.lua`` on the server).
+
+        Args:
+            key: the record.
+            db: which database holds it; None for ``default_db``.
+
+        Returns:
+            A :class:`kt.containers.List`.
+
+        Raises:
+            TypeError: if ``key`` is not a str or bytes or ``db`` not an int.
+        """
         from kt.containers import List
         return List(self, key, db)
 
     def Queue(self, key: Key, db: Optional[int] = None) -> "_containers.Queue":
-        """A queue named ``key`` (needs kt's kyoto.lua on the server)."""
+        """A queue named ``key``, one record per item (``kyoto.lua`` on the server).
+
+        Args:
+            key: the queue's name, the prefix of its records.
+            db: database index (None: the client's ``default_db``).
+
+        Returns:
+            A :class:`kt.containers.Queue`.
+
+        Raises:
+            TypeError: a name or a database index of the wrong type.
+        """
         from kt.containers import Queue
         return Queue(self, key, db)
 
@@ -793,29 +1417,70 @@ class CursorMethods:
         return self._valid
 
     def is_valid(self) -> bool:
-        """Whether the cursor's last call found a record (the original
-        library's name; no request is sent).  False before the first
-        positioning call and after ``close()``."""
+        """Whether the cursor's last call found a record (no request is sent).
+
+        Returns:
+            False before the first positioning call and after :meth:`close`.
+        """
         return self._valid
 
     def jump(self, key: Optional[Key] = None) -> Any:
-        """Go to ``key`` (or the first record after it), or to the first
-        record when ``key`` is None."""
+        """Position the cursor at ``key``, or at the first record after it.
+
+        Args:
+            key: where to go (None: the first record).
+
+        Returns:
+            True when the cursor points at a record.
+
+        Raises:
+            TypeError: ``key`` is neither str nor bytes.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = [] if key is None else [(b"key", _key_bytes(key))]
         return self._cur("cur_jump", pairs, self._ok)
 
     def jump_back(self, key: Optional[Key] = None) -> Any:
-        """Go to ``key`` (or the last record before it) for a backward scan,
-        or to the last record when ``key`` is None (tree databases)."""
+        """Position the cursor at ``key``, or the last record before it, for a backward scan.
+
+        Args:
+            key: where to go (None: the last record).
+
+        Returns:
+            True when the cursor points at a record.
+
+        Raises:
+            ServerError: the database cannot scan backwards (hash databases: code 501).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = [] if key is None else [(b"key", _key_bytes(key))]
         return self._cur("cur_jump_back", pairs, self._ok)
 
     def step(self) -> Any:
-        """Go to the next record."""
+        """Move the cursor to the next record.
+
+        Returns:
+            True when it points at a record.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_step", [], self._ok)
 
     def step_back(self) -> Any:
-        """Go to the previous record (tree databases)."""
+        """Move the cursor to the previous record.
+
+        Returns:
+            True when it points at a record.
+
+        Raises:
+            ServerError: the database cannot scan backwards (code 501).
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_step_back", [], self._ok)
 
     def _step_pairs(self, step: bool) -> List[Tuple[bytes, bytes]]:
@@ -827,7 +1492,18 @@ class CursorMethods:
         return out if status == 200 else None
 
     def key(self, step: bool = False) -> Any:
-        """Key of the current record (then step forward if ``step``)."""
+        """The current record's key.
+
+        Args:
+            step: advance the cursor after reading.
+
+        Returns:
+            The key, or None when the cursor points at no record.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_get_key", self._step_pairs(step), self._key_of)
 
     def _key_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
@@ -835,7 +1511,18 @@ class CursorMethods:
         return None if out is None else self._client._key_out(out.get(b"key", b""))
 
     def value(self, step: bool = False) -> Any:
-        """Value of the current record (then step forward if ``step``)."""
+        """The current record's value, deserialized.
+
+        Args:
+            step: then step forward (saves a request when scanning).
+
+        Returns:
+            The value, or None when the cursor points at no record.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_get_value", self._step_pairs(step), self._value_of)
 
     def _value_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
@@ -843,7 +1530,18 @@ class CursorMethods:
         return None if out is None else self._client._decode(out.get(b"value", b""))
 
     def get(self, step: bool = False) -> Any:
-        """(key, value) of the current record (then step if ``step``)."""
+        """The current record.
+
+        Args:
+            step: move on to the next record once it is read.
+
+        Returns:
+            ``(key, value)``, or None when there is none.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_get", self._step_pairs(step), self._item_of)
 
     def _item_of(self, resp: kh.HttpResponse, procedure: str) -> Optional[Tuple[Any, Any]]:
@@ -854,7 +1552,18 @@ class CursorMethods:
                 self._client._decode(out.get(b"value", b"")))
 
     def get_details(self, step: bool = False) -> Any:
-        """(key, value, expire_at) of the current record."""
+        """The current record with its expiration time.
+
+        Args:
+            step: move to the next record afterwards.
+
+        Returns:
+            ``(key, value, expire_at)`` (``expire_at`` an absolute UNIX time or None), or None.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_get", self._step_pairs(step), self._details_of)
 
     def _details_of(self, resp: kh.HttpResponse, procedure: str
@@ -869,18 +1578,49 @@ class CursorMethods:
 
     def set_value(self, value: Any, step: bool = False,
                   expire_time: Optional[int] = None) -> Any:
-        """Replace the value of the current record."""
+        """Replace the current record's value.
+
+        Args:
+            value: the new value, encoded by the client's serializer.
+            step: move to the next record afterwards.
+            expire_time: seconds until the record expires (a negative number is minus an
+                absolute UNIX time); None: never.
+
+        Returns:
+            True when a record was updated.
+
+        Raises:
+            TypeError: ``value`` cannot be encoded.
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         pairs = [(b"value", self._client._encode(value))] + self._step_pairs(step)
         if expire_time is not None:
             pairs.append((b"xt", b"%d" % _xt_arg(expire_time)))
         return self._cur("cur_set_value", pairs, self._ok)
 
     def remove(self) -> Any:
-        """Remove the current record (the cursor moves to the next one)."""
+        """Remove the current record; the cursor moves to the next one.
+
+        Returns:
+            True when a record was removed.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_remove", [], self._ok)
 
     def seize(self) -> Any:
-        """(key, value) of the current record, removing it."""
+        """The current record, removed as it is read; the cursor moves to the next one.
+
+        Returns:
+            ``(key, value)``, or None when there is none.
+
+        Raises:
+            ServerConnectionError, ProtocolError: the request failed on the way
+                (see :class:`KyotoTycoon`).
+        """
         return self._cur("cur_seize", [], self._item_of)
 
     def __repr__(self) -> str:
@@ -888,12 +1628,18 @@ class CursorMethods:
 
 
 class Cursor(CursorMethods):
-    """A cursor of the server, bound to one database.
+    """A cursor of the server, bound to one database (from :meth:`KyotoTycoon.cursor`).
 
-    ktserver keeps cursors per connection, so a Cursor holds one connection
-    of the pool until ``close()`` (also called by ``with`` and at the end
-    of iteration).  Positioning methods return True when the cursor points
-    at a record; reading methods return None when it does not.
+    ktserver keeps cursors per connection, so a Cursor holds one connection of
+    the pool until :meth:`close` (also called by ``with`` and at the end of
+    iteration).  Positioning methods return True when the cursor points at a
+    record; reading methods return None when it does not.  Errors are those of
+    :class:`KyotoTycoon`.
+
+    Args:
+        client: the client whose pool the cursor draws its connection from.
+        db: the database index.
+        cursor_id: the cursor's number on the connection (None: a fresh one).
     """
 
     def __init__(self, client: KyotoMethods, db: int, cursor_id: Optional[int] = None) -> None:
@@ -916,7 +1662,7 @@ class Cursor(CursorMethods):
         return finish(resp, procedure)
 
     def close(self) -> None:
-        """Delete the server-side cursor and give the connection back."""
+        """Delete the server-side cursor and give the connection back to the pool (never raises)."""
         self._valid = False
         conn = self._conn
         if conn is None:

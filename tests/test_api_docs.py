@@ -91,8 +91,9 @@ def test_public_classes_and_methods_have_docstrings() -> None:
 RAISE_NOTHING: Set[str] = {
     "PooledClient.checkin", "PooledClient.close", "PooledClient.close_all",
     "PooledClient.close_idle", "_AsyncTransport.close", "_AsyncTransport.close_all",
-    "_AsyncTransport.close_idle", "QueryBuilder.copy", "Cursor.is_valid",
-    "_BaseServer.stop", "_BaseServer.close",
+    "_AsyncTransport.close_idle", "QueryBuilder.copy",
+    "_BaseServer.stop", "_BaseServer.close", "CursorMethods.is_valid", "Cursor.close",
+    "AsyncCursor.close",
 }
 
 _SECTION = re.compile(r"^(Args|Arguments|Returns|Yields|Raises|Examples?|Note|Notes|Attributes):\s*$")
@@ -161,24 +162,36 @@ def _style_problems(owner: str, fn: ast.FunctionDef, doc: str) -> List[str]:
     return problems
 
 
+def _constructor(cls: type, classes: Dict[str, ast.ClassDef]) -> Optional[ast.FunctionDef]:
+    """The ``__init__`` a class runs: its own or the first kt base's."""
+    for base in cls.__mro__:
+        if not base.__module__.startswith("kt"):
+            return None
+        for item in classes[base.__name__].body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                return item
+    return None
+
+
 def test_docstrings_document_params_returns_raises() -> None:
     classes = _source_classes()
     problems: List[str] = []
     seen: Set[str] = set()
     for cls in _documented_classes():
+        # The constructor's parameters are documented on the public class
+        # (or it says it takes the same arguments as another one).
+        init = _constructor(cls, classes)
+        class_doc = ast.get_docstring(classes[cls.__name__]) or ""
+        if init is not None and "same arguments as" not in class_doc:
+            problems += _style_problems(cls.__name__, init, class_doc)
         for base in cls.__mro__:
             if not base.__module__.startswith("kt") or base.__name__ in seen:
                 continue
             seen.add(base.__name__)
-            node = classes[base.__name__]
-            for item in node.body:
-                if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    continue
-                if item.name == "__init__":
-                    # The constructor's parameters are documented on the class.
-                    doc = ast.get_docstring(node) or ""
-                    problems += _style_problems(base.__name__, item, doc)  # type: ignore[arg-type]
-                elif not item.name.startswith("_"):
-                    doc = ast.get_docstring(item) or ""
-                    problems += _style_problems(base.__name__, item, doc)  # type: ignore[arg-type]
+            for item in classes[base.__name__].body:
+                if isinstance(item, ast.FunctionDef) and not item.name.startswith("_"):
+                    problems += _style_problems(base.__name__, item, ast.get_docstring(item) or "")
+                elif isinstance(item, ast.AsyncFunctionDef) and not item.name.startswith("_"):
+                    problems += _style_problems(base.__name__, item,  # type: ignore[arg-type]
+                                                ast.get_docstring(item) or "")
     assert problems == [], "\n".join(problems)
