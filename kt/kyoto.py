@@ -215,9 +215,8 @@ class KyotoMethods(PooledClient):
             The value, or None when there is no such record (or it has expired).
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database does not exist on the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._value_of_first,
@@ -230,16 +229,15 @@ class KyotoMethods(PooledClient):
         """The bytes stored at ``key``, without the serializer.
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: the key to look up.
             db: database index (None: the client's ``default_db``).
 
         Returns:
             The stored bytes, or None when there is no such record.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: there is no database ``db`` on the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, _first_raw, None)
@@ -265,10 +263,9 @@ class KyotoMethods(PooledClient):
             1 (the number of records stored), or None with ``no_reply=True``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``key`` is not str or bytes, or the serializer cannot encode ``value``.
             ServerError: the server refused the write (e.g. an unknown ``db``).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._set(_key_bytes(key), self._encode(value), db, expire_time, no_reply)
 
@@ -284,16 +281,15 @@ class KyotoMethods(PooledClient):
         """The original library's name for :meth:`get_raw`.
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: the record's key, str or bytes.
             db: database index (None: the client's ``default_db``).
 
         Returns:
             The stored bytes (not deserialized), or None.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server has no such database.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self.get_raw(key, db)
 
@@ -313,10 +309,9 @@ class KyotoMethods(PooledClient):
             1, or None with ``no_reply=True``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``key`` or ``value`` is neither str nor bytes.
             ServerError: the server refused the write.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._set(_key_bytes(key), to_bytes(value, "value"), db, expire_time, no_reply)
 
@@ -332,9 +327,8 @@ class KyotoMethods(PooledClient):
             The number of records removed (0 or 1), or None with ``no_reply=True``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: an unknown database index.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
                                 kb.FLAG_NO_REPLY if no_reply else 0)
@@ -355,10 +349,9 @@ class KyotoMethods(PooledClient):
             A dict of the keys found and their deserialized values; missing keys are left out.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
             ServerError: ``db`` names no database of the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._get_bulk(keys, db, self._bulk_dict, None)
 
@@ -380,10 +373,9 @@ class KyotoMethods(PooledClient):
             A dict of the keys found and their stored bytes.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
             ServerError: the server failed the request (no such database, for instance).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._get_bulk(keys, db, self._bulk_raw, None)
 
@@ -406,9 +398,8 @@ class KyotoMethods(PooledClient):
             ``expire_at`` is the absolute UNIX time the record expires, or None.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._get_bulk(keys, db, self._bulk_details, decode_values)
 
@@ -437,10 +428,9 @@ class KyotoMethods(PooledClient):
             The number of records stored, or None with ``no_reply=True``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes, or a value cannot be encoded.
             ServerError: the server refused the write.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         items = merge_items(__data, kwargs)
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
@@ -465,9 +455,8 @@ class KyotoMethods(PooledClient):
             The number of records removed, or None with ``no_reply=True``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
                                      kb.FLAG_NO_REPLY if no_reply else 0)
@@ -493,10 +482,9 @@ class KyotoMethods(PooledClient):
             The procedure's output map (keys decoded as the client decodes keys), or None with ``no_reply=True``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: no such procedure, no script loaded, or the procedure failed
                 (the message names the procedure).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         items = merge_items(__data, kwargs)
         encode = self._encode if encode_values else _key_bytes
@@ -546,10 +534,9 @@ class KyotoMethods(PooledClient):
             True if stored, False when the record already existed.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``key`` is not str or bytes, or ``value`` cannot be encoded.
             ServerError: the server failed (an unknown ``db``, for instance).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._write("add", key, value, db, expire_time)
 
@@ -568,10 +555,9 @@ class KyotoMethods(PooledClient):
             True if stored, False when there was no record to replace.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database index is beyond the server's databases.
             TypeError: a bad ``key``, or a ``value`` the serializer refuses.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._write("replace", key, value, db, expire_time)
 
@@ -591,9 +577,8 @@ class KyotoMethods(PooledClient):
             True.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``key`` has the wrong type or ``value`` cannot be encoded.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._write("append", key, value, db, expire_time)
 
@@ -604,16 +589,15 @@ class KyotoMethods(PooledClient):
         """Whether ``key`` has a record (RPC ``check``).
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: the key to check for.
             db: database index (None: the client's ``default_db``).
 
         Returns:
             True or False.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database does not exist on the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._check(key, db, self._ok)
 
@@ -621,16 +605,15 @@ class KyotoMethods(PooledClient):
         """The size in bytes of the value stored at ``key``.
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: whose value to measure.
             db: database index (None: the client's ``default_db``).
 
         Returns:
             The size, or None when there is no such record.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: there is no database ``db`` on the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._check(key, db, self._length_of)
 
@@ -642,16 +625,15 @@ class KyotoMethods(PooledClient):
         """When the record at ``key`` expires.
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: the record to ask about (a str is sent as UTF-8).
             db: database index (None: the client's ``default_db``).
 
         Returns:
             The absolute UNIX time, or None when it never expires or does not exist.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server has no such database.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._check(key, db, self._expire_time_of)
 
@@ -665,16 +647,15 @@ class KyotoMethods(PooledClient):
         """Get the value at ``key`` and remove the record, atomically.
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: the record to take.
             db: database index (None: the client's ``default_db``).
 
         Returns:
             The deserialized value, or None when there was no record.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: an unknown database index.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._rpc("seize", [(b"key", _key_bytes(key))], db, False, self._seized)
 
@@ -702,9 +683,8 @@ class KyotoMethods(PooledClient):
             True on success, False when the current value is not ``old_val``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``key`` is not str or bytes, or a value cannot be encoded.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs = [(b"key", _key_bytes(key))]
         if old_val is not None:
@@ -731,11 +711,10 @@ class KyotoMethods(PooledClient):
             The new value (int).
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``n`` or ``orig`` is not an int.
             ServerError: code 450 when the stored value is not an integer record
                 (Kyoto Tycoon keeps counters as 8-byte big-endian numbers).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError("n must be an int, not %s" % type(n).__name__)
@@ -770,10 +749,9 @@ class KyotoMethods(PooledClient):
             The new value, a float.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``n`` or ``orig`` is neither an int nor a float.
             ServerError: code 450 when the stored value is not a decimal record.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         if isinstance(n, bool) or not isinstance(n, (int, float)):
             raise TypeError("n must be a number, not %s" % type(n).__name__)
@@ -815,9 +793,8 @@ class KyotoMethods(PooledClient):
             A dict of str: ``count``, ``size``, ``path``, ``type`` and the other fields the server reports.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: ``db`` names no database of the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._rpc("status", [], db, True, self._text_map)
 
@@ -828,8 +805,7 @@ class KyotoMethods(PooledClient):
             A dict of str to str, as the server sends it.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
         """
         return self._rpc("report", [], None, True, self._text_map)
 
@@ -843,9 +819,8 @@ class KyotoMethods(PooledClient):
             True.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server failed the request (no such database, for instance).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._rpc("clear", [], db, True, self._ok)
 
@@ -862,9 +837,8 @@ class KyotoMethods(PooledClient):
             True on success, False when the command failed.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database does not exist, or no ``-cmd`` directory is set.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs: List[Tuple[bytes, bytes]] = []
         if hard:
@@ -884,9 +858,8 @@ class KyotoMethods(PooledClient):
             True once the records are examined.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server has no database ``db``.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs: List[Tuple[bytes, bytes]] = []
         if step:
@@ -903,9 +876,8 @@ class KyotoMethods(PooledClient):
             The count (int).
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database index is beyond the server's databases.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._rpc("status", [], db, True, self._count_of)
 
@@ -982,9 +954,8 @@ class KyotoMethods(PooledClient):
             A list of keys.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database does not exist on the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs = self._match_pairs([(b"prefix", _key_bytes(prefix))], max_keys)
         return self._rpc("match_prefix", pairs, db, True, self._matched)
@@ -995,16 +966,15 @@ class KyotoMethods(PooledClient):
 
         Args:
             regex: the expression.
-            max_keys: at most this many keys (None: all).
+            max_keys: stop after this many matches; None for no limit.
             db: database index (None: the client's ``default_db``).
 
         Returns:
-            A list of keys.
+            A list of the matching keys, in the database's order.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the expression is invalid or the database does not exist.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs = self._match_pairs([(b"regex", _key_bytes(regex))], max_keys)
         return self._rpc("match_regex", pairs, db, True, self._matched)
@@ -1025,9 +995,8 @@ class KyotoMethods(PooledClient):
             A list of keys, nearest first.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: there is no database ``db`` on the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs = [(b"origin", _key_bytes(origin))]
         if distance is not None:
@@ -1044,9 +1013,8 @@ class KyotoMethods(PooledClient):
             A list of ``(path, size, timestamp)``, oldest first.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server keeps no update log (started without ``-ulog``).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._rpc("ulog_list", [], None, True, self._ulog_files)
 
@@ -1073,9 +1041,8 @@ class KyotoMethods(PooledClient):
             True.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server keeps no update log.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs: List[Tuple[bytes, bytes]] = []
         if max_ts is not None:
@@ -1131,9 +1098,8 @@ class KyotoMethods(PooledClient):
             The number of records stored.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key or value cannot be encoded.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self.set_bulk(__data, db, expire_time, **kwargs)
 
@@ -1141,16 +1107,15 @@ class KyotoMethods(PooledClient):
         """Same as :meth:`seize` (the dict method's name).
 
         Args:
-            key: the record's key (str, sent as UTF-8, or bytes).
+            key: what to remove.
             db: database index (None: the client's ``default_db``).
 
         Returns:
             The value, or None when there was no record.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database does not exist.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self.seize(key, db)
 
@@ -1188,9 +1153,8 @@ class KyotoMethods(PooledClient):
             A list of keys.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server has no such database.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self.match_prefix(b"", None, db)
 
@@ -1207,9 +1171,8 @@ class KyotoMethods(PooledClient):
             An iterator of keys (an async iterator in the asyncio client).
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: an unknown database index.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._stream(self._pages(self._db(db), _KEYS))
 
@@ -1225,9 +1188,8 @@ class KyotoMethods(PooledClient):
             An iterator of deserialized values, fetched in pages of 1,000.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: ``db`` names no database of the server.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._stream(self._pages(self._db(db), _VALUES))
 
@@ -1237,15 +1199,14 @@ class KyotoMethods(PooledClient):
         Records removed while iterating are skipped.
 
         Args:
-            db: database index (None: the client's ``default_db``).
+            db: the database to read (None: ``default_db``).
 
         Returns:
-            An iterator of ``(key, value)``, the values fetched in pages of 1,000.
+            An iterator of ``(key, value)``.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the server failed the request (no such database, for instance).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._stream(self._pages(self._db(db), _ITEMS))
 
@@ -1434,9 +1395,8 @@ class CursorMethods:
             True when the cursor points at a record.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``key`` is neither str nor bytes.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs = [] if key is None else [(b"key", _key_bytes(key))]
         return self._cur("cur_jump", pairs, self._ok)
@@ -1445,15 +1405,14 @@ class CursorMethods:
         """Position the cursor at ``key``, or the last record before it, for a backward scan.
 
         Args:
-            key: where to go (None: the last record).
+            key: the key to go to; None goes to the last record.
 
         Returns:
-            True when the cursor points at a record.
+            True when the cursor points at a record; :meth:`step_back` then walks backwards.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database cannot scan backwards (hash databases: code 501).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         pairs = [] if key is None else [(b"key", _key_bytes(key))]
         return self._cur("cur_jump_back", pairs, self._ok)
@@ -1465,8 +1424,8 @@ class CursorMethods:
             True when it points at a record.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: the cursor's database is unknown to the server.
         """
         return self._cur("cur_step", [], self._ok)
 
@@ -1477,9 +1436,8 @@ class CursorMethods:
             True when it points at a record.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             ServerError: the database cannot scan backwards (code 501).
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
         """
         return self._cur("cur_step_back", [], self._ok)
 
@@ -1498,17 +1456,22 @@ class CursorMethods:
             step: advance the cursor after reading.
 
         Returns:
-            The key, or None when the cursor points at no record.
+            The key (str or bytes, as the client decodes keys), or None past the last record.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: the cursor's database does not exist.
         """
-        return self._cur("cur_get_key", self._step_pairs(step), self._key_of)
+        return self._cur("cur_get_key", self._step_pairs(step), self._field_of)
 
-    def _key_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
+    def _field_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
+        """The key (cur_get_key) or the value (cur_get_value) of a reply."""
         out = self._record(resp, procedure)
-        return None if out is None else self._client._key_out(out.get(b"key", b""))
+        if out is None:
+            return None
+        if procedure == "cur_get_key":
+            return self._client._key_out(out.get(b"key", b""))
+        return self._client._decode(out.get(b"value", b""))
 
     def value(self, step: bool = False) -> Any:
         """The current record's value, deserialized.
@@ -1520,14 +1483,10 @@ class CursorMethods:
             The value, or None when the cursor points at no record.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: the server has no database of that index.
         """
-        return self._cur("cur_get_value", self._step_pairs(step), self._value_of)
-
-    def _value_of(self, resp: kh.HttpResponse, procedure: str) -> Any:
-        out = self._record(resp, procedure)
-        return None if out is None else self._client._decode(out.get(b"value", b""))
+        return self._cur("cur_get_value", self._step_pairs(step), self._field_of)
 
     def get(self, step: bool = False) -> Any:
         """The current record.
@@ -1539,8 +1498,8 @@ class CursorMethods:
             ``(key, value)``, or None when there is none.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: no such database.
         """
         return self._cur("cur_get", self._step_pairs(step), self._item_of)
 
@@ -1561,8 +1520,8 @@ class CursorMethods:
             ``(key, value, expire_at)`` (``expire_at`` an absolute UNIX time or None), or None.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: the server failed the request (an unknown database, for one).
         """
         return self._cur("cur_get", self._step_pairs(step), self._details_of)
 
@@ -1590,9 +1549,9 @@ class CursorMethods:
             True when a record was updated.
 
         Raises:
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: ``value`` cannot be encoded.
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerError: the database is unknown.
         """
         pairs = [(b"value", self._client._encode(value))] + self._step_pairs(step)
         if expire_time is not None:
@@ -1606,8 +1565,8 @@ class CursorMethods:
             True when a record was removed.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: the request failed on the server (e.g. no such database).
         """
         return self._cur("cur_remove", [], self._ok)
 
@@ -1618,8 +1577,8 @@ class CursorMethods:
             ``(key, value)``, or None when there is none.
 
         Raises:
-            ServerConnectionError, ProtocolError: the request failed on the way
-                (see :class:`KyotoTycoon`).
+            ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
+            ServerError: a database the server does not have.
         """
         return self._cur("cur_seize", [], self._item_of)
 

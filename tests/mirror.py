@@ -21,8 +21,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
-from kt import AsyncKyotoTycoon, AsyncTokyoTyrant, KyotoTycoon, TokyoTyrant
+from kt import AsyncKyotoTycoon, AsyncTokyoTyrant, KyotoTycoon, ServerConnectionError, TokyoTyrant
 from kt.aio import AsyncCursor
+from servers import RunningServer, server_kinds
 
 FLAVOURS = ["sync", "async"]
 
@@ -164,6 +165,78 @@ def connect_fixture(kind: str) -> Any:
         return connector(request.param, kind)
 
     return connect
+
+
+def client_fixture(server: str, dbs: Sequence[int] = (), connect: str = "connect",
+                   **options: Any) -> Any:
+    """A fixture yielding a client (sync or async, from the module's
+    ``connect`` fixture) of the server fixture named ``server``, its
+    databases ``dbs`` (or its only one) cleared first; ``options`` go to
+    the client's constructor."""
+
+    def client(**fixtures: Any) -> Iterator[Any]:
+        make = fixtures[connect]
+        yield from cleared(make(port=fixtures[server].port, timeout=10, **options), dbs)
+
+    # pytest reads the fixtures a fixture needs from its signature.
+    client.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+         for name in (connect, server)])
+    return pytest.fixture(client)
+
+
+def restart_test(kind: str, stored: object) -> Any:
+    """A test of a client surviving its server's restart: requests fail
+    with ServerConnectionError (naming no other error) while the server is
+    down, and work again, on fresh connections, once it is back on its port
+    (``stored`` is what ``set`` answers)."""
+
+    @pytest.mark.parametrize("impl", server_kinds(kind))
+    def test_server_killed_then_back(impl: str, connect: Callable[..., Any]) -> None:
+        server = RunningServer(kind, impl, databases=["*"]).start()
+        try:
+            c = connect(port=server.port, timeout=5)
+            c.set("k", "v")
+            assert c.get("k") == "v"
+            port = server.port
+            server.stop()
+            with pytest.raises(ServerConnectionError):
+                c.get("k")
+            with pytest.raises(ServerConnectionError):
+                c.set("k", "v")
+            server.start(port)
+            assert c.get("k") is None  # on-memory database: empty after the restart
+            assert c.set("k", "again") == stored
+            assert c.get("k") == "again"
+            assert c.exists("k")
+        finally:
+            server.stop()
+
+    return test_server_killed_then_back
+
+
+def seed_common_features(client: Any, stored: object, bulk_stored: object,
+                         bulk_removed: object) -> None:
+    """The "common features" example of the original library's docs, which
+    both clients follow; ``stored`` and the bulk results are what each
+    protocol answers (a count for Kyoto Tycoon, True for Tokyo Tyrant)."""
+    def same(got: object, expected: object) -> bool:  # True is not 1 here
+        return type(got) is type(expected) and got == expected
+
+    assert same(client.set("k1", "v1"), stored)
+    assert client.get("k1") == "v1"
+    assert client.remove("k1") == 1
+    assert client.get("not-here") is None
+    assert client.remove("not-here") == 0
+    client.set("k1", "v1")
+    assert client.exists("k1") is True
+    assert client.exists("not-here") is False
+    assert same(client.set_bulk({"k1": "v1", "k2": "v2", "k3": "v3"}), bulk_stored)
+    assert client.get_bulk(["k1", "k2", "k3", "not-here"]) == {"k1": "v1", "k2": "v2", "k3": "v3"}
+    assert same(client.remove_bulk(["k1", "k2", "k3", "not-here"]), bulk_removed)
+    client["k1"] = "v1"
+    assert client["k1"] == "v1"
+    del client["k1"]
 
 
 def cleared(client: Any, dbs: Sequence[int] = ()) -> Iterator[Any]:

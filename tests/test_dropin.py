@@ -18,28 +18,16 @@ import pytest
 
 from kt import KyotoTycoon, TokyoTyrant
 from kt.aio import AsyncKyotoTycoon
-from mirror import cleared, connect_fixture
+from mirror import client_fixture, connect_fixture
 from servers import RunningServer, real_server_path, server_kinds
 
 connect = connect_fixture("kyoto")
 tt_connect = connect_fixture("tyrant")
 
 
-@pytest.fixture
-def client(kt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[KyotoTycoon]:
-    yield from cleared(connect(port=kt_server.port, timeout=10), (0, 1))
-
-
-@pytest.fixture
-def tt(tt_server: RunningServer, tt_connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    """A client of a B+ tree database (duplicates allowed)."""
-    yield from cleared(tt_connect(port=tt_server.port, timeout=10))
-
-
-@pytest.fixture
-def tt_hash(tt_hash_server: RunningServer, tt_connect: Callable[..., Any]
-            ) -> Iterator[TokyoTyrant]:
-    yield from cleared(tt_connect(port=tt_hash_server.port, timeout=10))
+client = client_fixture("kt_server", (0, 1))
+tt = client_fixture("tt_server", connect="tt_connect")  # B+ tree: duplicates allowed
+tt_hash = client_fixture("tt_hash_server", connect="tt_connect")
 
 
 # --- bug 1: finalizers never do I/O nor hand connections back -----------------

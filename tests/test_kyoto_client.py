@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -24,35 +24,18 @@ from kt import (
     ServerError,
 )
 from concurrency import concurrency_tests
-from mirror import cleared, connect_fixture, is_async
-from servers import RunningServer, server_kinds
+from mirror import client_fixture, connect_fixture, is_async, restart_test, seed_common_features
+from servers import RunningServer
 
 connect = connect_fixture("kyoto")
-
-
-@pytest.fixture
-def client(kt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[KyotoTycoon]:
-    yield from cleared(connect(port=kt_server.port, timeout=10), (0, 1))
+client = client_fixture("kt_server", (0, 1))
 
 
 # --- the seed's documented examples ------------------------------------------
 
 
 def test_seed_common_features(client: KyotoTycoon) -> None:
-    assert client.set("k1", "v1") == 1
-    assert client.get("k1") == "v1"
-    assert client.remove("k1") == 1
-    assert client.get("not-here") is None
-    assert client.remove("not-here") == 0
-    client.set("k1", "v1")
-    assert client.exists("k1") is True
-    assert client.exists("not-here") is False
-    assert client.set_bulk({"k1": "v1", "k2": "v2", "k3": "v3"}) == 3
-    assert client.get_bulk(["k1", "k2", "k3", "not-here"]) == {"k1": "v1", "k2": "v2", "k3": "v3"}
-    assert client.remove_bulk(["k1", "k2", "k3", "not-here"]) == 3
-    client["k1"] = "v1"
-    assert client["k1"] == "v1"
-    del client["k1"]
+    seed_common_features(client, stored=1, bulk_stored=3, bulk_removed=3)
     assert client.update({"k1": "v1", "k2": "v2", "k3": "v3"}) == 3
     assert client.pop("k1") == "v1"
     assert client.pop("k1") is None
@@ -395,26 +378,7 @@ def test_connection_refused_names_address(connect: Callable[..., Any]) -> None:
     assert "127.0.0.1:%d" % port in str(info.value)
 
 
-@pytest.mark.parametrize("impl", server_kinds("kyoto"))
-def test_server_killed_then_back(impl: str, connect: Callable[..., Any]) -> None:
-    server = RunningServer("kyoto", impl, databases=["*"]).start()
-    try:
-        c = connect(port=server.port, timeout=5)
-        c.set("k", "v")
-        assert c.get("k") == "v"
-        port = server.port
-        server.stop()
-        with pytest.raises(ServerConnectionError):
-            c.get("k")
-        with pytest.raises(ServerConnectionError):
-            c.set("k", "v")
-        server.start(port)
-        assert c.get("k") is None  # on-memory database: empty after the restart
-        assert c.set("k", "again") == 1
-        assert c.get("k") == "again"
-        assert c.exists("k")
-    finally:
-        server.stop()
+test_server_killed_then_back = restart_test("kyoto", stored=1)
 
 
 class FakeServer:
@@ -449,34 +413,25 @@ class FakeServer:
         self.sock.close()
 
 
-@pytest.mark.parametrize("reply, error", [
-    (b"garbage that is not a reply", ProtocolError),
-    (b"\xba\x00\x00\x00\x02\x00\x00", ServerConnectionError),  # closed mid-reply
-    (b"", ServerConnectionError),  # closed before replying
-    (b"\xbf", ServerError),  # the binary error reply
+@pytest.mark.parametrize("reply, error, method", [
+    # binary protocol (get): every bad reply discards the connection
+    (b"garbage that is not a reply", ProtocolError, "get"),
+    (b"\xba\x00\x00\x00\x02\x00\x00", ServerConnectionError, "get"),  # closed mid-reply
+    (b"", ServerConnectionError, "get"),  # closed before replying
+    (b"\xbf", ServerError, "get"),  # the binary error reply
+    # HTTP RPC (exists)
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", ServerConnectionError, "exists"),
+    (b"NOT HTTP AT ALL\r\n\r\n", ProtocolError, "exists"),
+    (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", ServerError, "exists"),
 ])
-def test_fake_server_binary(reply: bytes, error: type, connect: Callable[..., Any]) -> None:
+def test_fake_server(reply: bytes, error: type, method: str, connect: Callable[..., Any]) -> None:
     fake = FakeServer(reply)
     try:
         c = connect(port=fake.port, timeout=3)
         with pytest.raises(error):
-            c.get("k")
-        assert c.pool.idle_count == 0  # the connection was discarded
-    finally:
-        fake.close()
-
-
-@pytest.mark.parametrize("reply, error", [
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", ServerConnectionError),
-    (b"NOT HTTP AT ALL\r\n\r\n", ProtocolError),
-    (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", ServerError),
-])
-def test_fake_server_http(reply: bytes, error: type, connect: Callable[..., Any]) -> None:
-    fake = FakeServer(reply)
-    try:
-        c = connect(port=fake.port, timeout=3)
-        with pytest.raises(error):
-            c.exists("k")
+            getattr(c, method)("k")
+        if method == "get":
+            assert c.pool.idle_count == 0  # the connection was discarded
     finally:
         fake.close()
 

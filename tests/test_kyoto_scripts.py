@@ -37,9 +37,7 @@ function myfunction(inmap, outmap)
   outmap.by = "user-script"
   return kt.RVSUCCESS
 end
-function another_function(inmap, outmap)
-  return kt.RVSUCCESS
-end
+function another_function(inmap, outmap) return kt.RVSUCCESS end
 function echo(inmap, outmap)
   for k, v in pairs(inmap) do outmap[k] = v end
   return kt.RVSUCCESS

@@ -5,7 +5,7 @@ TokyoTyrant and with AsyncTokyoTyrant (see tests/mirror.py)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -17,31 +17,18 @@ from kt import (
     OP_STR_STARTSWITH,
     ORDER_NUM_DESC,
     QueryBuilder,
-    ServerConnectionError,
     TT_TABLE,
     TokyoTyrant,
     TokyoTyrantError,
 )
 from concurrency import concurrency_tests
-from mirror import cleared, connect_fixture, is_async
-from servers import RunningServer, server_kinds
+from mirror import client_fixture, connect_fixture, is_async, restart_test, seed_common_features
+from servers import RunningServer
 
 connect = connect_fixture("tyrant")
-
-
-@pytest.fixture
-def client(tt_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    yield from cleared(connect(port=tt_server.port, timeout=10))
-
-
-@pytest.fixture
-def hclient(tt_hash_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    yield from cleared(connect(port=tt_hash_server.port, timeout=10))
-
-
-@pytest.fixture
-def tclient(tt_table_server: RunningServer, connect: Callable[..., Any]) -> Iterator[TokyoTyrant]:
-    yield from cleared(connect(port=tt_table_server.port, timeout=10, serializer=TT_TABLE))
+client = client_fixture("tt_server")
+hclient = client_fixture("tt_hash_server")
+tclient = client_fixture("tt_table_server", serializer=TT_TABLE)
 
 
 # --- the seed's examples ------------------------------------------------------
@@ -49,20 +36,7 @@ def tclient(tt_table_server: RunningServer, connect: Callable[..., Any]) -> Iter
 
 def test_seed_common_features(hclient: TokyoTyrant) -> None:
     client = hclient
-    assert client.set("k1", "v1") is True
-    assert client.get("k1") == "v1"
-    assert client.remove("k1") == 1
-    assert client.get("not-here") is None
-    assert client.remove("not-here") == 0
-    client.set("k1", "v1")
-    assert client.exists("k1") is True
-    assert client.exists("not-here") is False
-    assert client.set_bulk({"k1": "v1", "k2": "v2", "k3": "v3"}) is True
-    assert client.get_bulk(["k1", "k2", "k3", "not-here"]) == {"k1": "v1", "k2": "v2", "k3": "v3"}
-    assert client.remove_bulk(["k1", "k2", "k3"]) is True
-    client["k1"] = "v1"
-    assert client["k1"] == "v1"
-    del client["k1"]
+    seed_common_features(client, stored=True, bulk_stored=True, bulk_removed=True)
     assert "k1" not in client
     client.update({"k1": "v1", "k2": "v2"})
     assert len(client) == 2
@@ -103,11 +77,10 @@ def test_incr(client: TokyoTyrant) -> None:
     assert client.incr_double("d", 0.5) == 0.5
     assert client.incr_double("d", 1.25) == 1.75
     client.set("text", "abc")
-    with pytest.raises(TokyoTyrantError) as info:
-        client.incr("text")
-    assert info.value.code == 6
-    with pytest.raises(TokyoTyrantError):
-        client.incr_double("text")
+    for increment in (client.incr, client.incr_double):
+        with pytest.raises(TokyoTyrantError) as info:
+            increment("text")
+        assert info.value.code == 6
 
 
 def test_duplicates_on_b_tree(client: TokyoTyrant) -> None:
@@ -248,19 +221,4 @@ test_threads, test_gevent, test_fork = concurrency_tests("TokyoTyrant", "hclient
                                                         "tt_hash_server")
 
 
-@pytest.mark.parametrize("impl", server_kinds("tyrant"))
-def test_server_killed_then_back(impl: str, connect: Callable[..., Any]) -> None:
-    server = RunningServer("tyrant", impl, databases=["*"]).start()
-    try:
-        c = connect(port=server.port, timeout=5)
-        c.set("k", "v")
-        port = server.port
-        server.stop()
-        with pytest.raises(ServerConnectionError):
-            c.get("k")
-        server.start(port)
-        assert c.get("k") is None
-        assert c.set("k", "w") is True
-        assert c.get("k") == "w"
-    finally:
-        server.stop()
+test_server_killed_then_back = restart_test("tyrant", stored=True)

@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Callable, List, NoReturn, Optional
 
+from kt.protocol.convert import to_bytes
 from kt.server.log import Logger
 
 __all__ = ["UsageError", "ServerArgumentParser", "parse_command_line", "refuse_lua", "script_bytes", "PeriodicTask",
@@ -66,17 +67,14 @@ def script_bytes(value: object) -> Optional[bytes]:
     """What a script procedure or ext function returned, as bytes: bytes
     as they are, str as UTF-8, booleans as ``true``/``false``, numbers in
     decimal; None for anything else."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
     if isinstance(value, bool):
         return b"true" if value else b"false"
     if isinstance(value, (int, float)):
         return str(value).encode("ascii")
-    return None
+    try:
+        return to_bytes(value, "value")
+    except TypeError:
+        return None
 
 
 class PeriodicTask:

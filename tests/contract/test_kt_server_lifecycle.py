@@ -80,13 +80,8 @@ function store(inmap, outmap)
    return kt.RVSUCCESS
 end
 
-function refuse(inmap, outmap)
-   return kt.RVELOGIC
-end
-
-function invalid(inmap, outmap)
-   return kt.RVEINVALID
-end
+function refuse(inmap, outmap) return kt.RVELOGIC end
+function invalid(inmap, outmap) return kt.RVEINVALID end
 
 function boom(inmap, outmap)
    error("boom")

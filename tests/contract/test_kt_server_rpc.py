@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -457,6 +457,17 @@ def test_cursor_walk_tree(wire: KTWire, db: str) -> None:
     assert wire.rpc("status", DB=db)["count"] == b"2"
 
 
+def _walk(wire: KTWire, cur: str, procedure: str) -> List[Any]:
+    """The replies of ``procedure`` with ``step`` from the cursor's
+    position to the end."""
+    replies = []
+    while True:
+        r = wire.rpc(procedure, CUR=cur, step="")
+        if r.status != 200:
+            return replies
+        replies.append(r)
+
+
 @pytest.mark.parametrize("db", TREE_DBS)
 def test_cursor_follows_removed_records(wire: KTWire, db: str) -> None:
     for k in ("a", "b", "c", "d"):
@@ -467,13 +478,7 @@ def test_cursor_follows_removed_records(wire: KTWire, db: str) -> None:
     wire.rpc("set", key="bb", value="v", DB=db)
     assert wire.rpc("cur_get_key", CUR="3")["key"] == b"c"
     wire.rpc("cur_jump", CUR="3")
-    keys = []
-    while True:
-        r = wire.rpc("cur_get_key", CUR="3", step="")
-        if r.status != 200:
-            break
-        keys.append(r["key"])
-    assert keys == [b"a", b"bb", b"c", b"d"]
+    assert [r["key"] for r in _walk(wire, "3", "cur_get_key")] == [b"a", b"bb", b"c", b"d"]
 
 
 @pytest.mark.parametrize("db", HASH_DBS)
@@ -488,12 +493,7 @@ def test_cursor_hash(wire: KTWire, db: str) -> None:
         r = wire.rpc(proc, CUR="2", **extra)
         assert (r.status, r.error) == (501, NOIMPL)
     wire.rpc("cur_jump", CUR="2")
-    seen = []
-    while True:
-        r = wire.rpc("cur_get", CUR="2", step="")
-        if r.status != 200:
-            break
-        seen.append((r["key"], r["value"]))
+    seen = [(r["key"], r["value"]) for r in _walk(wire, "2", "cur_get")]
     assert sorted(seen) == [(b"a", b"A"), (b"b", b"B"), (b"c", b"C"), (b"d", b"D")]
 
 
