@@ -93,6 +93,7 @@ RAISE_NOTHING: Set[str] = {
     "PooledClient.close_idle", "_AsyncTransport.close", "_AsyncTransport.close_all",
     "_AsyncTransport.close_idle", "QueryBuilder.copy", "Cursor.is_valid",
     "_BaseServer.stop", "_BaseServer.close",
+    "QueryBuilder.build", "_BaseServer.ready_marks_seen_possible",
 }
 
 _SECTION = re.compile(r"^(Args|Arguments|Returns|Yields|Raises|Examples?|Note|Notes|Attributes):\s*$")
