@@ -109,10 +109,11 @@ class _Container:
         """Remove the whole record (the client's ``remove``).
 
         Returns:
-            1 when the record existed, else 0.
+            1 when the record existed, else 0 (also when the server has no
+            database ``db``).
 
         Raises:
-            ServerError: the server has no database ``db``.
+            ServerError: the server answered with an error reply.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -147,9 +148,8 @@ class Hash(_Container):
             True when the field was set, False when it existed.
 
         Raises:
-            TypeError: the client's serializer cannot encode ``value``.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: the serializer cannot encode ``value``; nothing is sent.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -167,8 +167,7 @@ class Hash(_Container):
             The value, deserialized, or ``default``.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -208,9 +207,8 @@ class Hash(_Container):
             How many fields were written.
 
         Raises:
-            TypeError: the client's serializer cannot encode a value.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: a value of ``data`` or ``kwargs`` cannot be serialized.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -234,8 +232,7 @@ class Hash(_Container):
             fields are left out.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -257,8 +254,7 @@ class Hash(_Container):
             does not exist).
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -269,11 +265,10 @@ class Hash(_Container):
         """The field names (one hgetall).
 
         Returns:
-            A list of field names.
+            The names of the hash's fields, as a list.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -283,11 +278,10 @@ class Hash(_Container):
         """The values of every field (one hgetall).
 
         Returns:
-            A list of values, deserialized.
+            A list of the values, each deserialized with the client's serializer.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -300,9 +294,8 @@ class Hash(_Container):
             A list of (field, value) tuples, values deserialized.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ProtocolError: the reply is not valid (the connection is discarded).
         """
         return list(self.to_dict().items())
@@ -332,9 +325,8 @@ class Set(_Container):
             How many of them were not members yet (0 when none are given).
 
         Raises:
-            TypeError: the client's serializer cannot encode a value.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: the client's serializer cannot encode one of ``values``.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -350,9 +342,8 @@ class Set(_Container):
             How many of them were members (0 when none are given).
 
         Raises:
-            TypeError: the client's serializer cannot encode a value.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: a value has a type the serializer does not accept.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -372,8 +363,7 @@ class Set(_Container):
             serialized form.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -386,12 +376,11 @@ class Set(_Container):
         """Remove some member and return it (spop).
 
         Returns:
-            The member, deserialized.
+            The member removed, deserialized.
 
         Raises:
             KeyError: the set is empty.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -423,8 +412,8 @@ class Set(_Container):
             A list of the members, deserialized; with ``dest``, their number.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database
+                ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -442,9 +431,8 @@ class Set(_Container):
             are.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ProtocolError: the reply is not valid (the connection is discarded).
         """
         return self._combine("sunion", others, dest)
@@ -460,8 +448,7 @@ class Set(_Container):
             A list of the members, deserialized, or their count with ``dest``.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -489,9 +476,8 @@ class List(_Container):
             The new length.
 
         Raises:
-            TypeError: the client's serializer cannot encode ``value``.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: ``value`` is of a type the client's serializer refuses.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -501,17 +487,16 @@ class List(_Container):
         """Add ``value`` at the front (lpush).
 
         Args:
-            value: the value, serialized with the client's serializer.
+            value: the value to put first, serialized.
 
         Returns:
-            The new length of the list.
+            The length of the list with the new value.
 
         Raises:
-            TypeError: the client's serializer cannot encode ``value``.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
+            TypeError: ``value`` has a type the serializer does not accept.
         """
         return _number(self._call("lpush", {b"value": self._encode(value)}), b"num")
 
@@ -519,15 +504,14 @@ class List(_Container):
         """Add values at the end, in one call (rpush).
 
         Args:
-            values: the values, each serialized with the client's serializer.
+            values: the values to add (each serialized with the client's serializer).
 
         Returns:
             The new length (asked with llen when ``values`` is empty).
 
         Raises:
-            TypeError: the client's serializer cannot encode a value.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: one of ``values`` cannot be serialized.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -550,8 +534,7 @@ class List(_Container):
             TypeError: ``index`` is not a number, or the client's serializer
                 cannot encode ``value``.
             ValueError: ``index`` is a str that is not an integer.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -570,8 +553,7 @@ class List(_Container):
         Raises:
             ValueError: ``index`` is neither 0 nor -1.
             IndexError: the list is empty.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -586,12 +568,11 @@ class List(_Container):
         """Remove and return the first value (``pop(0)``, lpop).
 
         Returns:
-            The value, deserialized.
+            The first value of the list, deserialized.
 
         Raises:
             IndexError: the list is empty.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -647,8 +628,7 @@ class Queue(_Container):
 
         Raises:
             TypeError: the client's serializer cannot encode ``item``.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -665,8 +645,7 @@ class Queue(_Container):
 
         Raises:
             TypeError: the client's serializer cannot encode an item.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -690,70 +669,63 @@ class Queue(_Container):
 
         Raises:
             TypeError: ``n`` is not an int.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
         return self._items("queue_pop", n)
 
     def rpop(self, n: int = 1) -> Any:
-        """Remove and return the item at the back (queue_rpop); like ``pop``.
+        """Remove and return the item at the back (queue_rpop).
 
         Args:
-            n: how many items: 1 gives one item or None; any other number a
-                list of up to ``n`` items (-1: all).
+            n: 1 for the last item (None when the queue is empty); another
+                number for a list of up to ``n`` items from the back (-1: all).
 
         Returns:
-            With ``n`` 1, the item (deserialized) or None when the queue is
-            empty; otherwise a list of items.
+            The last item, deserialized, or None; a list when ``n`` is not 1.
 
         Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             TypeError: ``n`` is not an int.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
         return self._items("queue_rpop", n)
 
     def peek(self, n: int = 1) -> Any:
-        """The item at the front, left in the queue (queue_peek); like ``pop``.
+        """The item at the front, left in the queue (queue_peek).
 
         Args:
-            n: how many items: 1 gives one item or None; any other number a
-                list of up to ``n`` items (-1: all).
+            n: as for ``pop``: 1 for one item or None, another number for a list
+                (-1: every item).
 
         Returns:
-            With ``n`` 1, the item (deserialized) or None when the queue is
-            empty; otherwise a list of items.
+            The first item (or None), or a list of the first ``n`` items.
 
         Raises:
-            TypeError: ``n`` is not an int.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
+            TypeError: ``n`` is not an int.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
         return self._items("queue_peek", n)
 
     def rpeek(self, n: int = 1) -> Any:
-        """The item at the back, left in the queue (queue_rpeek); like ``rpop``.
+        """The item at the back, left in the queue (queue_rpeek).
 
         Args:
-            n: how many items: 1 gives one item or None; any other number a
-                list of up to ``n`` items (-1: all).
+            n: as for ``rpop``.
 
         Returns:
-            With ``n`` 1, the item (deserialized) or None when the queue is
-            empty; otherwise a list of items.
+            The last item (or None when the queue is empty); with ``n`` other
+            than 1, a list of up to ``n`` items from the back.
 
         Raises:
-            TypeError: ``n`` is not an int.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
+            TypeError: ``n`` is not an int.
         """
         return self._items("queue_rpeek", n)
 
@@ -771,8 +743,7 @@ class Queue(_Container):
             TypeError: the serializer cannot encode ``item``, or ``n`` is not a
                 number.
             ValueError: ``n`` is a str that is not an integer.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -790,10 +761,9 @@ class Queue(_Container):
             The number of items removed.
 
         Raises:
-            TypeError: ``item`` cannot be serialized, or ``n`` is not a number.
             ValueError: ``n`` is a str that is not an integer.
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            TypeError: ``item`` cannot be serialized, or ``n`` is not a number.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -807,8 +777,7 @@ class Queue(_Container):
             The count (int).
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -820,11 +789,10 @@ class Queue(_Container):
         """Remove every item (queue_clear).
 
         Returns:
-            How many items were removed.
+            How many items there were.
 
         Raises:
-            ServerError: the procedure failed (the server does not run kt's helper
-                library, or has no database ``db``).
+            ServerError: the procedure failed (no helper library, or no database ``db``).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -832,7 +800,18 @@ class Queue(_Container):
 
 
 def parse_netstrings(data: bytes) -> list[bytes]:
-    """Split the "<length>:<bytes>" sequence tyrant.lua returns."""
+    """Split the "<length>:<bytes>" sequence that tyrant.lua returns.
+
+    Args:
+        data: the function's result: netstrings back to back.
+
+    Returns:
+        The items, as a list of bytes.
+
+    Raises:
+        ProtocolError: ``data`` is not a sequence of netstrings (a bad
+            length, or one that runs past the end).
+    """
     items: list[bytes] = []
     pos = 0
     while pos < len(data):
@@ -884,8 +863,7 @@ class TTQueue:
 
         Raises:
             TypeError: the client's serializer cannot encode ``item``.
-            TokyoTyrantError: the function failed (the server does not run
-                tyrant.lua).
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -895,35 +873,32 @@ class TTQueue:
         """Append several items at the back, one call per item.
 
         Args:
-            items: the items, each serialized with the client's serializer.
+            items: the items to append; each is serialized.
 
         Returns:
-            How many items were added.
+            The number of items appended.
 
         Raises:
             TypeError: the client's serializer cannot encode an item.
-            TokyoTyrantError: the function failed (the server does not run
-                tyrant.lua).
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
         return sum(1 for item in items if self.add(item))
 
     def pop(self, n: int = 1) -> Any:
-        """Remove and return the item at the front.
+        """Remove the first item, or the first ``n``, and return them.
 
         Args:
-            n: how many items: 1 gives one item or None; any other number a
-                list of up to ``n`` items (-1: all).
+            n: 1 for one item, or None when the queue is empty; another number
+                for a list of up to ``n`` items (-1: all).
 
         Returns:
-            With ``n`` 1, the item (deserialized) or None when the queue is
-            empty; otherwise a list of items.
+            The item (deserialized) or None; with ``n`` other than 1, a list.
 
         Raises:
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
             TypeError: ``n`` is not an int.
-            TokyoTyrantError: the function failed (the server does not run
-                tyrant.lua).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -931,22 +906,19 @@ class TTQueue:
         return _items_result([self.client.serializer.decode(v) for v in raw], n)
 
     def peek(self, n: int = 1) -> Any:
-        """The item at the front, left in the queue; like ``pop``.
+        """Read the first item, or the first ``n``, leaving them in the queue.
 
         Args:
-            n: how many items: 1 gives one item or None; any other number a
-                list of up to ``n`` items (-1: all).
+            n: as for ``pop``.
 
         Returns:
-            With ``n`` 1, the item (deserialized) or None when the queue is
-            empty; otherwise a list of items.
+            What ``pop`` would return.
 
         Raises:
-            TypeError: ``n`` is not an int.
-            TokyoTyrantError: the function failed (the server does not run
-                tyrant.lua).
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
+            TypeError: ``n`` is not an int.
         """
         raw = parse_netstrings(self._call("queue_peek", _raw(_check_n(n))))
         return _items_result([self.client.serializer.decode(v) for v in raw], n)
@@ -958,8 +930,7 @@ class TTQueue:
             The count (int).
 
         Raises:
-            TokyoTyrantError: the function failed (the server does not run
-                tyrant.lua).
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
@@ -971,11 +942,10 @@ class TTQueue:
         """Remove every item.
 
         Returns:
-            How many items were removed.
+            How many items there were before.
 
         Raises:
-            TokyoTyrantError: the function failed (the server does not run
-                tyrant.lua).
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid (the connection is discarded).
         """
