@@ -254,10 +254,10 @@ class QueryBuilder:
             offset: how many results to skip (None: none).
 
         Returns:
-            This builder.
+            This builder, so that calls chain.
 
         Raises:
-            ValueError: ``offset`` is not a non-negative int (nor None).
+            ValueError: ``offset`` is negative, or neither an int nor None.
         """
         if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
             raise ValueError("offset must be a non-negative int or None")
@@ -287,7 +287,7 @@ class QueryBuilder:
         """Run the query: the primary keys of the matching records.
 
         Args:
-            client: the TokyoTyrant client (or asyncio client) of a table database.
+            client: the TokyoTyrant client (sync or asyncio) of a table database.
 
         Returns:
             A list of primary keys (str, or bytes when ``decode_keys`` is off or
@@ -304,7 +304,7 @@ class QueryBuilder:
         """Run the query: the matching records with their columns.
 
         Args:
-            client: the TokyoTyrant client (or asyncio client) of a table database.
+            client: the client whose table database is searched.
 
         Returns:
             A list of (primary key, {column: value}) tuples in the query's order;
@@ -312,7 +312,7 @@ class QueryBuilder:
             whatever the client's serializer.
 
         Raises:
-            TokyoTyrantError: the search failed (the database is not a table database).
+            TokyoTyrantError: the server could not search (not a table database).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -322,13 +322,13 @@ class QueryBuilder:
         """Run the query: remove the matching records.
 
         Args:
-            client: the TokyoTyrant client (or asyncio client) of a table database.
+            client: the client of the table database to delete from.
 
         Returns:
             True (also when nothing matched).
 
         Raises:
-            TokyoTyrantError: the search failed (the database is not a table database).
+            TokyoTyrantError: the deletion failed; the database is probably not a table one.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -338,13 +338,13 @@ class QueryBuilder:
         """Run the query: the number of matching records.
 
         Args:
-            client: the TokyoTyrant client (or asyncio client) of a table database.
+            client: the client that runs the count.
 
         Returns:
             The count (int); ``limit`` and ``offset`` apply to it.
 
         Raises:
-            TokyoTyrantError: the search failed (the database is not a table database).
+            TokyoTyrantError: no count (not a table database).
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -354,14 +354,15 @@ class QueryBuilder:
         """Run the query: the server's account of how it ran it.
 
         Args:
-            client: the TokyoTyrant client (or asyncio client) of a table database.
+            client: the client whose server explains the query.
 
         Returns:
             The hint text (str), as ttserver words it: the index used or a scan
             of the whole table, the size of the result set, the sorting.
 
         Raises:
-            TokyoTyrantError: the search failed (the database is not a table database).
+            TokyoTyrantError: the server could not run the query: the database is
+                not a table database.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
