@@ -432,8 +432,8 @@ class TyrantMethods(PooledClient):
             True when stored, False when the server refused.
 
         Raises:
-            TypeError: ``key`` is not str or bytes, or the serializer cannot
-                encode ``value``.
+            TypeError: the key is neither str nor bytes, or ``value`` cannot be
+                serialized.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -590,7 +590,7 @@ class TyrantMethods(PooledClient):
             The number of records removed: 1, or 0 when there was none.
 
         Raises:
-            TypeError: ``key`` is not str or bytes.
+            TypeError: the key is neither str nor bytes.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -600,8 +600,10 @@ class TyrantMethods(PooledClient):
     def exists(self, key: Key) -> Any:
         """Whether there is a record at ``key``.
 
+        Asked with vsiz: only the value's size travels, not the value.
+
         Args:
-            key: the record's key (str as UTF-8, or bytes).
+            key: the key to look for (str as UTF-8, or bytes).
 
         Returns:
             True or False.
@@ -623,7 +625,7 @@ class TyrantMethods(PooledClient):
             The size in bytes (int), or None when there is no record.
 
         Raises:
-            TypeError: ``key`` is not str or bytes.
+            TypeError: the key has another type than str and bytes.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -756,8 +758,8 @@ class TyrantMethods(PooledClient):
             missing keys are left out.
 
         Raises:
-            TypeError: a key is not str or bytes.
-            TokyoTyrantError: the server answered mget with a failure.
+            TypeError: one of ``keys`` is not str or bytes.
+            TokyoTyrantError: mget failed on the server.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -956,7 +958,7 @@ class TyrantMethods(PooledClient):
             counters of each command...
 
         Raises:
-            TokyoTyrantError: the server answered stat with a failure.
+            TokyoTyrantError: stat failed on the server.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
@@ -1037,7 +1039,7 @@ class TyrantMethods(PooledClient):
         """Write the database's pending updates to its file (sync).
 
         Returns:
-            True when done, False when the server refused.
+            True once the server has synced, else False.
 
         Raises:
             ServerConnectionError: the server cannot be reached or the connection broke.
@@ -1373,8 +1375,8 @@ class TyrantMethods(PooledClient):
             errors raised, as it advances.
 
         Raises:
-            TokyoTyrantError: a range request failed after the first page, or
-                fwmkeys or mget failed.
+            TokyoTyrantError: the server failed a request: a range after the
+                first page, or an fwmkeys or mget.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
