@@ -67,7 +67,21 @@ def _check_n(n: object) -> int:
 
 
 class _Container:
-    """A record of a Kyoto Tycoon database handled by the helper library."""
+    """A record of a Kyoto Tycoon database handled by kt's Lua helper library.
+
+    The base of Hash, Set, List and Queue; the client makes them
+    (``KyotoTycoon.Hash(key, db)``...).  Nothing is sent until a method is
+    called.
+
+    Args:
+        client: the KyotoTycoon client whose server runs the helper library.
+        key: the record's key (str or bytes).
+        db: the database index (None: the client's default database).
+
+    Raises:
+        TypeError: ``key`` is not str or bytes, or ``db`` not an int.
+        ValueError: ``db`` is outside 0..65535.
+    """
 
     _key_arg = b"key"
 
@@ -92,7 +106,17 @@ class _Container:
         return {_raw(i): self._encode(v) for i, v in enumerate(values)}
 
     def delete(self) -> int:
-        """Remove the whole record; returns 1 if it existed, else 0."""
+        """Remove the whole record (the client's ``remove``).
+
+        Returns:
+            1 when the record existed, else 0 (also when the server has no
+            database ``db``).
+
+        Raises:
+            ServerError: the server answered with an error reply.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self.client.remove(self.key, db=self.db) or 0
 
     def __repr__(self) -> str:
@@ -100,7 +124,13 @@ class _Container:
 
 
 class Hash(_Container):
-    """A map of fields to values kept in one record (hset, hget, ...)."""
+    """A map of fields to values kept in one record (hset, hget, ...).
+
+    Made by ``KyotoTycoon.Hash(key, db=None)``; supports ``hash[field]``,
+    ``hash[field] = value``, ``del hash[field]`` (KeyError when absent),
+    ``field in hash``, ``len(hash)`` and iteration over the fields.  Values
+    go through the client's serializer.
+    """
 
     _key_arg = b"table_key"
 
@@ -108,12 +138,39 @@ class Hash(_Container):
         self._call("hset", {b"key": _raw(field), b"value": self._encode(value)})
 
     def setnx(self, field: Key, value: Any) -> bool:
-        """Set ``field`` unless it exists; True when it was set."""
+        """Set ``field`` to ``value`` unless the field exists (hsetnx).
+
+        Args:
+            field: the field's name (str or bytes).
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            True when the field was set, False when it existed.
+
+        Raises:
+            TypeError: the serializer cannot encode ``value``; nothing is sent.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         out = self._call("hsetnx", {b"key": _raw(field), b"value": self._encode(value)})
         return _number(out, b"num") == 1
 
     def get(self, field: Key, default: Any = None) -> Any:
-        """The value of ``field``, or ``default`` when it is absent."""
+        """The value of ``field`` (hget).
+
+        Args:
+            field: the field's name (str or bytes).
+            default: what to return when the field is absent.
+
+        Returns:
+            The value, deserialized, or ``default``.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         out = self._call("hget", {b"key": _raw(field)})
         value = out.get(b"value")
         return default if value is None else self._decode(value)
@@ -137,7 +194,24 @@ class Hash(_Container):
         return _number(self._call("hlen"), b"num")
 
     def update(self, __data: Optional[Mapping[Key, Any]] = None, **kwargs: Any) -> int:
-        """Set several fields in one call; returns how many were written."""
+        """Set several fields in one call (hmset).
+
+        Fields named "table_key", "db", "key" or "value" (which the procedures
+        read as their own inputs) are set one by one with hset.
+
+        Args:
+            data: a mapping of field names to values (optional).
+            **kwargs: more fields, as keyword arguments.
+
+        Returns:
+            How many fields were written.
+
+        Raises:
+            TypeError: a value of ``data`` or ``kwargs`` cannot be serialized.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         fields: Dict[bytes, bytes] = {}
         if __data:
             fields.update((_raw(k), self._encode(v)) for k, v in __data.items())
@@ -148,7 +222,20 @@ class Hash(_Container):
         return (_number(self._call("hmset", fields), b"num") if fields else 0) + len(reserved)
 
     def get_many(self, fields: Iterable[Key]) -> Dict[Any, Any]:
-        """The present fields among ``fields``, as a dict."""
+        """The values of several fields in one call (hmget).
+
+        Args:
+            fields: the field names wanted (each str or bytes).
+
+        Returns:
+            A dict of the fields present to their values, deserialized; absent
+            fields are left out.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         wanted = [_raw(f) for f in fields]
         out = self._call("hmget", {f: b"" for f in wanted if f not in _RESERVED})
         result = {self.client._key_out(f): self._decode(out[f]) for f in wanted if f in out}
@@ -160,20 +247,57 @@ class Hash(_Container):
         return result
 
     def to_dict(self) -> Dict[Any, Any]:
-        """Every field and value."""
+        """Every field and its value (hgetall).
+
+        Returns:
+            A dict of field names to values, deserialized (empty when the record
+            does not exist).
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         out = self._call("hgetall")
         return {self.client._key_out(k): self._decode(v) for k, v in out.items()}
 
     def keys(self) -> list[Any]:
-        """The field names (one hgetall)."""
+        """The field names (one hgetall).
+
+        Returns:
+            The names of the hash's fields, as a list.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return list(self.to_dict())
 
     def values(self) -> list[Any]:
-        """The values (one hgetall)."""
+        """The values of every field (one hgetall).
+
+        Returns:
+            A list of the values, each deserialized with the client's serializer.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return list(self.to_dict().values())
 
     def items(self) -> list[Any]:
-        """(field, value) pairs (one hgetall)."""
+        """The (field, value) pairs (one hgetall).
+
+        Returns:
+            A list of (field, value) tuples, values deserialized.
+
+        Raises:
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return list(self.to_dict().items())
 
     def __iter__(self) -> Iterator[Any]:
@@ -184,14 +308,45 @@ _MISSING = object()
 
 
 class Set(_Container):
-    """A set of (serialized) values kept in one record (sadd, srem, ...)."""
+    """A set of values kept in one record (sadd, srem, ...).
+
+    Made by ``KyotoTycoon.Set(key, db=None)``; supports ``value in set``,
+    ``len(set)`` and iteration.  Members are compared by their serialized
+    form.
+    """
 
     def add(self, *values: Any) -> int:
-        """Add values; returns how many were not there yet."""
+        """Add values to the set (sadd).
+
+        Args:
+            *values: the values to add, serialized with the client's serializer.
+
+        Returns:
+            How many of them were not members yet (0 when none are given).
+
+        Raises:
+            TypeError: the client's serializer cannot encode one of ``values``.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return _number(self._call("sadd", self._values(values)), b"num") if values else 0
 
     def remove(self, *values: Any) -> int:
-        """Remove values; returns how many were there."""
+        """Remove values from the set (srem).
+
+        Args:
+            *values: the values to remove.
+
+        Returns:
+            How many of them were members (0 when none are given).
+
+        Raises:
+            TypeError: a value has a type the serializer does not accept.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return _number(self._call("srem", self._values(values)), b"num") if values else 0
 
     def __contains__(self, value: object) -> bool:
@@ -201,14 +356,34 @@ class Set(_Container):
         return _number(self._call("scard"), b"num")
 
     def members(self) -> list[Any]:
-        """The members (in the byte order of their serialized form)."""
+        """Every member (smembers).
+
+        Returns:
+            A list of the members, deserialized, in the byte order of their
+            serialized form.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return [self._decode(v) for v in _numbered(self._call("smembers"))]
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.members())
 
     def pop(self) -> Any:
-        """Remove and return some member; KeyError when the set is empty."""
+        """Remove some member and return it (spop).
+
+        Returns:
+            The member removed, deserialized.
+
+        Raises:
+            KeyError: the set is empty.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         out = self._call("spop")
         if b"value" not in out:
             raise KeyError("pop from an empty set")
@@ -226,16 +401,57 @@ class Set(_Container):
         return [self._decode(v) for v in _numbered(out)]
 
     def intersection(self, *others: Union["Set", Key], dest: Optional[Key] = None) -> Any:
-        """Members in this set and all others (a list); with ``dest``,
-        stored in that record and the count returned."""
+        """The members that are in this set and in all the others (sinter).
+
+        Args:
+            *others: the other sets: Set objects or record keys.
+            dest: a record key to store the result in as a set, instead of
+                returning it.
+
+        Returns:
+            A list of the members, deserialized; with ``dest``, their number.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database
+                ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self._combine("sinter", others, dest)
 
     def union(self, *others: Union["Set", Key], dest: Optional[Key] = None) -> Any:
-        """Members in any of the sets (see ``intersection`` for ``dest``)."""
+        """The members that are in any of the sets (sunion).
+
+        Args:
+            *others: the other sets: Set objects or record keys.
+            dest: a record key to store the result in, instead of returning it.
+
+        Returns:
+            A list of the members, deserialized; with ``dest``, how many there
+            are.
+
+        Raises:
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self._combine("sunion", others, dest)
 
     def difference(self, *others: Union["Set", Key], dest: Optional[Key] = None) -> Any:
-        """Members of this set in none of the others."""
+        """The members of this set that are in none of the others (sdiff).
+
+        Args:
+            *others: the other sets: Set objects or record keys.
+            dest: a record key where the result is stored instead of returned.
+
+        Returns:
+            A list of the members, deserialized, or their count with ``dest``.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self._combine("sdiff", others, dest)
 
     # _call puts self.key under "key"; the combining procedures take keys as
@@ -243,29 +459,104 @@ class Set(_Container):
 
 
 class List(_Container):
-    """A list of values kept in one record (lpush, rpush, lrange, ...)."""
+    """A list of values kept in one record (lpush, rpush, lrange, ...).
+
+    Made by ``KyotoTycoon.List(key, db=None)``; supports ``list[i]``,
+    ``list[i:j]`` (no step), ``list[i] = value``, ``len(list)`` and
+    iteration; indexes may be negative, as in Python.
+    """
 
     def append(self, value: Any) -> int:
-        """Add at the end; returns the new length."""
+        """Add ``value`` at the end (rpush).
+
+        Args:
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            The new length.
+
+        Raises:
+            TypeError: ``value`` is of a type the client's serializer refuses.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return _number(self._call("rpush", {b"value": self._encode(value)}), b"num")
 
     def appendleft(self, value: Any) -> int:
-        """Add at the front; returns the new length."""
+        """Add ``value`` at the front (lpush).
+
+        Args:
+            value: the value to put first, serialized.
+
+        Returns:
+            The length of the list with the new value.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+            TypeError: ``value`` has a type the serializer does not accept.
+        """
         return _number(self._call("lpush", {b"value": self._encode(value)}), b"num")
 
     def extend(self, values: Iterable[Any]) -> int:
-        """Add values at the end; returns the new length."""
+        """Add values at the end, in one call (rpush).
+
+        Args:
+            values: the values to add (each serialized with the client's serializer).
+
+        Returns:
+            The new length (asked with llen when ``values`` is empty).
+
+        Raises:
+            TypeError: one of ``values`` cannot be serialized.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         args = self._values(values)
         return _number(self._call("rpush", args), b"num") if args else len(self)
 
     def insert(self, index: int, value: Any) -> int:
-        """Insert before ``index`` as list.insert does; returns the new length."""
+        """Insert ``value`` before ``index``, as ``list.insert`` does (linsert).
+
+        An index past the end appends; a negative one counts from the end.
+
+        Args:
+            index: the position (int).
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            The new length.
+
+        Raises:
+            TypeError: ``index`` is not a number, or the client's serializer
+                cannot encode ``value``.
+            ValueError: ``index`` is a str that is not an integer.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         args = {b"index": _raw(int(index)), b"value": self._encode(value)}
         return _number(self._call("linsert", args), b"num")
 
     def pop(self, index: int = -1) -> Any:
-        """Remove and return the last (index -1) or first (index 0) value;
-        IndexError when the list is empty."""
+        """Remove and return the last (index -1) or the first (index 0) value.
+
+        Args:
+            index: -1 (rpop) or 0 (lpop).
+
+        Returns:
+            The value, deserialized.
+
+        Raises:
+            ValueError: ``index`` is neither 0 nor -1.
+            IndexError: the list is empty.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         if index not in (0, -1):
             raise ValueError("List.pop takes index 0 or -1")
         out = self._call("lpop" if index == 0 else "rpop")
@@ -274,7 +565,17 @@ class List(_Container):
         return self._decode(out[b"value"])
 
     def popleft(self) -> Any:
-        """Remove and return the first value (``pop(0)``)."""
+        """Remove and return the first value (``pop(0)``, lpop).
+
+        Returns:
+            The first value of the list, deserialized.
+
+        Raises:
+            IndexError: the list is empty.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self.pop(0)
 
     def __getitem__(self, index: Union[int, slice]) -> Any:
@@ -308,16 +609,46 @@ class List(_Container):
 
 
 class Queue(_Container):
-    """A first-in first-out queue: one record per item (queue_add, ...)."""
+    """A first-in first-out queue: one record per item (queue_add, ...).
+
+    Made by ``KyotoTycoon.Queue(key, db=None)``; ``len(queue)`` is
+    ``count()``.  Items go through the client's serializer.
+    """
 
     _key_arg = b"queue"
 
     def add(self, item: Any) -> int:
-        """Append an item; returns its id."""
+        """Append ``item`` at the back of the queue (queue_add).
+
+        Args:
+            item: the item, serialized with the client's serializer.
+
+        Returns:
+            The item's id (int), increasing with each item added.
+
+        Raises:
+            TypeError: the client's serializer cannot encode ``item``.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return _number(self._call("queue_add", {b"data": self._encode(item)}), b"id")
 
     def extend(self, items: Iterable[Any]) -> int:
-        """Append items; returns how many."""
+        """Append several items at the back, in one call (queue_madd).
+
+        Args:
+            items: the items, each serialized with the client's serializer.
+
+        Returns:
+            How many items were added.
+
+        Raises:
+            TypeError: the client's serializer cannot encode an item.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         args = self._values(items)
         return _number(self._call("queue_madd", args), b"num") if args else 0
 
@@ -326,46 +657,161 @@ class Queue(_Container):
         return _items_result([self._decode(v) for v in raw], n)
 
     def pop(self, n: int = 1) -> Any:
-        """Remove and return the first item (None when empty), or with
-        ``n`` other than 1 a list of up to n items (-1: all)."""
+        """Remove and return the item at the front (queue_pop).
+
+        Args:
+            n: how many items: 1 gives one item or None; any other number a
+                list of up to ``n`` items (-1: all).
+
+        Returns:
+            With ``n`` 1, the item (deserialized) or None when the queue is
+            empty; otherwise a list of items.
+
+        Raises:
+            TypeError: ``n`` is not an int.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self._items("queue_pop", n)
 
     def rpop(self, n: int = 1) -> Any:
-        """Like ``pop`` from the back."""
+        """Remove and return the item at the back (queue_rpop).
+
+        Args:
+            n: 1 for the last item (None when the queue is empty); another
+                number for a list of up to ``n`` items from the back (-1: all).
+
+        Returns:
+            The last item, deserialized, or None; a list when ``n`` is not 1.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            TypeError: ``n`` is not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self._items("queue_rpop", n)
 
     def peek(self, n: int = 1) -> Any:
-        """Like ``pop`` without removing."""
+        """The item at the front, left in the queue (queue_peek).
+
+        Args:
+            n: as for ``pop``: 1 for one item or None, another number for a list
+                (-1: every item).
+
+        Returns:
+            The first item (or None), or a list of the first ``n`` items.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            TypeError: ``n`` is not an int.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return self._items("queue_peek", n)
 
     def rpeek(self, n: int = 1) -> Any:
-        """Like ``rpop`` without removing."""
+        """The item at the back, left in the queue (queue_rpeek).
+
+        Args:
+            n: as for ``rpop``.
+
+        Returns:
+            The last item (or None when the queue is empty); with ``n`` other
+            than 1, a list of up to ``n`` items from the back.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+            TypeError: ``n`` is not an int.
+        """
         return self._items("queue_rpeek", n)
 
     def remove(self, item: Any, n: Optional[int] = None) -> int:
-        """Remove up to ``n`` (default all) items equal to ``item``, from the
-        front; returns how many."""
+        """Remove the items equal to ``item``, searching from the front (queue_remove).
+
+        Args:
+            item: the item to remove (compared serialized).
+            n: the most items to remove (None: all of them).
+
+        Returns:
+            How many items were removed.
+
+        Raises:
+            TypeError: the serializer cannot encode ``item``, or ``n`` is not a
+                number.
+            ValueError: ``n`` is a str that is not an integer.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         args = {b"data": self._encode(item), b"n": _raw(-1 if n is None else int(n))}
         return _number(self._call("queue_remove", args), b"num")
 
     def rremove(self, item: Any, n: Optional[int] = None) -> int:
-        """Like ``remove`` from the back."""
+        """Remove items equal to ``item``, searching from the back (queue_rremove).
+
+        Args:
+            item: the item to remove (compared in its serialized form).
+            n: how many to remove at most (None: every one).
+
+        Returns:
+            The number of items removed.
+
+        Raises:
+            ValueError: ``n`` is a str that is not an integer.
+            TypeError: ``item`` cannot be serialized, or ``n`` is not a number.
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         args = {b"data": self._encode(item), b"n": _raw(-1 if n is None else int(n))}
         return _number(self._call("queue_rremove", args), b"num")
 
     def count(self) -> int:
-        """The number of items (also ``len(queue)``)."""
+        """The number of items in the queue (queue_size); also ``len(queue)``.
+
+        Returns:
+            The count (int).
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return _number(self._call("queue_size"), b"num")
 
     __len__ = count
 
     def clear(self) -> int:
-        """Remove every item; returns how many."""
+        """Remove every item (queue_clear).
+
+        Returns:
+            How many items there were.
+
+        Raises:
+            ServerError: the procedure failed (no helper library, or no database ``db``).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return _number(self._call("queue_clear"), b"num")
 
 
 def parse_netstrings(data: bytes) -> list[bytes]:
-    """Split the "<length>:<bytes>" sequence tyrant.lua returns."""
+    """Split the "<length>:<bytes>" sequence that tyrant.lua returns.
+
+    Args:
+        data: the function's result: netstrings back to back.
+
+    Returns:
+        The items, as a list of bytes.
+
+    Raises:
+        ProtocolError: ``data`` is not a sequence of netstrings (a bad
+            length, or one that runs past the end).
+    """
     items: list[bytes] = []
     pos = 0
     while pos < len(data):
@@ -381,7 +827,20 @@ def parse_netstrings(data: bytes) -> list[bytes]:
 
 
 class TTQueue:
-    """A queue on a Tokyo Tyrant server running tyrant.lua."""
+    """A queue on a Tokyo Tyrant server running kt's tyrant.lua.
+
+    Made by ``TokyoTyrant.Queue(key)``; ``len(queue)`` is ``count()``.
+    Items go through the client's serializer.  Nothing is sent until a
+    method is called.
+
+    Args:
+        client: the TokyoTyrant client whose server runs tyrant.lua
+            (``ttserver -ext``).
+        key: the queue's name (str or bytes).
+
+    Raises:
+        TypeError: ``key`` is not str or bytes.
+    """
 
     def __init__(self, client: "TokyoTyrant", key: Key) -> None:
         if not isinstance(key, (str, bytes)):
@@ -394,32 +853,102 @@ class TTQueue:
         return result
 
     def add(self, item: Any) -> int:
-        """Append an item; returns its id."""
+        """Append ``item`` at the back of the queue.
+
+        Args:
+            item: the item, serialized with the client's serializer.
+
+        Returns:
+            The item's id (int).
+
+        Raises:
+            TypeError: the client's serializer cannot encode ``item``.
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return int(self._call("queue_add", self.client.serializer.encode(item)))
 
     def extend(self, items: Iterable[Any]) -> int:
-        """Append items (one call each); returns how many."""
+        """Append several items at the back, one call per item.
+
+        Args:
+            items: the items to append; each is serialized.
+
+        Returns:
+            The number of items appended.
+
+        Raises:
+            TypeError: the client's serializer cannot encode an item.
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return sum(1 for item in items if self.add(item))
 
     def pop(self, n: int = 1) -> Any:
-        """Remove and return the first item (None when empty), or with
-        ``n`` other than 1 a list of up to n items (-1: all)."""
+        """Remove the first item, or the first ``n``, and return them.
+
+        Args:
+            n: 1 for one item, or None when the queue is empty; another number
+                for a list of up to ``n`` items (-1: all).
+
+        Returns:
+            The item (deserialized) or None; with ``n`` other than 1, a list.
+
+        Raises:
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
+            TypeError: ``n`` is not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         raw = parse_netstrings(self._call("queue_pop", _raw(_check_n(n))))
         return _items_result([self.client.serializer.decode(v) for v in raw], n)
 
     def peek(self, n: int = 1) -> Any:
-        """Like ``pop`` without removing."""
+        """Read the first item, or the first ``n``, leaving them in the queue.
+
+        Args:
+            n: as for ``pop``.
+
+        Returns:
+            What ``pop`` would return.
+
+        Raises:
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+            TypeError: ``n`` is not an int.
+        """
         raw = parse_netstrings(self._call("queue_peek", _raw(_check_n(n))))
         return _items_result([self.client.serializer.decode(v) for v in raw], n)
 
     def count(self) -> int:
-        """The number of items (also ``len(queue)``)."""
+        """The number of items in the queue; also ``len(queue)``.
+
+        Returns:
+            The count (int).
+
+        Raises:
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return int(self._call("queue_size"))
 
     __len__ = count
 
     def clear(self) -> int:
-        """Remove every item; returns how many."""
+        """Remove every item.
+
+        Returns:
+            How many items there were before.
+
+        Raises:
+            TokyoTyrantError: the function failed (the server does not run tyrant.lua).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid (the connection is discarded).
+        """
         return int(self._call("queue_clear"))
 
     def __repr__(self) -> str:

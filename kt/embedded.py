@@ -65,6 +65,30 @@ atexit.register(_stop_all_at_exit)
 
 
 class _BaseServer:
+    """A server run as a subprocess: what EmbeddedServer and
+    EmbeddedTokyoTyrantServer share.
+
+    EmbeddedServer documents the constructor's arguments in full.
+
+    Args:
+        server: None (the real executable if on PATH, else built-in),
+            "builtin", or an executable.
+        host: the listening address.
+        port: the listening port (None: pick a free one).
+        database: one database spec, or a list of them.
+        server_args: extra command-line options.
+        start_timeout: seconds ``run()`` waits for the server.
+        stop_timeout: seconds ``stop()`` waits after SIGTERM.
+        cwd: the server process's working directory.
+        serializer: the client's serializer.
+        quiet: keep the server's output off stderr.
+        connection_pool: ignored (the client always pools).
+        **client_options: more keyword arguments of the client.
+
+    Raises:
+        ImproperlyConfigured: ``server`` names an executable that cannot be
+            found.
+    """
     kind = ""
     executable = ""
     ready_marks: Sequence[str] = ()
@@ -154,7 +178,22 @@ class _BaseServer:
         return self._proc
 
     def command(self, port: int) -> List[str]:
-        """The command line for ``port`` (ktserver/ttserver conventions)."""
+        """The command line that starts the server on ``port``.
+
+        It follows the ktserver/ttserver conventions (``-host``, ``-port``, the
+        ``server_args``, then the databases), which the built-in servers accept
+        too.
+
+        Args:
+            port: the port to listen on.
+
+        Returns:
+            The command as a list of str, the executable first.
+
+        Raises:
+            ImproperlyConfigured: a Tokyo Tyrant server was given other than
+                exactly one database.
+        """
         return [*self.command_prefix, "-host", self.host, "-port", str(port),
                 *self.server_args, *self._database_args()]
 
@@ -174,8 +213,25 @@ class _BaseServer:
         raise ServerStartError("no free port found on %s" % self.host)
 
     def run(self) -> bool:
-        """Start the server; True once it accepts connections.  Calling it
-        again while the server runs does nothing (and returns True)."""
+        """Start the server and wait until it accepts connections.
+
+        Readiness is read from the server's output (its "listening" line) and
+        a connection to the port, never a fixed sleep.  Without a fixed
+        ``port`` a free one is picked, and another tried (up to 5 in all) when
+        the server finds it taken.  Calling ``run()`` while the server runs does
+        nothing.
+
+        Returns:
+            True once the server accepts connections.
+
+        Raises:
+            ServerStartError: the server could not be run, exited or reported a
+                failure before serving, or did not accept connections within
+                ``start_timeout`` (the message holds its output); or no free port
+                was found.
+            ImproperlyConfigured: a Tokyo Tyrant server was given other than
+                exactly one database.
+        """
         if self.running:
             return True
         attempts = 1 if self._fixed_port else _START_ATTEMPTS
@@ -239,8 +295,12 @@ class _BaseServer:
                                % (" ".join(cmd), self.start_timeout, self.output))
 
     def ready_marks_seen_possible(self) -> bool:
-        """Whether the server's output can show the ready line (not when a
-        ``-log`` option sends its log to a file)."""
+        """Whether the server's output can show its ready line.
+
+        Returns:
+            False when a ``-log`` option in ``server_args`` sends the server's
+            log to a file (``run()`` then polls the port), else True.
+        """
         return "-log" not in self.server_args
 
     def _accepts(self, port: int) -> bool:
@@ -269,8 +329,13 @@ class _BaseServer:
         return "\n".join(self._output)
 
     def stop(self) -> bool:
-        """Stop the server (SIGTERM, then SIGKILL after ``stop_timeout``).
-        Returns True if a running server was stopped."""
+        """Stop the server: SIGTERM, then SIGKILL after ``stop_timeout``.
+
+        The client made by ``client`` has its connections closed first.
+
+        Returns:
+            True if a running server was stopped, False if none was running.
+        """
         proc = self._proc
         self._proc = None
         _running.discard(self)
@@ -292,8 +357,19 @@ class _BaseServer:
         return True
 
     def restart(self) -> bool:
-        """Stop the server and start it again on the same port (file
-        databases keep their records; clients reconnect)."""
+        """Stop the server and start it again on the same port.
+
+        File databases keep their records; clients reconnect on their next
+        request.  A server never run is simply started.
+
+        Returns:
+            True once the server accepts connections again.
+
+        Raises:
+            ServerStartError: the server did not start again (see ``run()``).
+            ImproperlyConfigured: a Tokyo Tyrant server was given other than
+                exactly one database.
+        """
         port = self.port
         self.stop()
         if port is None:
@@ -348,22 +424,31 @@ class _BaseServer:
 class EmbeddedServer(_BaseServer):
     """A Kyoto Tycoon server in a subprocess.
 
-    :param server: None (ktserver if installed, else the built-in server),
-        "builtin", or the ktserver executable to run.
-    :param host: address to listen on.
-    :param port: port (None: a free one is picked, at most 32767 for ktserver).
-    :param database: database spec, or a list of them ("*", "%", "x.kct"...).
-    :param server_args: more command-line options for the server.
-    :param cwd: working directory of the server process (None: the current one).
-    :param start_timeout, stop_timeout: seconds to wait for the server to
-        accept connections, and to exit after SIGTERM.
-    :param serializer: the client's serializer (the original library's
-        argument; the same as passing it in ``client_options``).
-    :param quiet: True (the default): the server's output is only kept for
-        ``output`` and errors; False: it is also copied to stderr.
-    :param connection_pool: accepted for code written for the original
-        library; the client always keeps a pool of connections.
-    :param client_options: keyword arguments for ``client`` (timeout...).
+    ``run()`` starts it (or use the server as a context manager), ``client``
+    gives a KyotoTycoon client bound to it and ``stop()`` ends it; servers
+    still running when the interpreter exits are stopped.
+
+    Args:
+        server: None (ktserver if installed, else the built-in server),
+            "builtin", or the ktserver executable to run.
+        host: address to listen on.
+        port: port (None: a free one is picked, at most 32767 for ktserver).
+        database: database spec, or a list of them ("*", "%", "x.kct"...).
+        server_args: more command-line options for the server.
+        start_timeout: seconds to wait for the server to accept connections.
+        stop_timeout: seconds to wait for the server to exit after SIGTERM.
+        cwd: working directory of the server process (None: the current one).
+        serializer: the client's serializer (the original library's
+            argument; the same as passing it in ``client_options``).
+        quiet: True (the default): the server's output is only kept for
+            ``output`` and errors; False: it is also copied to stderr.
+        connection_pool: accepted for code written for the original
+            library; the client always keeps a pool of connections.
+        **client_options: keyword arguments for ``client`` (timeout...).
+
+    Raises:
+        ImproperlyConfigured: ``server`` names an executable that is not
+            found.
     """
 
     kind = "kyoto"
@@ -378,8 +463,13 @@ class EmbeddedServer(_BaseServer):
 
 
 class EmbeddedTokyoTyrantServer(_BaseServer):
-    """A Tokyo Tyrant server in a subprocess (same parameters as
-    EmbeddedServer; one database only)."""
+    """A Tokyo Tyrant server in a subprocess.
+
+    It takes the parameters of EmbeddedServer, with ttserver in place of
+    ktserver, and serves exactly one database (a list of more makes
+    ``run()`` raise ImproperlyConfigured); ``client`` gives a TokyoTyrant
+    client bound to it.
+    """
 
     kind = "tyrant"
     executable = "ttserver"

@@ -69,10 +69,15 @@ class ServerError(KyotoTycoonError):
     """The server received the request and answered that it failed.
 
     ``code`` carries what the server said: the HTTP status for Kyoto Tycoon
-    RPC calls (400, 450, 500, 501...), the status byte for Tokyo Tyrant
-    commands, or ``None`` when the protocol carries no code (the 0xBF
-    binary error reply of Kyoto Tycoon).  ``message`` is the server's own
-    text where it sends one.
+    RPC calls (400, 450, 500, 501...), tcrdb's error code for Tokyo Tyrant
+    commands (see TokyoTyrantError), or ``None`` when the protocol carries
+    no code (the 0xBF binary error reply of Kyoto Tycoon).  ``message`` is
+    the server's own text where it sends one.
+
+    Args:
+        message: what failed and on which server, with the server's own text
+            where it sends one.
+        code: the server's status or error code; None when it sent none.
     """
 
     def __init__(self, message: str, code: Optional[int] = None) -> None:
@@ -87,5 +92,12 @@ class ServerError(KyotoTycoonError):
 
 
 class TokyoTyrantError(ServerError):
-    """A Tokyo Tyrant command failed on the server (``code`` is the status
-    byte; see :mod:`kt.protocol.tt_binary` for the usual meanings)."""
+    """A Tokyo Tyrant command failed on the server.
+
+    ttserver answers every failure with the same status byte; ``code`` is
+    the error code the C client library (tcrdb) derives from the command,
+    as ``kt.protocol.tt_binary.error_code`` does: 6 ("existing record":
+    ``incr`` on a record that is not a number), 7 ("no record found"),
+    9999 ("miscellaneous error": a script that fails or does not exist, a
+    search on a database that is not a table database...).
+    """

@@ -101,7 +101,23 @@ def _number(value: Any, what: str) -> bytes:
 
 
 def encode_expression(op: int, value: Value) -> bytes:
-    """The expression text of a condition, checked against its operator."""
+    """The expression text of a condition, checked against its operator.
+
+    Args:
+        op: an ``OP_*`` constant, possibly or-ed with ``OP_NEGATE`` /
+            ``OP_NOINDEX``.
+        value: the condition's value (see the module docstring for what each
+            operator takes).
+
+    Returns:
+        The expression as ttserver reads it (bytes).
+
+    Raises:
+        TypeError: ``op`` is not an int, or ``value`` has the wrong type for
+            ``op``.
+        ValueError: ``op`` is unknown, a numeric value is not a number, or
+            ``OP_NUM_BETWEEN`` was not given two numbers.
+    """
     if isinstance(op, bool) or not isinstance(op, int):
         raise TypeError("op must be an int (one of the OP_* constants)")
     base = op & ~_FLAGS
@@ -130,7 +146,14 @@ def encode_expression(op: int, value: Value) -> bytes:
 
 
 class QueryBuilder:
-    """A table query: conditions, one order, limit and offset."""
+    """A table query: conditions, one order, a limit and an offset.
+
+    ``filter``, ``order_by``, ``limit`` and ``offset`` check their
+    arguments, change the builder and return it, so that calls chain;
+    ``execute``, ``get``, ``delete``, ``count`` and ``hint`` run the query
+    on a client's server (misc search), which may be a ttserver or kt's
+    built-in server, with the ``TT_TABLE`` serializer or any other.
+    """
 
     def __init__(self) -> None:
         self._conditions: List[tb.TTCondition] = []
@@ -139,8 +162,12 @@ class QueryBuilder:
         self._offset: Optional[int] = None
 
     def copy(self) -> "QueryBuilder":
-        """An independent builder with the same conditions, order, limit and
-        offset: changing one does not change the other."""
+        """An independent copy of this builder.
+
+        Returns:
+            A new QueryBuilder with the same conditions, order, limit and offset;
+            changing one does not change the other.
+        """
         other = QueryBuilder()
         other._conditions = list(self._conditions)
         other._order = self._order
@@ -149,8 +176,28 @@ class QueryBuilder:
         return other
 
     def filter(self, column: Union[str, bytes], op: int, value: Value) -> "QueryBuilder":
-        """Keep records whose ``column`` satisfies ``op`` with ``value``
-        (combine ``op`` with OP_NEGATE / OP_NOINDEX by bitwise or)."""
+        """Keep the records whose ``column`` satisfies ``op`` with ``value``.
+
+        Conditions add up: a record must satisfy every one.
+
+        Args:
+            column: the column's name (str or bytes, no NUL).
+            op: an ``OP_*`` constant, or-ed with ``OP_NEGATE`` to negate it and
+                ``OP_NOINDEX`` to keep the server from using an index.
+            value: str or bytes for string operators, int or float (or decimal
+                text) for numeric ones, a sequence for ``OP_NUM_BETWEEN`` (low,
+                high) and the "any"/"all" operators, str for full-text ones.
+
+        Returns:
+            This builder.
+
+        Raises:
+            TypeError: ``column`` is not str or bytes, ``op`` not an int, or
+                ``value`` has the wrong type for ``op``.
+            ValueError: ``op`` is unknown, ``column`` or ``value`` contains NUL,
+                a numeric value is not a number, or ``OP_NUM_BETWEEN`` was not
+                given two numbers.
+        """
         name = encode_text(column, "column")
         if b"\x00" in name:
             raise ValueError("column names must not contain NUL")
@@ -161,8 +208,22 @@ class QueryBuilder:
         return self
 
     def order_by(self, column: Union[str, bytes], ordering: Optional[int] = None) -> "QueryBuilder":
-        """Order results by ``column`` (ORDER_STR_ASC by default); only one
-        order applies, the last one given."""
+        """Order the results by ``column``.
+
+        Only one order applies: the last one given.
+
+        Args:
+            column: the column's name (str or bytes).
+            ordering: ``ORDER_STR_ASC`` (the default, for None),
+                ``ORDER_STR_DESC``, ``ORDER_NUM_ASC`` or ``ORDER_NUM_DESC``.
+
+        Returns:
+            This builder.
+
+        Raises:
+            TypeError: ``column`` is not str or bytes.
+            ValueError: ``ordering`` is not one of the ``ORDER_*`` constants.
+        """
         kind = ORDER_STR_ASC if ordering is None else ordering
         if kind not in (ORDER_STR_ASC, ORDER_STR_DESC, ORDER_NUM_ASC, ORDER_NUM_DESC):
             raise ValueError("unknown ordering %r" % (ordering,))
@@ -170,21 +231,46 @@ class QueryBuilder:
         return self
 
     def limit(self, limit: Optional[int] = None) -> "QueryBuilder":
-        """At most ``limit`` results (None: no limit)."""
+        """Return at most ``limit`` results.
+
+        Args:
+            limit: the most results (None: no limit).
+
+        Returns:
+            This builder.
+
+        Raises:
+            ValueError: ``limit`` is not a non-negative int (nor None).
+        """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise ValueError("limit must be a non-negative int or None")
         self._limit = limit
         return self
 
     def offset(self, offset: Optional[int] = None) -> "QueryBuilder":
-        """Skip the first ``offset`` results."""
+        """Skip the first ``offset`` results.
+
+        Args:
+            offset: how many results to skip (None: none).
+
+        Returns:
+            This builder, so that calls chain.
+
+        Raises:
+            ValueError: ``offset`` is negative, or neither an int nor None.
+        """
         if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
             raise ValueError("offset must be a non-negative int or None")
         self._offset = offset
         return self
 
     def build(self) -> tb.TTQuery:
-        """The query as the codec describes it."""
+        """The query as the codec (kt.protocol.tt_binary) describes it.
+
+        Returns:
+            A ``TTQuery``: copies of the conditions and the order, the limit
+            (-1: none) and the offset.
+        """
         limit = self._limit
         offset = self._offset or 0
         return tb.TTQuery(
@@ -198,23 +284,88 @@ class QueryBuilder:
         return tb.TTSearch([self.build()], **kwargs)
 
     def execute(self, client: Any) -> List[Any]:
-        """Primary keys of the matching records."""
+        """Run the query: the primary keys of the matching records.
+
+        Args:
+            client: the TokyoTyrant client (sync or asyncio) of a table database.
+
+        Returns:
+            A list of primary keys (str, or bytes when ``decode_keys`` is off or
+            a key is not UTF-8), in the query's order.
+
+        Raises:
+            TokyoTyrantError: the search failed (the database is not a table database).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return client._search_keys(self._search())  # type: ignore[no-any-return]
 
     def get(self, client: Any) -> List[Tuple[Any, Dict[Any, Any]]]:
-        """(primary key, columns) of the matching records."""
+        """Run the query: the matching records with their columns.
+
+        Args:
+            client: the client whose table database is searched.
+
+        Returns:
+            A list of (primary key, {column: value}) tuples in the query's order;
+            column names and values are str (bytes when not valid UTF-8),
+            whatever the client's serializer.
+
+        Raises:
+            TokyoTyrantError: the server could not search (not a table database).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return client._search_records(self._search(columns=[]))  # type: ignore[no-any-return]
 
     def delete(self, client: Any) -> bool:
-        """Remove the matching records."""
+        """Run the query: remove the matching records.
+
+        Args:
+            client: the client of the table database to delete from.
+
+        Returns:
+            True (also when nothing matched).
+
+        Raises:
+            TokyoTyrantError: the deletion failed; the database is probably not a table one.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return client._search_delete(self._search(out=True))  # type: ignore[no-any-return]
 
     def count(self, client: Any) -> int:
-        """Number of matching records."""
+        """Run the query: the number of matching records.
+
+        Args:
+            client: the client that runs the count.
+
+        Returns:
+            The count (int); ``limit`` and ``offset`` apply to it.
+
+        Raises:
+            TokyoTyrantError: no count (not a table database).
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return client._search_count(self._search(count=True))  # type: ignore[no-any-return]
 
     def hint(self, client: Any) -> str:
-        """The server's explanation of how it ran the query (indexes used)."""
+        """Run the query: the server's account of how it ran it.
+
+        Args:
+            client: the client whose server explains the query.
+
+        Returns:
+            The hint text (str), as ttserver words it: the index used or a scan
+            of the whole table, the size of the result set, the sorting.
+
+        Raises:
+            TokyoTyrantError: the server could not run the query: the database is
+                not a table database.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return client._search_hint(self._search(hint=True))  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

@@ -122,10 +122,22 @@ def _part(value: Any) -> bytes:
 
 
 def search_argument(expression: Any) -> bytes:
-    """One argument of misc "search": a raw string (``addcond\\0col\\0op\\0expr``
-    ...) as it is, or a tuple as the original library's QueryBuilder made
-    them: ``('addcond', column, op, expr)``, ``('setorder', column, type)``,
-    ``('setlimit', limit, offset)``."""
+    """One argument of misc "search", encoded.
+
+    Args:
+        expression: a raw argument as it travels (str or bytes, e.g.
+            ``addcond\\0col\\0op\\0expr``), or a tuple as the original
+            library's QueryBuilder made them: ``('addcond', column, op, expr)``,
+            ``('setorder', column, type)`` or ``('setlimit', limit, offset)``.
+
+    Returns:
+        The argument as bytes, its parts joined by NUL bytes.
+
+    Raises:
+        TypeError: a part is not str, bytes or a number (or is a bool).
+        ValueError: the tuple is empty, names another function, has the wrong
+            number of parts, or its condition does not fit its operator.
+    """
     if not isinstance(expression, (tuple, list)):
         return to_bytes(expression, "search expression")
     if not expression:
@@ -185,9 +197,26 @@ class _PopParser:
 
 @mypyc_attr(allow_interpreted_subclasses=True)
 class TyrantMethods(PooledClient):
-    """Every method of the Tokyo Tyrant clients, written once: argument
-    checking, request encoding and result shaping.  ``TokyoTyrant`` runs
-    them synchronously, ``kt.aio.AsyncTokyoTyrant`` awaits them."""
+    """Every method of the Tokyo Tyrant clients, written once.
+
+    The methods check their arguments, encode the request and shape the
+    result; ``TokyoTyrant`` runs them synchronously and
+    ``kt.aio.AsyncTokyoTyrant`` over asyncio.  The constructor's arguments
+    are described in full on ``TokyoTyrant``.
+
+    Args:
+        host: the server's host name or address.
+        port: the server's port.
+        serializer: converts values to stored bytes and back.
+        decode_keys: give keys back as str rather than bytes.
+        timeout: socket timeout in seconds, None for none.
+        max_connections: the most connections open at once, None for no bound.
+        pool_timeout: how long a request waits for a free connection.
+        connect_timeout: timeout of a connection attempt (default: ``timeout``).
+        max_idle_time: reopen connections idle for longer than this.
+        socket_module: provides ``create_connection`` (tests, gevent).
+        connection_pool: ignored; the original library's argument.
+    """
 
     def __init__(
         self,
@@ -234,7 +263,20 @@ class TyrantMethods(PooledClient):
     # -- records -------------------------------------------------------------
 
     def get(self, key: Key) -> Any:
-        """The value stored at ``key`` (deserialized), or None."""
+        """The value stored at ``key``.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The value, deserialized with the client's serializer, or None when
+            there is no record (on a B+ tree, the first of its duplicates).
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_get(_key(key)), tb.parse_value_reply, True, None,
                           self._value_of_reply, None)
 
@@ -242,101 +284,374 @@ class TyrantMethods(PooledClient):
         return self._decode(reply[1]) if reply[0] == 0 else None
 
     def get_raw(self, key: Key) -> Any:
-        """The bytes stored at ``key``, or None."""
+        """The bytes stored at ``key``, not deserialized.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The stored bytes, or None when there is no record.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_get(_key(key)), tb.parse_value_reply, True, None,
                           _raw_or_none, None)
 
     def seize(self, key: Key) -> Any:
-        """The original library's name for ``pop``."""
+        """The original library's name for ``pop``.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The removed record's value, deserialized, or None when there was none.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self.pop(key)
 
     def pop(self, key: Key) -> Any:
-        """The value at ``key`` (or None), removing the record: get and out
-        sent together in one round trip."""
+        """Remove the record at ``key`` and give its value.
+
+        The get and the out are sent together, in one round trip; the request
+        is not retried when the connection breaks.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The value the record had, deserialized, or None when there was none.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         k = _key(key)
         return self._call(tb.encode_get(k) + tb.encode_out(k), _PopParser().parse, False, None,
                           self._value_or_none, None)
 
     def set(self, key: Key, value: Any, no_reply: bool = False) -> Any:
-        """Store ``value`` at ``key``; True when stored.  ``no_reply=True``
-        (also the original library's third positional argument) sends it
-        without waiting, as ``setnr`` does, and returns None."""
+        """Store ``value`` at ``key``, replacing any value there.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value, serialized with the client's serializer.
+            no_reply: send without waiting for the server's answer (``putnr``,
+                like ``setnr``); also the original library's third positional
+                argument.
+
+        Returns:
+            True when stored, False when the server refused; None with
+            ``no_reply=True``.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or the serializer cannot
+                encode ``value``.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         if no_reply:
             return self._send(tb.encode_putnr(_key(key), self._encode(value)))
         return self._status(tb.encode_put(_key(key), self._encode(value)))
 
     def get_bytes(self, key: Key) -> Any:
-        """The original library's name for ``get_raw``: the stored bytes,
-        not deserialized, or None."""
+        """The original library's name for ``get_raw``.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The stored bytes (not deserialized), or None when there is no record.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self.get_raw(key)
 
     def set_bytes(self, key: Key, value: Union[str, bytes], no_reply: bool = False) -> Any:
-        """Store ``value`` as it is, bypassing the serializer (bytes, or str
-        as UTF-8); otherwise like ``set`` (the original library's name)."""
+        """Store ``value`` as it is, bypassing the serializer.
+
+        The original library's name; otherwise like ``set``.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the bytes to store (str is stored as UTF-8).
+            no_reply: send without waiting for the server's answer (``putnr``).
+
+        Returns:
+            True when stored, False when the server refused; None with
+            ``no_reply=True``.
+
+        Raises:
+            TypeError: ``key`` or ``value`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         if no_reply:
             return self._send(tb.encode_putnr(_key(key), _key(value)))
         return self._status(tb.encode_put(_key(key), _key(value)))
 
     def add(self, key: Key, value: Any) -> Any:
-        """Store only if ``key`` is absent; False when it exists."""
+        """Store ``value`` at ``key`` only if there is no record there (putkeep).
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            True when stored, False when ``key`` already exists.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or the serializer cannot
+                encode ``value``.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_putkeep(_key(key), self._encode(value)), False)
 
     def append(self, key: Key, value: Any) -> Any:
-        """Append to the stored bytes (like set when ``key`` is absent)."""
+        """Append the serialized ``value`` to the bytes stored at ``key`` (putcat).
+
+        A missing record is created, as ``set`` would.  On a table database
+        the columns of ``value`` are added to the record's.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value to append, serialized with the client's serializer.
+
+        Returns:
+            True when stored, False when the server refused.
+
+        Raises:
+            TypeError: the key is neither str nor bytes, or ``value`` cannot be
+                serialized.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_putcat(_key(key), self._encode(value)), False)
 
     def addshl(self, key: Key, value: Any, width: int) -> Any:
-        """Append, then keep only the last ``width`` bytes."""
+        """Append ``value``, then keep only the last ``width`` bytes (putshl).
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value to append, serialized with the client's serializer.
+            width: how many bytes of the result to keep.
+
+        Returns:
+            True when stored, False when the server refused.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, ``width`` is not an int, or
+                the serializer cannot encode ``value``.
+            ValueError: ``width`` is negative or above 2**31 - 1.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_putshl(_key(key), self._encode(value), width), False)
 
     def setnr(self, key: Key, value: Any) -> Any:
-        """Store without waiting for any reply (fire and forget)."""
+        """Store ``value`` at ``key`` without waiting for any reply (putnr).
+
+        Fire and forget: a failure on the server goes unnoticed, and a read on
+        another connection may not see the record yet.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            None.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or the serializer cannot
+                encode ``value``.
+            ServerConnectionError: the server cannot be reached or the request
+                could not be sent.
+        """
         return self._send(tb.encode_putnr(_key(key), self._encode(value)))
 
     def setnr_bulk(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
-        """Store many records without waiting for replies (one round of
-        putnr commands sent together)."""
+        """Store many records without waiting for replies.
+
+        One putnr command per record, all sent together; fire and forget, as
+        ``setnr``.
+
+        Args:
+            data: a mapping of keys to values (optional).
+            **kwargs: more records, as keyword arguments.
+
+        Returns:
+            None.
+
+        Raises:
+            TypeError: a key is not str or bytes, or the serializer cannot encode
+                a value.
+            ServerConnectionError: the server cannot be reached or the request
+                could not be sent.
+        """
         items = merge_items(__data, kwargs)
         encode = self._encode
         data = b"".join(tb.encode_putnr(_key(k), encode(v)) for k, v in items.items())
         return self._send(data) if data else self._done(None)
 
     def setup(self, key: Key, value: Any) -> Any:
-        """Store, keeping existing records of ``key`` (a duplicate after them,
-        B+ tree databases only)."""
+        """Store ``value`` as one more record of ``key`` (misc putdup).
+
+        The existing records of ``key`` are kept and the new one goes after
+        them.  Only B+ tree file databases (``.tcb``) keep duplicates.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            True when stored, False when the database refused (any database but
+            a B+ tree file).
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or the serializer cannot
+                encode ``value``.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._misc("putdup", [_key(key), self._encode(value)], True, False, _misc_ok)
 
     def setupback(self, key: Key, value: Any) -> Any:
-        """Store a duplicate before the existing records of ``key`` (B+ tree
-        databases only)."""
+        """Store ``value`` as one more record of ``key``, before the others.
+
+        Misc putdupback; only B+ tree file databases (``.tcb``) keep duplicates.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the value, serialized with the client's serializer.
+
+        Returns:
+            True when stored; False on hash, table and on-memory databases.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or ``value`` cannot be
+                serialized.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._misc("putdupback", [_key(key), self._encode(value)], True, False, _misc_ok)
 
     def setdup(self, key: Key, value: Any) -> Any:
-        """The original library's name for ``setup``."""
+        """The original library's name for ``setup`` (misc putdup).
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the new duplicate's value (serialized).
+
+        Returns:
+            True when stored, False unless the database is a B+ tree file.
+
+        Raises:
+            TypeError: the key or the value has a type that cannot be sent.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self.setup(key, value)
 
     def setdupback(self, key: Key, value: Any) -> Any:
-        """The original library's name for ``setupback``."""
+        """The original library's name for ``setupback`` (misc putdupback).
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            value: the new duplicate's value (serialized).
+
+        Returns:
+            True when stored, else False (only B+ tree files keep duplicates).
+
+        Raises:
+            TypeError: the key or the value has a type that cannot be sent.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self.setupback(key, value)
 
     def remove(self, key: Key) -> Any:
-        """Remove ``key``; returns the number of records removed (0 or 1)."""
+        """Remove the record at ``key`` (on a B+ tree, the first of its duplicates).
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The number of records removed: 1, or 0 when there was none.
+
+        Raises:
+            TypeError: the key is neither str nor bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_out(_key(key)), tb.parse_status_reply, True, None,
                           _one_if_zero, None)
 
     def exists(self, key: Key) -> Any:
-        """Whether ``key`` exists."""
+        """Whether there is a record at ``key``.
+
+        Asked with vsiz: only the value's size travels, not the value.
+
+        Args:
+            key: the key to look for (str as UTF-8, or bytes).
+
+        Returns:
+            True or False.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_vsiz(_key(key)), tb.parse_vsiz_reply, True, None, _found, None)
 
     def length(self, key: Key) -> Any:
-        """Size in bytes of the stored value, or None when missing."""
+        """The size of the value stored at ``key`` (vsiz).
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+
+        Returns:
+            The size in bytes (int), or None when there is no record.
+
+        Raises:
+            TypeError: the key has another type than str and bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_vsiz(_key(key)), tb.parse_vsiz_reply, True, None,
                           _size_or_none, None)
 
     def get_part(self, key: Key, start: Optional[int] = None, end: Optional[int] = None) -> Any:
-        """``length`` bytes of the value from offset ``start``: ``end`` is the
-        number of bytes wanted (not an offset), as in ttserver's getpart.
-        Returns None when the record is missing or ``start`` is past its end."""
+        """Part of the value stored at ``key`` (misc getpart).
+
+        As in ttserver's getpart, ``end`` is a number of bytes, not an offset.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            start: offset of the first byte wanted (None: 0).
+            end: how many bytes are wanted (None: up to the end of the value).
+
+        Returns:
+            The part, deserialized with the client's serializer, or None when
+            there is no record or ``start`` is past its end.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or ``start`` or ``end`` is
+                not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         args = [_key(key), b"%d" % (start or 0)]
         if end is not None:
             args.append(b"%d" % end)
@@ -347,14 +662,50 @@ class TyrantMethods(PooledClient):
         return self._decode(out[0]) if status == 0 and out else None
 
     def incr(self, key: Key, n: int = 1) -> Any:
-        """Add ``n`` to the integer record at ``key`` (created at 0) and
-        return the sum.  Raises TokyoTyrantError when the record exists but
-        is not a 4-byte integer record."""
+        """Add ``n`` to the integer record at ``key`` (addint).
+
+        A missing record is created at 0 first.  The record holds a 4-byte
+        binary integer (the server's byte order), not decimal text.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            n: the amount to add (may be negative).
+
+        Returns:
+            The new value (int).
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or ``n`` is not an int.
+            ValueError: ``n`` does not fit in a signed 32-bit integer.
+            TokyoTyrantError: the record exists but is not a 4-byte integer
+                (``code`` 6, "existing record").
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_addint(_key(key), n), tb.parse_addint_reply, False, None,
                           self._checked, ("incr of %r" % (key,), tb.CMD_ADDINT))
 
     def incr_double(self, key: Key, n: float = 1.0) -> Any:
-        """Add ``n`` to the decimal record at ``key`` and return the sum."""
+        """Add ``n`` to the real-number record at ``key`` (adddouble).
+
+        A missing record is created at 0 first.  The record holds a binary
+        C double (8 bytes, the server's byte order), not decimal text.
+
+        Args:
+            key: the record's key (str as UTF-8, or bytes).
+            n: the amount to add (int or float, may be negative).
+
+        Returns:
+            The new value (float).
+
+        Raises:
+            TypeError: ``key`` is not str or bytes, or ``n`` is not a number.
+            ValueError: ``n`` is finite but beyond a signed 64-bit integer.
+            TokyoTyrantError: the record exists but is not a real-number record
+                (``code`` 6, "existing record").
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_adddouble(_key(key), n), tb.parse_adddouble_reply, False,
                           None, self._checked, ("incr_double of %r" % (key,), tb.CMD_ADDDOUBLE))
 
@@ -370,7 +721,21 @@ class TyrantMethods(PooledClient):
         return reply[1]
 
     def get_bulk(self, keys: Iterable[Key]) -> Any:
-        """A dict of the keys found and their (deserialized) values."""
+        """The values of several keys, in one request (mget).
+
+        Args:
+            keys: the keys wanted (each str or bytes).
+
+        Returns:
+            A dict of the keys found to their values, deserialized; missing keys
+            are left out.
+
+        Raises:
+            TypeError: a key is not str or bytes.
+            TokyoTyrantError: the server answered mget with a failure.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._mget(keys_to_bytes(keys), self._bulk_dict)
 
     def _bulk_dict(self, reply: Tuple[int, List[Tuple[bytes, bytes]]], arg: Any) -> Dict[Any, Any]:
@@ -383,7 +748,21 @@ class TyrantMethods(PooledClient):
         return {k: decode(v) for k, v in records}
 
     def get_bulk_raw(self, keys: Iterable[Key]) -> Any:
-        """A dict of the keys found and their stored bytes."""
+        """The stored bytes of several keys, in one request (mget).
+
+        Args:
+            keys: the keys wanted (each str or bytes).
+
+        Returns:
+            A dict of the keys found to their stored bytes (not deserialized);
+            missing keys are left out.
+
+        Raises:
+            TypeError: one of ``keys`` is not str or bytes.
+            TokyoTyrantError: mget failed on the server.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._mget(keys_to_bytes(keys), self._bulk_raw)
 
     def _bulk_raw(self, reply: Tuple[int, List[Tuple[bytes, bytes]]], arg: Any) -> Dict[Any, bytes]:
@@ -394,7 +773,27 @@ class TyrantMethods(PooledClient):
 
     def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, update_log: bool = True,
                  **kwargs: Any) -> Any:
-        """Store many records in one request (misc putlist)."""
+        """Store many records in one request (misc putlist).
+
+        On a B+ tree database putlist adds duplicates next to existing
+        records of the same keys, as ttserver does.
+
+        Args:
+            data: a mapping of keys to values (optional).
+            update_log: record the writes in the server's update log (False:
+                replication slaves do not see them).
+            **kwargs: more records, as keyword arguments.
+
+        Returns:
+            True when stored (also when there is nothing to store), False when
+            the server refused.
+
+        Raises:
+            TypeError: a key is not str or bytes, or the serializer cannot encode
+                a value.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         items = merge_items(__data, kwargs)
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
             pairs = items_to_pairs(items.items(), True)
@@ -407,14 +806,44 @@ class TyrantMethods(PooledClient):
         return self._misc("putlist", args, update_log, False, _misc_ok)
 
     def remove_bulk(self, keys: Iterable[Key], update_log: bool = True) -> Any:
-        """Remove many keys in one request (misc outlist)."""
+        """Remove several keys in one request (misc outlist).
+
+        Args:
+            keys: the keys to remove (each str or bytes); missing ones are
+                skipped.
+            update_log: record the removals in the server's update log.
+
+        Returns:
+            True (also when some or all keys were missing or the list is empty),
+            False when the server refused.
+
+        Raises:
+            TypeError: a key is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         args = keys_to_bytes(keys)
         if not args:
             return self._done(True)
         return self._misc("outlist", args, update_log, False, _misc_ok)
 
     def update(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
-        """Same as ``set_bulk``."""
+        """Store many records in one request: the same as ``set_bulk``.
+
+        Args:
+            data: a mapping of keys to values (optional).
+            **kwargs: more records, as keyword arguments (``update_log=`` is
+                passed to ``set_bulk`` rather than stored).
+
+        Returns:
+            True when stored, False when the server refused.
+
+        Raises:
+            TypeError: a key is not str or bytes, or the serializer cannot encode
+                a value.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self.set_bulk(__data, **kwargs)
 
     # -- scripts ---------------------------------------------------------------
@@ -424,15 +853,43 @@ class TyrantMethods(PooledClient):
                encode_value: bool = True, decode_result: bool = False,
                decode_value: Optional[bool] = None, as_int: bool = False,
                as_list: bool = False, as_dict: bool = False) -> Any:
-        """Call the server's extension function ``name`` with ``key`` and
-        ``value``; returns its result (bytes, or deserialized with
-        ``decode_result``; ``decode_value`` is the original library's name
-        for it).  The original library's result shapes: ``as_int=True``
-        reads the result as an integer (None for an empty result);
-        ``as_list=True`` splits it into lines, ``as_dict=True`` into lines
-        of key TAB value (each part deserialized with ``decode_result``).
-        A key or value that is an int or float goes as its decimal text.
-        Raises TokyoTyrantError when the function fails or does not exist."""
+        """Call the server's extension function ``name`` (ext, e.g. a Lua function).
+
+        A key or value that is an int or float goes as its decimal text, as in
+        the original library.  ``decode_value`` is the original library's name
+        for ``decode_result``.  ``as_int``, ``as_list`` and ``as_dict`` are the
+        original library's result shapes (``as_int`` wins over ``as_dict``,
+        which wins over ``as_list``).
+
+        Args:
+            name: the function's name (str or bytes).
+            key: the key argument (str, bytes or a number; None: empty).
+            value: the value argument (None: empty), serialized unless
+                ``encode_value`` is False.
+            lock_records: lock the record of ``key`` while the function runs.
+            lock_all: lock the whole database while the function runs.
+            encode_value: serialize ``value`` with the client's serializer
+                (False: send it as str or bytes).
+            decode_result: deserialize the result (with ``as_list``/``as_dict``:
+                each part).
+            decode_value: the same as ``decode_result`` (wins when given).
+            as_int: read the result as a decimal integer.
+            as_list: split the result into lines.
+            as_dict: split the result into lines of key TAB value.
+
+        Returns:
+            The function's result: bytes; deserialized with ``decode_result``;
+            an int (None for an empty result) with ``as_int``; a list with
+            ``as_list``; a dict with ``as_dict``.
+
+        Raises:
+            TypeError: ``name`` or ``key`` is not str or bytes (nor a number), or
+                ``value`` cannot be encoded.
+            TokyoTyrantError: the function failed or does not exist.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection
+                discarded), or with ``as_int`` the result is not an integer.
+        """
         opts = (tb.EXT_LOCK_RECORD if lock_records else 0) | (tb.EXT_LOCK_GLOBAL if lock_all else 0)
         kbytes = b"" if key is None else _script_arg(key)
         number = number_text(value)
@@ -481,16 +938,44 @@ class TyrantMethods(PooledClient):
     # -- database -----------------------------------------------------------------
 
     def clear(self) -> Any:
-        """Remove every record (vanish)."""
+        """Remove every record (vanish).
+
+        Returns:
+            True when done, False when the server refused.
+
+        Raises:
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_vanish(), False)
 
     def status(self) -> Any:
-        """The server's status fields (version, rnum, size, type, ...)."""
+        """The server's status report (stat).
+
+        Returns:
+            A dict of str to str, as ttserver reports it: ``version``, ``type``,
+            ``path``, ``rnum``, ``size``, ``pid``, ``time``, the ``cnt_*``
+            counters of each command...
+
+        Raises:
+            TokyoTyrantError: stat failed on the server.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_stat(), tb.parse_stat_reply, True, None, self._checked,
                           ("stat", tb.CMD_STAT))
 
     def count(self) -> Any:
-        """Number of records."""
+        """The number of records in the database (rnum).
+
+        Returns:
+            The count (int); also ``len(client)``.
+
+        Raises:
+            TokyoTyrantError: the server answered rnum with a failure.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._call(tb.encode_rnum(), tb.parse_u64_reply, True, None, self._checked,
                           ("rnum", tb.CMD_RNUM))
 
@@ -513,34 +998,114 @@ class TyrantMethods(PooledClient):
 
     def misc(self, cmd: str, args: Optional[Iterable[Any]] = None,
              update_log: bool = True) -> Any:
-        """Run a misc function; returns its result elements, or None when
-        the server reports failure.  ``args`` items may be str or bytes."""
+        """Run one of the server's miscellaneous functions (misc).
+
+        Args:
+            cmd: the function's name as str ("putlist", "getlist", "range"...;
+                see ``kt.protocol.tt_binary.encode_misc``).
+            args: its arguments, each str or bytes.
+            update_log: record the function's writes in the update log.
+
+        Returns:
+            The result elements (a list of bytes), or None when the server
+            reports failure (including an unknown function).
+
+        Raises:
+            TypeError: an argument is not str or bytes.
+            ValueError: ``cmd`` is not ASCII text without NUL bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._misc(cmd, [_key(a) for a in (args or ())], update_log, False,
                           _misc_elements)
 
     def optimize(self, options: Union[str, bytes] = b"") -> Any:
-        """Optimize the database with tuning ``options`` (e.g. "bnum=1000")."""
+        """Optimize (rebuild) the database with tuning ``options`` (optimize).
+
+        Args:
+            options: tuning parameters, e.g. "bnum=1000" (empty: the defaults).
+
+        Returns:
+            True when done, False when the server refused.
+
+        Raises:
+            TypeError: ``options`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_optimize(_key(options)), False)
 
     def synchronize(self) -> Any:
-        """Write the database to its file."""
+        """Write the database's pending updates to its file (sync).
+
+        Returns:
+            True once the server has synced, else False.
+
+        Raises:
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_sync())
 
     def copy(self, path: Union[str, bytes]) -> Any:
-        """Copy the database file to ``path`` on the server (or run the
-        command given as "@command")."""
+        """Copy the database file to ``path`` on the server (copy).
+
+        Args:
+            path: the destination path on the server's machine, or "@command"
+                to run that command instead (ttserver's convention).
+
+        Returns:
+            True when done, False when the server could not copy (e.g. on-memory
+            databases, or a path it cannot write).
+
+        Raises:
+            TypeError: ``path`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._status(tb.encode_copy(_key(path)), False)
 
     def restore(self, path: Union[str, bytes], timestamp: int,
                 check_consistency: bool = False) -> Any:
-        """Replay the update log in ``path`` from ``timestamp`` (microseconds)."""
+        """Replay the update log found in ``path`` from ``timestamp`` (restore).
+
+        Args:
+            path: the update log directory on the server's machine.
+            timestamp: the first update to replay, in microseconds since the epoch.
+            check_consistency: check that each update gives the result the log
+                recorded, and fail otherwise.
+
+        Returns:
+            True when done, False when the server refused (e.g. no such log).
+
+        Raises:
+            TypeError: ``path`` is not str or bytes, or ``timestamp`` not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         opts = tb.RESTORE_CHECK_CONSISTENCY if check_consistency else 0
         return self._status(tb.encode_restore(_key(path), timestamp, opts), False)
 
     def set_master(self, host: Optional[str], port: int = 0, timestamp: int = 0,
                    check_consistency: bool = False) -> Any:
-        """Make the server replicate from ``host:port`` from ``timestamp``
-        (host None stops replication)."""
+        """Make the server a replication slave of ``host:port`` (setmst).
+
+        Args:
+            host: the master's host, or None to stop replicating.
+            port: the master's port.
+            timestamp: replicate the updates from this time on (microseconds).
+            check_consistency: check that each update gives the result the log
+                recorded, and fail otherwise.
+
+        Returns:
+            True when done, False when the server refused.
+
+        Raises:
+            TypeError: ``host`` is not str or bytes (nor None), or ``port`` or
+                ``timestamp`` is not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         opts = tb.RESTORE_CHECK_CONSISTENCY if check_consistency else 0
         return self._status(tb.encode_setmst(_key(host or b""), port, timestamp, opts), False)
 
@@ -548,8 +1113,26 @@ class TyrantMethods(PooledClient):
 
     def get_range(self, start: Optional[Key] = None, stop: Optional[Key] = None,
                   max_keys: int = 0) -> Any:
-        """Records with ``start <= key < stop`` (B+ tree databases), at
-        most ``max_keys`` of them (0: all)."""
+        """The records with ``start <= key < stop``, in key order (misc range).
+
+        Only tree databases (``+``, ``.tcb``) keep keys in order; other
+        databases give an empty dict.  Of a key's duplicates the last one read
+        stays in the dict.
+
+        Args:
+            start: the first key (None: from the first record).
+            stop: the key to stop before (None: to the last record).
+            max_keys: the most records to read (0: no bound).
+
+        Returns:
+            A dict of keys to values, deserialized.
+
+        Raises:
+            TypeError: ``start`` or ``stop`` is not str or bytes, or ``max_keys``
+                is not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         args = [b"" if start is None else _key(start), b"%d" % (max_keys if max_keys > 0 else -1)]
         if stop is not None:
             args.append(_key(stop))
@@ -563,10 +1146,26 @@ class TyrantMethods(PooledClient):
         return {self._key_out(items[i]): decode(items[i + 1]) for i in range(0, len(items), 2)}
 
     def iter_from(self, start_key: Key) -> Any:
-        """The records from ``start_key`` to the end, in the order of the
-        server's iterator (storage order: key order on a B+ tree, hash order
-        on a hash database), as a dict.  Uses the server's single iterator
-        (misc iterinit/iternext), which other clients share."""
+        """The records from ``start_key`` to the end, in the server's iterator order.
+
+        Key order on a tree database, hash order on a hash database.  This uses
+        the server's single iterator (misc iterinit/iternext), which every client
+        of the server shares: another client iterating at the same time disturbs
+        it.
+
+        Args:
+            start_key: the key to start at (str or bytes).
+
+        Returns:
+            A dict of keys to values, deserialized.  On a hash database it is
+            empty when ``start_key`` does not exist; on a tree database it starts
+            at the first key not less than ``start_key``.
+
+        Raises:
+            TypeError: ``start_key`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._drive(self._iter_from(_key(start_key)), self._pairs_dict)
 
     def _pairs_dict(self, items: List[Tuple[Any, Any]], arg: Any) -> Dict[Any, Any]:
@@ -593,7 +1192,22 @@ class TyrantMethods(PooledClient):
             replies = yield Request(batch, _Pipeline(_ITER_BATCH).parse, True)
 
     def match_prefix(self, prefix: Key, max_keys: Optional[int] = 1024) -> Any:
-        """Keys starting with ``prefix`` (at most ``max_keys``; None: all)."""
+        """The keys that start with ``prefix`` (fwmkeys).
+
+        Args:
+            prefix: the prefix (str or bytes; empty: every key).
+            max_keys: the most keys to return (None: all).
+
+        Returns:
+            A list of keys (str, or bytes when ``decode_keys`` is off or a key is
+            not UTF-8), in the server's order.
+
+        Raises:
+            TypeError: ``prefix`` is not str or bytes, or ``max_keys`` not an int.
+            TokyoTyrantError: the server answered fwmkeys with a failure.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         data = tb.encode_fwmkeys(_key(prefix), -1 if max_keys is None else max_keys)
         return self._call(data, tb.FwmkeysReplyParser().parse, True, None, self._prefixed, None)
 
@@ -601,7 +1215,24 @@ class TyrantMethods(PooledClient):
         return [self._key_out(k) for k in self._checked(reply, ("fwmkeys", tb.CMD_FWMKEYS))]
 
     def match_regex(self, regex: Key, max_keys: Optional[int] = 1024) -> Any:
-        """Keys matching the regular expression ``regex``."""
+        """The keys that match the regular expression ``regex`` (misc regex).
+
+        The server's regex library decides the syntax (POSIX extended on
+        ttserver).
+
+        Args:
+            regex: the regular expression (str or bytes).
+            max_keys: the most keys to return (None: all).
+
+        Returns:
+            A list of keys; empty when none match or the server cannot use the
+            expression.
+
+        Raises:
+            TypeError: ``regex`` is not str or bytes, or ``max_keys`` not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         args = [_key(regex), b"%d" % (-1 if max_keys is None else max_keys)]
         return self._misc("regex", args, True, True, self._regex_keys)
 
@@ -670,28 +1301,85 @@ class TyrantMethods(PooledClient):
                 for i in range(2 * skip, len(elements), 2)]
 
     def keys(self) -> Any:
-        """Every key (fetched with one fwmkeys call)."""
+        """Every key, lazily.
+
+        Read with one fwmkeys request when iteration starts (never the
+        server's shared iterator), so it is safe with other clients iterating.
+
+        Returns:
+            An iterator over the keys; the request is made, and errors raised,
+            when it is first advanced.
+
+        Raises:
+            TokyoTyrantError: the server answered fwmkeys with a failure.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._stream(self._pages(_KEYS))
 
     def keys_fast(self) -> Any:
-        """Every key as a list, in one request (the original library's name;
-        same as ``match_prefix("", None)``)."""
+        """Every key as a list, in one request.
+
+        The original library's name; the same as ``match_prefix("", None)``.
+
+        Returns:
+            A list of keys.
+
+        Raises:
+            TokyoTyrantError: the server answered fwmkeys with a failure.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self.match_prefix(b"", None)
 
     def items_fast(self) -> Any:
-        """Every record as a list of (key, value), as ``items()`` reads them
-        (the original library's name)."""
+        """Every record as a list of (key, value), read as ``items()`` reads them.
+
+        The original library's name.
+
+        Returns:
+            A list of (key, value) tuples, values deserialized.
+
+        Raises:
+            TokyoTyrantError: a range request failed after the first page.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._drive(self._record_pages(_ITEMS), _listed)
 
     def items(self) -> Any:
-        """Every record as (key, value), lazily, in the server's order: on a
-        B+ tree every duplicate too, in key order (pages of misc "range");
-        on other databases by fwmkeys then mget pages.  Never uses the
-        server's shared iterator."""
+        """Every record as (key, value), lazily, in the server's order.
+
+        On a tree database every duplicate too, in key order, by pages of
+        misc "range" (each request has a cursor of its own on the server);
+        on other databases the keys by one fwmkeys request, then the values
+        by mget pages.  Never uses the server's shared iterator.
+
+        Returns:
+            An iterator over (key, value) tuples, values deserialized; requests
+            are made, and errors raised, as it advances.
+
+        Raises:
+            TokyoTyrantError: a range request failed after the first page, or
+                fwmkeys or mget failed.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._stream(self._record_pages(_ITEMS))
 
     def values(self) -> Any:
-        """Every record's value, as ``items()`` reads them."""
+        """Every record's value, lazily, read as ``items()`` reads them.
+
+        Returns:
+            An iterator over the values, deserialized; requests are made, and
+            errors raised, as it advances.
+
+        Raises:
+            TokyoTyrantError: the server failed a request: a range after the
+                first page, or an fwmkeys or mget.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._stream(self._record_pages(_VALUES))
 
     def __iter__(self) -> Any:
@@ -731,20 +1419,71 @@ class TyrantMethods(PooledClient):
         return self._misc("setindex", [_key(name), b"%d" % kind], True, False, _misc_ok)
 
     def set_index(self, name: Key, index_type: int, check_exists: bool = False) -> Any:
-        """Create an index on column ``name`` (INDEX_STR, INDEX_NUM,
-        INDEX_TOKEN, INDEX_QGRAM); with ``check_exists`` fail if it exists."""
+        """Create an index on the column ``name`` of a table database (setindex).
+
+        Args:
+            name: the column (str or bytes).
+            index_type: ``INDEX_STR``, ``INDEX_NUM``, ``INDEX_TOKEN`` or
+                ``INDEX_QGRAM``.
+            check_exists: fail when the column already has an index.
+
+        Returns:
+            True when done; False when the server refused (not a table database,
+            or the index exists and ``check_exists`` is set).
+
+        Raises:
+            TypeError: ``name`` is not str or bytes, or ``index_type`` not an int.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._setindex(name, index_type | (INDEX_KEEP if check_exists else 0))
 
     def optimize_index(self, name: Key) -> Any:
-        """Optimize the index of column ``name``."""
+        """Rebuild the index of the column ``name`` (setindex, optimize).
+
+        Args:
+            name: the column (str or bytes).
+
+        Returns:
+            True when done, False when the server refused (not a table database,
+            or no index on that column).
+
+        Raises:
+            TypeError: ``name`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._setindex(name, INDEX_OPTIMIZE)
 
     def delete_index(self, name: Key) -> Any:
-        """Delete the index of column ``name``."""
+        """Drop the index of the column ``name`` (setindex, void).
+
+        Args:
+            name: the column whose index goes (str or bytes).
+
+        Returns:
+            True once the index is gone; False when there was none, or the
+            database is not a table database.
+
+        Raises:
+            TypeError: ``name`` is not str or bytes.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         return self._setindex(name, INDEX_DELETE)
 
     def genuid(self) -> Any:
-        """A new unique id from the table database's sequence."""
+        """A new unique id from the table database's sequence (misc genuid).
+
+        Returns:
+            The id (int), for use as a primary key.
+
+        Raises:
+            TokyoTyrantError: the database is not a table database.
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant or the id not a
+                number (connection discarded).
+        """
         return self._misc("genuid", [], True, False, self._uid)
 
     def _uid(self, reply: Tuple[int, List[bytes]], arg: Any) -> int:
@@ -758,13 +1497,32 @@ class TyrantMethods(PooledClient):
             raise ProtocolError("genuid answered %r" % out[0]) from None
 
     def search(self, expressions: Iterable[Any], cmd: Optional[str] = None) -> Any:
-        """Run a table search from raw arguments: strings
-        (``addcond\\0col\\0op\\0expr``, ``setorder...``, ``setlimit...``) or
-        the original library's tuples (``('addcond', column, op, expr)``,
-        ``('setorder', column, type)``, ``('setlimit', limit, offset)``),
-        plus ``cmd``: None for the keys, "get" for (key, columns) pairs,
-        "out" to delete (returns bool), "count" for the number.  Prefer
-        ``QueryBuilder``."""
+        """Run a table search from raw arguments (misc search).
+
+        Prefer ``QueryBuilder``, which checks conditions as they are added.
+
+        Args:
+            expressions: the search's arguments, each a raw string
+                (``addcond\\0col\\0op\\0expr``, ``setorder...``, ``setlimit...``)
+                or a tuple as the original library made them
+                (``('addcond', column, op, expr)``, ``('setorder', column, type)``,
+                ``('setlimit', limit, offset)``); see ``search_argument``.
+            cmd: None for the keys, "get" for the records, "out" to delete the
+                matching records, "count" for their number.
+
+        Returns:
+            With ``cmd`` None, a list of primary keys; "get", a list of
+            (key, {column: value}) tuples; "out", True, or False when the server
+            refused (not a table database); "count", an int.
+
+        Raises:
+            TypeError: an expression or one of its parts has the wrong type.
+            ValueError: ``cmd`` is none of those, or an expression is malformed.
+            TokyoTyrantError: the search failed (not a table database), except
+                with "out".
+            ServerConnectionError: the server cannot be reached or the connection broke.
+            ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
+        """
         args = [search_argument(e) for e in expressions]
         if cmd is None:
             return self._misc("search", args, False, True, self._found_keys)
@@ -851,29 +1609,59 @@ def _last_error(reply: Tuple[int, List[bytes]], arg: Any) -> Optional[Tuple[int,
 
 
 class TokyoTyrant(TyrantMethods):
-    """Client for a Tokyo Tyrant server.
+    """Client for a Tokyo Tyrant server (ttserver, or kt's built-in one).
 
-    :param host: server host.
-    :param port: server port.
-    :param serializer: how values are stored (``KT_BINARY``, ``KT_JSON``,
-        ``KT_MSGPACK``, ``KT_PICKLE``, ``KT_NONE``, ``TT_TABLE`` or any object
-        with ``encode``/``decode``).
-    :param decode_keys: give keys back as ``str`` (UTF-8) rather than bytes.
-    :param timeout: socket timeout in seconds (None: wait forever).
-    :param max_connections: bound on the connections open at once (None: no
-        bound); ``pool_timeout`` is how long a request waits for a free one.
-    :param pool_timeout: see ``max_connections``.
-    :param connect_timeout: timeout for establishing a connection (defaults
-        to ``timeout``).
-    :param max_idle_time: connections unused for longer are reopened.
-    :param socket_module: module providing ``create_connection`` (tests,
-        gevent without monkey-patching).
-    :param connection_pool: accepted for code written for the original
-        library; connections are always pooled.
+    Methods check their arguments before anything is sent (TypeError,
+    ValueError); a method that deserializes values also raises whatever the
+    serializer raises for stored bytes it cannot decode.  Any error during a
+    request discards the connection it happened on; the next request
+    reconnects.  Table databases are served by this class too: use the
+    ``TT_TABLE`` serializer and ``QueryBuilder``.
+
+    Args:
+        host: server host.
+        port: server port.
+        serializer: how values are stored (``KT_BINARY``, ``KT_JSON``,
+            ``KT_MSGPACK``, ``KT_PICKLE``, ``KT_NONE``, ``TT_TABLE`` or any
+            object with ``encode``/``decode``).
+        decode_keys: give keys back as ``str`` (UTF-8; bytes when not valid
+            UTF-8) rather than bytes.
+        timeout: socket timeout in seconds (None: wait forever).
+        max_connections: bound on the connections open at once (None: no
+            bound).
+        pool_timeout: with ``max_connections``, how long a request waits for a
+            free connection before ServerConnectionError (None: forever).
+        connect_timeout: timeout for establishing a connection (defaults to
+            ``timeout``).
+        max_idle_time: connections unused for longer are reopened.
+        socket_module: module providing ``create_connection`` (tests, gevent
+            without monkey-patching).
+        connection_pool: accepted for code written for the original library;
+            connections are always pooled.
+
+    Raises:
+        TypeError: ``host`` is not a str, ``port`` not an int, or
+            ``serializer`` has no ``encode``/``decode``.
+        ValueError: ``max_connections`` is less than 1.
+        ImproperlyConfigured: ``KT_MSGPACK`` without the msgpack package.
     """
 
     def Queue(self, key: Key) -> "_containers.TTQueue":
-        """A queue named ``key`` (needs kt's tyrant.lua on the server)."""
+        """A queue kept on the server by kt's Lua helper library.
+
+        The server must run it (``ttserver -ext`` with
+        ``kt.lua_script_path("tyrant")``).  Nothing is sent until the queue is
+        used.
+
+        Args:
+            key: the queue's name (str or bytes).
+
+        Returns:
+            A ``kt.containers.TTQueue`` over this client.
+
+        Raises:
+            TypeError: ``key`` is not str or bytes.
+        """
         from kt.containers import TTQueue
         return TTQueue(self, key)
 

@@ -20,7 +20,7 @@ import ast
 import inspect
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import kt
 
@@ -91,9 +91,9 @@ def test_public_classes_and_methods_have_docstrings() -> None:
 RAISE_NOTHING: Set[str] = {
     "PooledClient.checkin", "PooledClient.close", "PooledClient.close_all",
     "PooledClient.close_idle", "_AsyncTransport.close", "_AsyncTransport.close_all",
-    "_AsyncTransport.close_idle", "QueryBuilder.copy",
-    "_BaseServer.stop", "_BaseServer.close", "CursorMethods.is_valid", "Cursor.close",
-    "AsyncCursor.close",
+    "_AsyncTransport.close_idle", "QueryBuilder.copy", "QueryBuilder.build",
+    "_BaseServer.stop", "_BaseServer.close", "_BaseServer.ready_marks_seen_possible",
+    "CursorMethods.is_valid", "Cursor.close", "AsyncCursor.close",
 }
 
 _SECTION = re.compile(r"^(Args|Arguments|Returns|Yields|Raises|Examples?|Note|Notes|Attributes):\s*$")
@@ -162,14 +162,17 @@ def _style_problems(owner: str, fn: ast.FunctionDef, doc: str) -> List[str]:
     return problems
 
 
-def _constructor(cls: type, classes: Dict[str, ast.ClassDef]) -> Optional[ast.FunctionDef]:
-    """The ``__init__`` a class runs: its own or the first kt base's."""
+def _constructor(cls: type, classes: Dict[str, ast.ClassDef]
+                 ) -> Optional[Tuple[ast.FunctionDef, ast.ClassDef]]:
+    """The ``__init__`` a class runs (its own or the first kt base's) and
+    the class that defines it."""
     for base in cls.__mro__:
         if not base.__module__.startswith("kt"):
             return None
-        for item in classes[base.__name__].body:
+        node = classes[base.__name__]
+        for item in node.body:
             if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                return item
+                return item, node
     return None
 
 
@@ -178,12 +181,17 @@ def test_docstrings_document_params_returns_raises() -> None:
     problems: List[str] = []
     seen: Set[str] = set()
     for cls in _documented_classes():
-        # The constructor's parameters are documented on the public class
-        # (or it says it takes the same arguments as another one).
-        init = _constructor(cls, classes)
+        # The constructor's parameters are documented on the public class,
+        # or on the base class whose constructor it inherits, or the class
+        # says it takes the same arguments as another one.
+        found = _constructor(cls, classes)
         class_doc = ast.get_docstring(classes[cls.__name__]) or ""
-        if init is not None and "same arguments as" not in class_doc:
-            problems += _style_problems(cls.__name__, init, class_doc)
+        if found is not None and "same arguments as" not in class_doc:
+            init, owner = found
+            own = _style_problems(cls.__name__, init, class_doc)
+            if own and owner.name != cls.__name__:
+                own = _style_problems(owner.name, init, ast.get_docstring(owner) or "")
+            problems += own
         for base in cls.__mro__:
             if not base.__module__.startswith("kt") or base.__name__ in seen:
                 continue
