@@ -9,6 +9,7 @@ docstrings and type hints of everything in ``kt.__all__``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
@@ -55,3 +56,16 @@ nitpicky = False
 html_theme = "alabaster"
 html_title = "kt %s" % release
 html_static_path: list = []
+
+
+def _plain_data_argument(app, what, name, obj, options, signature, return_annotation):
+    """Show the mapping argument of set_bulk(), update() and script() as
+    ``data``: in the source it is ``__data`` (so that ``data=...`` stays
+    a record key), which Python mangles to ``_Class__data``."""
+    if signature:
+        signature = re.sub(r"\b_[A-Za-z]+__data\b", "data", signature)
+    return signature, return_annotation
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _plain_data_argument)

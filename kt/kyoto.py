@@ -438,9 +438,9 @@ class KyotoMethods(PooledClient):
         else:
             encode = self._encode
             pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
+        request = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
                                   kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+        return self._write_reply(request, no_reply, kb.parse_set_bulk_reply)
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Any:
@@ -492,12 +492,12 @@ class KyotoMethods(PooledClient):
         for k, v in items.items():
             number = number_text(v)
             pairs.append((_key_bytes(k), encode(v) if number is None else number))
-        data = kb.encode_play_script(_key_bytes(name), pairs,
+        request = kb.encode_play_script(_key_bytes(name), pairs,
                                      kb.FLAG_NO_REPLY if no_reply else 0)
         if no_reply:
-            return self._send(data)
+            return self._send(request)
         parser = _ScriptReplyParser(name, self._pool.address)
-        return self._call(data, parser.parse, False, None, self._script_out, encode_values)
+        return self._call(request, parser.parse, False, None, self._script_out, encode_values)
 
     def _script_out(self, out: List[Tuple[bytes, bytes]], encode_values: bool) -> Dict[Any, Any]:
         if encode_values:

@@ -501,8 +501,8 @@ class TyrantMethods(PooledClient):
         """
         items = merge_items(__data, kwargs)
         encode = self._encode
-        data = b"".join(tb.encode_putnr(_key(k), encode(v)) for k, v in items.items())
-        return self._send(data) if data else self._done(None)
+        request = b"".join(tb.encode_putnr(_key(k), encode(v)) for k, v in items.items())
+        return self._send(request) if request else self._done(None)
 
     def setup(self, key: Key, value: Any) -> Any:
         """Store ``value`` as one more record of ``key`` (misc putdup).
@@ -996,13 +996,13 @@ class TyrantMethods(PooledClient):
         (on-memory databases)."""
         return self._misc("error", [], True, True, _last_error)
 
-    def misc(self, cmd: str, args: Optional[Iterable[Any]] = None,
+    def misc(self, cmd: Union[str, bytes], args: Optional[Iterable[Any]] = None,
              update_log: bool = True) -> Any:
         """Run one of the server's miscellaneous functions (misc).
 
         Args:
-            cmd: the function's name as str ("putlist", "getlist", "range"...;
-                see ``kt.protocol.tt_binary.encode_misc``).
+            cmd: the function's name, str or bytes ("putlist", "getlist",
+                "range"...; see ``kt.protocol.tt_binary.encode_misc``).
             args: its arguments, each str or bytes.
             update_log: record the function's writes in the update log.
 
@@ -1011,11 +1011,15 @@ class TyrantMethods(PooledClient):
             reports failure (including an unknown function).
 
         Raises:
-            TypeError: an argument is not str or bytes.
+            TypeError: ``cmd`` or an argument is not str or bytes.
             ValueError: ``cmd`` is not ASCII text without NUL bytes.
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
+        if isinstance(cmd, bytes):
+            cmd = cmd.decode("ascii")
+        elif not isinstance(cmd, str):
+            raise TypeError("cmd must be str or bytes, not %s" % type(cmd).__name__)
         return self._misc(cmd, [_key(a) for a in (args or ())], update_log, False,
                           _misc_elements)
 

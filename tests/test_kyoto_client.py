@@ -189,6 +189,9 @@ def test_bulk_operations(client: KyotoTycoon) -> None:
     assert client.count() == 1000
     assert client.set_bulk(x="1", y="2", db=1) == 2
     assert client.get_bulk(["x", "y"], db=1) == {"x": "1", "y": "2"}
+    # The mapping is positional only: ``data`` and ``name`` are record keys.
+    assert client.set_bulk({"x": "3"}, data="4", name="5", db=1) == 3
+    assert client.get_bulk(["x", "data", "name"], db=1) == {"x": "3", "data": "4", "name": "5"}
     assert client.remove_bulk(list(data)[:500]) == 500
     assert client.count() == 500
     assert client.get_bulk([]) == {}

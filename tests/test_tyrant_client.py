@@ -89,7 +89,11 @@ def test_duplicates_on_b_tree(client: TokyoTyrant) -> None:
     assert client.setupback("k", "v0") is True
     assert client.get("k") == "v0"
     assert client.misc("getlist", ["k"]) == [b"k", b"v0", b"k", b"v1", b"k", b"v2"]
-    assert client.misc("get", ["k"]) == [b"v0", b"v1", b"v2"]
+    assert client.misc(b"get", ["k"]) == [b"v0", b"v1", b"v2"]  # the name as bytes too
+    with pytest.raises(TypeError):
+        client.misc(7, ["k"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        client.misc("g\u00e9t", ["k"])
     assert client.remove("k") == 1
     assert client.get("k") == "v1"
 
