@@ -49,8 +49,8 @@ autodoc_default_options = {
     "undoc-members": False,
     "show-inheritance": True,
 }
-# Type aliases shown by name rather than expanded.
-autodoc_type_aliases = {"Key": "kt.protocol.convert.Key"}
+# Type aliases (Key = str | bytes) are shown expanded: the alias mapping
+# of autodoc renders them as TypeAliasForwardRef(...) inside generics.
 nitpicky = False
 
 html_theme = "alabaster"
