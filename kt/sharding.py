@@ -1084,13 +1084,15 @@ class ShardedKyotoMethods(ShardedMethods):
 
     # -- dict interface ---------------------------------------------------------------
 
+    _split_key = staticmethod(KyotoMethods._split_key)
+
     def __getitem__(self, key_or_keydb: Any) -> Any:
         """``client[key]`` or ``client[key, db]``: ``get``."""
-        key, db = KyotoMethods._split_key(key_or_keydb)
+        key, db = self._split_key(key_or_keydb)
         return self.get(key, db)
 
     def _setitem(self, key_or_keydb: Any, value_or_valueexp: Any) -> Any:
-        key, db = KyotoMethods._split_key(key_or_keydb)
+        key, db = self._split_key(key_or_keydb)
         expire_time = None
         if isinstance(value_or_valueexp, tuple):
             if len(value_or_valueexp) != 2:
@@ -1099,11 +1101,11 @@ class ShardedKyotoMethods(ShardedMethods):
         return self.set(key, value_or_valueexp, db, expire_time)
 
     def _delitem(self, key_or_keydb: Any) -> Any:
-        key, db = KyotoMethods._split_key(key_or_keydb)
+        key, db = self._split_key(key_or_keydb)
         return self.remove(key, db)
 
     def _contains(self, key_or_keydb: Any) -> Any:
-        key, db = KyotoMethods._split_key(key_or_keydb)
+        key, db = self._split_key(key_or_keydb)
         return self.exists(key, db)
 
 
