@@ -24,6 +24,8 @@ version = kt.__version__
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
+    # Google-style sections (Args:, Returns:, Raises:) in docstrings
+    "sphinx.ext.napoleon",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

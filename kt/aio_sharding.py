@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any, AsyncIterator, Callable, List, Optional, Tuple
+from typing import Any, AsyncIterator, List, Optional, Tuple
 
 from kt.aio import AsyncKyotoTycoon, AsyncTokyoTyrant, AwaitedOnly
 from kt.errors import ServerConnectionError
-from kt.sharding import Merge, ShardedKyotoMethods, ShardedMethods, ShardedTyrantMethods
+from kt.sharding import (Kwargs, Merge, ShardedKyotoMethods, ShardedMethods, ShardedTyrantMethods,
+                         _invoke)
 
 __all__ = ["AsyncShardedKyotoTycoon", "AsyncShardedTokyoTyrant"]
 
@@ -39,33 +40,31 @@ async def _items(merged: Any) -> AsyncIterator[Any]:
 
 
 async def _async_one(self: ShardedMethods, shard: int, write: bool, name: str,
-                     args: Optional[Tuple[Any, ...]],
-                     finish: Optional[Callable[[Any], Any]]) -> Any:
-    errors: List[ServerConnectionError] = []
-    for server in self._targets(shard, write, name):
+                     args: Optional[Tuple[Any, ...]], kwargs: Kwargs) -> Any:
+    targets = self._targets(shard, write, name)
+    left = list(targets)
+    while left:
+        server = left.pop(0)
         try:
-            attr = getattr(server.client, name)
-            result = await _settle(attr if args is None else attr(*args))
+            result = await _settle(_invoke(server.client, name, args, kwargs))
         except ServerConnectionError as exc:
-            errors.append(self._failed(server, shard, name, exc))
-            continue
-        if server.failures:
-            self._recovered(server)
-        return result if finish is None else finish(result)
-    raise self._unreachable(errors)
+            self._failed(server, shard, name, exc)
+        else:
+            return self._answered(server, result)
+    raise self._unreachable(shard, name, targets)
 
 
 class _AsyncShards(AwaitedOnly, ShardedMethods):
     """The asyncio transport: shards awaited together."""
 
     def _one(self, shard: int, write: bool, name: str, args: Optional[Tuple[Any, ...]],
-             finish: Optional[Callable[[Any], Any]] = None) -> Any:
-        return _async_one(self, shard, write, name, args, finish)
+             kwargs: Kwargs = None) -> Any:
+        return _async_one(self, shard, write, name, args, kwargs)
 
     async def _each(self, calls: List[Tuple[int, Tuple[Any, ...]]], write: bool, name: str,
-                    finish: Merge) -> Any:
+                    finish: Merge, kwargs: Kwargs = None) -> Any:
         results = await asyncio.gather(
-            *[_async_one(self, s, write, name, a, None) for s, a in calls],
+            *[_async_one(self, s, write, name, a, kwargs) for s, a in calls],
             return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):

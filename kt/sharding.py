@@ -51,6 +51,7 @@ Key = Union[str, bytes]
 Address = Union[str, Tuple[str, int]]
 ServerSpec = Union[str, Tuple[Any, ...], "Shard"]
 Merge = Callable[[List[Any]], Any]
+Kwargs = Optional[Dict[str, Any]]
 
 
 def _address(spec: Any) -> Tuple[str, int]:
@@ -110,7 +111,7 @@ def _shard(spec: ServerSpec) -> Shard:
 class _Server:
     """One server of a shard: its client and its health."""
 
-    __slots__ = ("address", "client", "role", "failures", "down_until")
+    __slots__ = ("address", "client", "role", "failures", "down_until", "error")
 
     def __init__(self, address: str, client: Any, role: str) -> None:
         self.address = address
@@ -118,6 +119,7 @@ class _Server:
         self.role = role
         self.failures = 0
         self.down_until = 0.0
+        self.error = ""
 
 
 # -- merging the results of several shards ------------------------------------------
@@ -316,48 +318,42 @@ class ShardedMethods:
         return up
 
     def _failed(self, server: _Server, shard: int, name: str,
-                exc: ServerConnectionError) -> ServerConnectionError:
-        """Mark a server down; the error to raise if no other server answers."""
+                exc: ServerConnectionError) -> None:
+        """Mark a server down for its back-off, remembering why."""
         server.failures += 1
         delay = min(self.retry_after * 2.0 ** (server.failures - 1), self.max_retry_after)
         server.down_until = self._clock() + delay
-        return ServerConnectionError("%s: %s %s of shard %r failed (%s); marked down for %.1f s"
-                                     % (name, server.role, server.address,
-                                        self._shards[shard].name, exc, delay))
+        server.error = "%s %s of shard %r failed (%s); marked down for %.1f s" % (
+            server.role, server.address, self._shards[shard].name, exc, delay)
 
     @staticmethod
-    def _recovered(server: _Server) -> None:
-        server.failures = 0
-        server.down_until = 0.0
+    def _answered(server: _Server, result: Any) -> Any:
+        if server.failures:
+            server.failures = 0
+            server.down_until = 0.0
+        return result
 
-    @staticmethod
-    def _unreachable(errors: List[ServerConnectionError]) -> ServerConnectionError:
-        if len(errors) == 1:
-            return errors[0]
-        return ServerConnectionError("; ".join(str(e) for e in errors))
+    def _unreachable(self, shard: int, name: str, tried: List[_Server]) -> ServerConnectionError:
+        """The error when every server tried for a request failed."""
+        return ServerConnectionError("%s: %s" % (name, "; ".join(s.error for s in tried)))
 
     # -- what the methods are made of -----------------------------------------------
 
     def _one(self, shard: int, write: bool, name: str, args: Optional[Tuple[Any, ...]],
-             finish: Optional[Callable[[Any], Any]] = None) -> Any:
+             kwargs: Kwargs = None) -> Any:
         raise NotImplementedError
 
     def _each(self, calls: List[Tuple[int, Tuple[Any, ...]]], write: bool, name: str,
-              finish: Merge) -> Any:
+              finish: Merge, kwargs: Kwargs = None) -> Any:
         raise NotImplementedError
 
     def _iterate(self, merged: Any) -> Any:
         raise NotImplementedError
 
-    def _read(self, key: Any, name: str, args: Tuple[Any, ...],
-              finish: Optional[Callable[[Any], Any]] = None) -> Any:
-        return self._one(self._shard_of(key), False, name, args, finish)
-
-    def _write(self, key: Any, name: str, args: Tuple[Any, ...]) -> Any:
-        return self._one(self._shard_of(key), True, name, args)
-
-    def _everywhere(self, write: bool, name: str, args: Tuple[Any, ...], finish: Merge) -> Any:
-        return self._each([(i, args) for i in range(len(self._groups))], write, name, finish)
+    def _everywhere(self, write: bool, name: str, args: Optional[Tuple[Any, ...]],
+                    finish: Merge, kwargs: Kwargs = None) -> Any:
+        calls = [(i, args) for i in range(len(self._groups))]
+        return self._each(calls, write, name, finish, kwargs)  # type: ignore[arg-type]
 
     def _by_shard(self, results: List[Any]) -> Dict[str, Any]:
         return {shard.name: result for shard, result in zip(self._shards, results)}
@@ -377,10 +373,10 @@ class ShardedMethods:
             split.setdefault(self._shard_of(key), {})[key] = value
         return split
 
-    def _bulk_keys(self, keys: Iterable[Key], write: bool, name: str,
-                   rest: Tuple[Any, ...], finish: Merge) -> Any:
+    def _bulk_keys(self, keys: Iterable[Key], write: bool, name: str, rest: Tuple[Any, ...],
+                   kwargs: Kwargs, finish: Merge) -> Any:
         calls = [(shard, (part,) + rest) for shard, part in self._split_keys(keys).items()]
-        return self._each(calls, write, name, finish)
+        return self._each(calls, write, name, finish, kwargs)
 
     def _check_values(self, items: Mapping[Any, Any]) -> None:
         """Serialize every value once before any shard is sent its part, so
@@ -413,20 +409,24 @@ class ShardedMethods:
         return "<%s %s>" % (type(self).__name__, ", ".join(s.name for s in self._shards))
 
 
+def _invoke(client: Any, name: str, args: Optional[Tuple[Any, ...]], kwargs: Kwargs) -> Any:
+    """``client.name(*args, **kwargs)``, or the property ``client.name``
+    when ``args`` is None."""
+    attr = getattr(client, name)
+    if args is None:
+        return attr
+    return attr(*args, **kwargs) if kwargs else attr(*args)
+
+
 def _sync_one(self: ShardedMethods, shard: int, write: bool, name: str,
-              args: Optional[Tuple[Any, ...]], finish: Optional[Callable[[Any], Any]]) -> Any:
-    errors: List[ServerConnectionError] = []
-    for server in self._targets(shard, write, name):
+              args: Optional[Tuple[Any, ...]], kwargs: Kwargs) -> Any:
+    targets = self._targets(shard, write, name)
+    for server in targets:
         try:
-            attr = getattr(server.client, name)
-            result = _materialize(attr if args is None else attr(*args))
+            return self._answered(server, _materialize(_invoke(server.client, name, args, kwargs)))
         except ServerConnectionError as exc:
-            errors.append(self._failed(server, shard, name, exc))
-            continue
-        if server.failures:
-            self._recovered(server)
-        return result if finish is None else finish(result)
-    raise self._unreachable(errors)
+            self._failed(server, shard, name, exc)
+    raise self._unreachable(shard, name, targets)
 
 
 class _SyncShards(ShardedMethods):
@@ -435,16 +435,16 @@ class _SyncShards(ShardedMethods):
     _executor: Optional[ThreadPoolExecutor] = None
 
     def _one(self, shard: int, write: bool, name: str, args: Optional[Tuple[Any, ...]],
-             finish: Optional[Callable[[Any], Any]] = None) -> Any:
-        return _sync_one(self, shard, write, name, args, finish)
+             kwargs: Kwargs = None) -> Any:
+        return _sync_one(self, shard, write, name, args, kwargs)
 
     def _each(self, calls: List[Tuple[int, Tuple[Any, ...]]], write: bool, name: str,
-              finish: Merge) -> Any:
+              finish: Merge, kwargs: Kwargs = None) -> Any:
         if len(calls) <= 1:
-            return finish([_sync_one(self, s, write, name, a, None) for s, a in calls])
+            return finish([_sync_one(self, s, write, name, a, kwargs) for s, a in calls])
         if self._executor is None:
             self._executor = ThreadPoolExecutor(len(self._groups), "kt-shards")
-        futures = [self._executor.submit(_sync_one, self, s, write, name, a, None)
+        futures = [self._executor.submit(_sync_one, self, s, write, name, a, kwargs)
                    for s, a in calls]
         return finish([f.result() for f in futures])
 
@@ -483,531 +483,170 @@ class _SyncShards(ShardedMethods):
         self._delitem(key)
 
 
-class ShardedKyotoMethods(ShardedMethods):
+# -- the methods that only forward: made from a description ------------------------
+
+_READ_RAISES = "ServerConnectionError: no server of the shard answered (master, then replicas)."
+_WRITE_RAISES = ("ServerConnectionError: the shard's master could not be reached; writes never "
+                 "go to replicas or to other shards.  The message names the master.")
+_FAN_RAISES = "ServerConnectionError: no server of one of the shards answered."
+_FAN_WRITE_RAISES = ("ServerConnectionError: a shard's master could not be reached (the other "
+                     "shards did their part).")
+
+
+def _doc(summary: str, single: str, name: str, first: str, returns: str, raises: str) -> str:
+    """A Google-style docstring for a forwarding method (``single``: the
+    single-server client classes, separated by "|")."""
+    args = "    %s\n" % first if first else ""
+    same = " or ".join("``%s.%s``" % (cls, name) for cls in single.split("|"))
+    return ("%s\n\nArgs:\n%s    *args, **kwargs: the other arguments of %s.\n\n"
+            "Returns:\n    %s\n\nRaises:\n    %s\n" % (summary, args, same, returns, raises))
+
+
+def _keyed(single: str, name: str, write: bool, summary: str, returns: str,
+           target: Optional[str] = None) -> Callable[..., Any]:
+    """A method of one key: run ``target`` (default ``name``) of the
+    single-server client on the key's shard."""
+    remote = target or name
+
+    def method(self: ShardedMethods, key: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._one(self._shard_of(key), write, remote, (key,) + args, kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _doc(summary, single, remote, "key: the key (str or bytes): it picks the "
+                          "shard.", returns, _WRITE_RAISES if write else _READ_RAISES)
+    return method
+
+
+def _bulk(single: str, name: str, write: bool, summary: str, returns: str,
+          merge: Merge) -> Callable[..., Any]:
+    """A method of many keys: split per shard, run concurrently, merged."""
+
+    def method(self: ShardedMethods, keys: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        return self._bulk_keys(keys, write, name, args, kwargs, merge)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _doc(summary, single, name, "keys: the keys; each shard gets its own.",
+                          returns, _FAN_WRITE_RAISES if write else _FAN_RAISES)
+    return method
+
+
+def _fanned(single: str, name: str, write: bool, summary: str, returns: str, merge: Merge,
+            target: Optional[str] = None, lazy: bool = False) -> Callable[..., Any]:
+    """A method of the whole database: run on every shard, merged (as an
+    iterator when ``lazy``, like the single-server client's)."""
+    remote = target or name
+
+    def method(self: ShardedMethods, *args: Any, **kwargs: Any) -> Any:
+        merged = self._everywhere(write, remote, args, merge, kwargs)
+        return self._iterate(merged) if lazy else merged
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _doc(summary, single, remote, "", returns,
+                          _FAN_WRITE_RAISES if write else _FAN_RAISES)
+    return method
+
+
+_EITHER = "KyotoTycoon|TokyoTyrant"
+
+
+class _SameOnBoth(ShardedMethods):
+    """The sharded methods that take the same arguments on both kinds of
+    server (those of the single-server clients' method of the same name)."""
+
+    get = _keyed(_EITHER, "get", False, "The value stored at a key.",
+                 "The deserialized value, or None when missing.")
+    get_raw = _keyed(_EITHER, "get_raw", False, "The stored bytes of a key.",
+                     "The bytes, or None when missing.")
+    get_bytes = _keyed(_EITHER, "get_bytes", False, "Same as ``get_raw``.",
+                       "The bytes, or None when missing.", "get_raw")
+    exists = _keyed(_EITHER, "exists", False, "Whether a key exists.", "True or False.")
+    length = _keyed(_EITHER, "length", False, "Size in bytes of a key's value.",
+                    "The size, or None when missing.")
+    set = _keyed(_EITHER, "set", True, "Store a value.",
+                 "1 (Kyoto Tycoon) or True (Tokyo Tyrant); None with ``no_reply=True``.")
+    set_bytes = _keyed(_EITHER, "set_bytes", True,
+                       "Store bytes (str as UTF-8) as they are, bypassing the serializer.",
+                       "As ``set``.")
+    remove = _keyed(_EITHER, "remove", True, "Remove a key.",
+                    "The number of records removed (0 or 1).")
+    add = _keyed(_EITHER, "add", True, "Store a value only if the key is absent.",
+                 "True if stored.")
+    append = _keyed(_EITHER, "append", True, "Append to the stored bytes.",
+                    "True if stored.")
+    incr = _keyed(_EITHER, "incr", True, "Add to an integer record.", "The new value.")
+    incr_double = _keyed(_EITHER, "incr_double", True, "Add to a decimal record.",
+                         "The new value.")
+    get_bulk = _bulk(_EITHER, "get_bulk", False, "The values of many keys.",
+                     "A dict of the keys found and their values.", _merge_dicts)
+    get_bulk_raw = _bulk(_EITHER, "get_bulk_raw", False, "The stored bytes of many keys.",
+                         "A dict of the keys found and their bytes.", _merge_dicts)
+    keys = _fanned(_EITHER, "keys", False, "Every key of every shard.",
+                   "An iterator (``async for`` on the asyncio client).", _concat, lazy=True)
+    values = _fanned(_EITHER, "values", False, "Every value of every shard.",
+                     "An iterator (``async for`` on the asyncio client).", _concat, lazy=True)
+    count = _fanned(_EITHER, "count", False, "Number of records over every shard.",
+                    "The sum of the shards' counts.", _total)
+    clear = _fanned(_EITHER, "clear", True, "Remove every record, on every master.",
+                    "True when every master did.", _all_true)
+    synchronize = _fanned(_EITHER, "synchronize", True,
+                          "Write the database to its file, on every master.",
+                          "True when every master did.", _all_true)
+
+
+_MATCH_RETURNS = ("The keys, sorted by their bytes.  With ``max_keys`` each shard gives its "
+                  "first keys in its database's order and the merge keeps the first "
+                  "``max_keys``: on tree databases, the first ones of all.")
+
+
+def _matching(single: str, name: str, default_max: Optional[int],
+              summary: str) -> Callable[..., Any]:
+    """A key search (prefix, regex) on every shard, merged in key order."""
+
+    def method(self: ShardedMethods, pattern: Any, max_keys: Optional[int] = default_max,
+               *args: Any, **kwargs: Any) -> Any:
+        return self._everywhere(False, name, (pattern, max_keys) + args, _SortedKeys(max_keys),
+                                kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _doc(summary, single, name, "pattern, max_keys: what to look for, and how "
+                          "many keys at most (None: all).", _MATCH_RETURNS, _FAN_RAISES)
+    return method
+
+
+class ShardedKyotoMethods(_SameOnBoth):
     """The methods of the sharded Kyoto Tycoon clients, written once
     (``ShardedKyotoTycoon`` runs them synchronously,
     ``kt.AsyncShardedKyotoTycoon`` awaits them).  Each takes the arguments
-    of the same ``KyotoTycoon`` method and returns what it returns."""
-
-    # -- one key: reads (master, else a replica) --------------------------------------
-
-    def get(self, key: Key, db: Optional[int] = None) -> Any:
-        """The value stored at a key, read from the key's shard.
-
-        Args:
-            key: the key (str or bytes).
-            db: database index (None: the clients' default database).
-
-        Returns:
-            The deserialized value, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get", (key, db))
-
-    def get_raw(self, key: Key, db: Optional[int] = None) -> Any:
-        """The stored bytes of a key (not deserialized).
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            The bytes, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get_raw", (key, db))
-
-    def get_bytes(self, key: Key, db: Optional[int] = None) -> Any:
-        """Same as ``get_raw`` (the original library's name).
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            The bytes, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get_raw", (key, db))
-
-    def exists(self, key: Key, db: Optional[int] = None) -> Any:
-        """Whether a key exists.
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            True or False.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "exists", (key, db))
-
-    def length(self, key: Key, db: Optional[int] = None) -> Any:
-        """Size in bytes of a key's stored value.
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            The size, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "length", (key, db))
-
-    def expire_time(self, key: Key, db: Optional[int] = None) -> Any:
-        """The absolute UNIX time at which a key expires.
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            The time, or None when the key never expires or is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "expire_time", (key, db))
-
-    # -- one key: writes (master only) --------------------------------------------------
-
-    def set(self, key: Key, value: Any, db: Optional[int] = None,
-            expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
-        """Store a value on the key's shard master.
-
-        Args:
-            key: the key.
-            value: the value (serialized with the clients' serializer).
-            db: database index (None: the default).
-            expire_time: seconds from now (negative: minus a UNIX time);
-                None: never.
-            no_reply: send without waiting for the reply.
-
-        Returns:
-            1, or None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached
-                (writes never go elsewhere); the message names it.
-        """
-        return self._write(key, "set", (key, value, db, expire_time, no_reply))
-
-    def set_bytes(self, key: Key, value: Union[str, bytes], db: Optional[int] = None,
-                  expire_time: Optional[int] = None, no_reply: bool = False) -> Any:
-        """Store bytes as they are (str as UTF-8), bypassing the serializer.
-
-        Args:
-            key: the key.
-            value: bytes or str.
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-            no_reply: send without waiting for the reply.
-
-        Returns:
-            1, or None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "set_bytes", (key, value, db, expire_time, no_reply))
-
-    def remove(self, key: Key, db: Optional[int] = None, no_reply: bool = False) -> Any:
-        """Remove a key.
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-            no_reply: send without waiting for the reply.
-
-        Returns:
-            The number of records removed (0 or 1), or None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "remove", (key, db, no_reply))
-
-    def add(self, key: Key, value: Any, db: Optional[int] = None,
-            expire_time: Optional[int] = None) -> Any:
-        """Store a value only if the key does not exist.
-
-        Args:
-            key: the key.
-            value: the value.
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "add", (key, value, db, expire_time))
-
-    def replace(self, key: Key, value: Any, db: Optional[int] = None,
-                expire_time: Optional[int] = None) -> Any:
-        """Store a value only if the key exists.
-
-        Args:
-            key: the key.
-            value: the value.
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "replace", (key, value, db, expire_time))
-
-    def append(self, key: Key, value: Any, db: Optional[int] = None,
-               expire_time: Optional[int] = None) -> Any:
-        """Append to the stored bytes (like ``set`` when the key is missing).
-
-        Args:
-            key: the key.
-            value: the value to append.
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "append", (key, value, db, expire_time))
-
-    def seize(self, key: Key, db: Optional[int] = None) -> Any:
-        """Get a key's value and remove the record atomically.
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            The value, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "seize", (key, db))
-
-    def pop(self, key: Key, db: Optional[int] = None) -> Any:
-        """Same as ``seize``.
-
-        Args:
-            key: the key.
-            db: database index (None: the default).
-
-        Returns:
-            The value, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "seize", (key, db))
-
-    def cas(self, key: Key, old_val: Any, new_val: Any, db: Optional[int] = None,
-            expire_time: Optional[int] = None) -> Any:
-        """Compare and swap on the key's shard master.
-
-        Args:
-            key: the key.
-            old_val: the expected value (None: only if the key is absent).
-            new_val: the new value (None: remove the record).
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-
-        Returns:
-            True on success.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "cas", (key, old_val, new_val, db, expire_time))
-
-    def incr(self, key: Key, n: int = 1, orig: Optional[int] = None, db: Optional[int] = None,
-             expire_time: Optional[int] = None) -> Any:
-        """Add to the integer stored at a key.
-
-        Args:
-            key: the key.
-            n: the number to add.
-            orig: the starting value of a missing record (default 0).
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-
-        Returns:
-            The new value.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-            ServerError: the record is not an integer record.
-        """
-        return self._write(key, "incr", (key, n, orig, db, expire_time))
-
-    def incr_double(self, key: Key, n: float = 1.0, orig: Optional[float] = None,
-                    db: Optional[int] = None, expire_time: Optional[int] = None) -> Any:
-        """Add to the decimal number stored at a key.
-
-        Args:
-            key: the key.
-            n: the number to add.
-            orig: the starting value of a missing record (default 0).
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-
-        Returns:
-            The new value (float).
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-            ServerError: the record is not a decimal record.
-        """
-        return self._write(key, "incr_double", (key, n, orig, db, expire_time))
-
-    # -- bulk: split per shard, run concurrently, merged ------------------------------
-
-    def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
-        """The values of many keys, each shard asked for its keys at once.
-
-        Args:
-            keys: the keys.
-            db: database index (None: the default).
-
-        Returns:
-            A dict of the keys found and their values.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._bulk_keys(keys, False, "get_bulk", (db,), _merge_dicts)
-
-    def get_bulk_raw(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
-        """The stored bytes of many keys.
-
-        Args:
-            keys: the keys.
-            db: database index (None: the default).
-
-        Returns:
-            A dict of the keys found and their bytes.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._bulk_keys(keys, False, "get_bulk_raw", (db,), _merge_dicts)
-
-    def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
-                         decode_values: bool = True) -> Any:
-        """``(db, key, value, expire_at)`` of many keys.
-
-        Args:
-            keys: the keys.
-            db: database index (None: the default).
-            decode_values: deserialize the values.
-
-        Returns:
-            A list of tuples, shard after shard.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._bulk_keys(keys, False, "get_bulk_details", (db, decode_values), _concat)
-
-    def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
-                 expire_time: Optional[int] = None, no_reply: bool = False,
-                 **kwargs: Any) -> Any:
-        """Store many records, one request per shard, concurrently.
-
-        Args:
-            __data: a mapping of keys to values.
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-            no_reply: send without waiting for the replies.
-            **kwargs: more records.
-
-        Returns:
-            How many records were stored, or None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached (the other shards' records are stored).
-        """
-        return self._bulk_items(__data, kwargs, "set_bulk", (db, expire_time, no_reply),
-                                _total)
-
-    def update(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
-               expire_time: Optional[int] = None, **kwargs: Any) -> Any:
-        """Same as ``set_bulk``.
-
-        Args:
-            __data: a mapping of keys to values.
-            db: database index (None: the default).
-            expire_time: as for ``set``.
-            **kwargs: more records.
-
-        Returns:
-            How many records were stored.
-
-        Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached.
-        """
-        return self._bulk_items(__data, kwargs, "set_bulk", (db, expire_time, False), _total)
-
-    def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
-                    no_reply: bool = False) -> Any:
-        """Remove many keys, one request per shard, concurrently.
-
-        Args:
-            keys: the keys.
-            db: database index (None: the default).
-            no_reply: send without waiting for the replies.
-
-        Returns:
-            How many records were removed, or None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached.
-        """
-        return self._bulk_keys(keys, True, "remove_bulk", (db, no_reply), _total)
-
-    # -- scans: every shard, merged -------------------------------------------------
-
-    def match_prefix(self, prefix: Key, max_keys: Optional[int] = None,
-                     db: Optional[int] = None) -> Any:
-        """Keys starting with a prefix, from every shard.
-
-        Args:
-            prefix: the prefix.
-            max_keys: at most this many keys (None: all).
-            db: database index (None: the default).
-
-        Returns:
-            The keys in byte order (the first ``max_keys`` of them).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "match_prefix", (prefix, max_keys, db),
-                                _SortedKeys(max_keys))
-
-    def match_regex(self, regex: Key, max_keys: Optional[int] = None,
-                    db: Optional[int] = None) -> Any:
-        """Keys matching a regular expression, from every shard.
-
-        Args:
-            regex: the regular expression.
-            max_keys: at most this many keys (None: all).
-            db: database index (None: the default).
-
-        Returns:
-            The keys in byte order (the first ``max_keys`` of them).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "match_regex", (regex, max_keys, db),
-                                _SortedKeys(max_keys))
-
-    def keys_nonlazy(self, db: Optional[int] = None) -> Any:
-        """Every key of every shard, as a list.
-
-        Args:
-            db: database index (None: the default).
-
-        Returns:
-            The keys in byte order.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "match_prefix", (b"", None, db), _SortedKeys(None))
-
-    def keys(self, db: Optional[int] = None) -> Any:
-        """Every key of every shard (each shard's keys in its order).
-
-        Args:
-            db: database index (None: the default).
-
-        Returns:
-            An iterator (``async for`` on the asyncio client).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._iterate(self._everywhere(False, "keys", (db,), _concat))
-
-    def values(self, db: Optional[int] = None) -> Any:
-        """Every value of every shard.
-
-        Args:
-            db: database index (None: the default).
-
-        Returns:
-            An iterator (``async for`` on the asyncio client).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._iterate(self._everywhere(False, "values", (db,), _concat))
-
-    def items(self, db: Optional[int] = None) -> Any:
-        """Every (key, value) of every shard.
-
-        Args:
-            db: database index (None: the default).
-
-        Returns:
-            An iterator (``async for`` on the asyncio client).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._iterate(self._everywhere(False, "items", (db,), _concat))
-
-    def count(self, db: Optional[int] = None) -> Any:
-        """Number of records over every shard.
-
-        Args:
-            db: database index (None: the default).
-
-        Returns:
-            The sum of the shards' counts.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "count", (db,), _total)
-
-    @property
-    def size(self) -> Any:
-        """Size in bytes of the default database, summed over the shards."""
-        return self._everywhere(False, "size", None, _total)  # type: ignore[arg-type]
+    of the ``KyotoTycoon`` method of the same name and returns what it
+    returns."""
+
+    expire_time = _keyed("KyotoTycoon", "expire_time", False,
+                         "The absolute UNIX time at which a key expires.",
+                         "The time, or None (never expires, or missing).")
+    replace = _keyed("KyotoTycoon", "replace", True, "Store a value only if the key exists.",
+                     "True if stored.")
+    seize = _keyed("KyotoTycoon", "seize", True, "Get a value and remove its record.",
+                   "The value, or None when missing.")
+    pop = _keyed("KyotoTycoon", "pop", True, "Same as ``seize``.",
+                 "The value, or None when missing.", "seize")
+    cas = _keyed("KyotoTycoon", "cas", True, "Compare and swap.", "True on success.")
+
+    get_bulk_details = _bulk("KyotoTycoon", "get_bulk_details", False,
+                             "(db, key, value, expire_at) of many keys.",
+                             "A list of tuples, shard after shard.", _concat)
+    remove_bulk = _bulk("KyotoTycoon", "remove_bulk", True, "Remove many keys.",
+                        "How many records were removed (None with ``no_reply``).", _total)
+
+    items = _fanned("KyotoTycoon", "items", False, "Every (key, value) of every shard.",
+                    "An iterator (``async for`` on the asyncio client).", _concat, lazy=True)
+    vacuum = _fanned("KyotoTycoon", "vacuum", True, "Remove expired records, on every master.",
+                     "True when every master did.", _all_true)
 
     def status(self, db: Optional[int] = None) -> Any:
-        """The status fields of a database on every shard.
+        """The status fields of a database, from every shard.
 
         Args:
-            db: database index (None: the default).
+            db: database index (None: the clients' default).
 
         Returns:
             A dict of shard name to that shard's status dict.
@@ -1017,55 +656,74 @@ class ShardedKyotoMethods(ShardedMethods):
         """
         return self._everywhere(False, "status", (db,), self._by_shard)
 
-    def clear(self, db: Optional[int] = None) -> Any:
-        """Remove every record of a database on every shard's master.
+    def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
+                 expire_time: Optional[int] = None, no_reply: bool = False,
+                 **kwargs: Any) -> Any:
+        """Store many records: one request per shard, concurrently.  Every
+        value is checked (serialized) before any shard is sent anything.
 
         Args:
-            db: database index (None: the default).
+            __data: a mapping of keys to values.
+            db: database index (None: the clients' default).
+            expire_time: seconds from now (negative: minus a UNIX time).
+            no_reply: send without waiting for the replies.
+            **kwargs: more records.
 
         Returns:
-            True when every master cleared it.
+            How many records were stored, or None with ``no_reply``.
 
         Raises:
-            ServerConnectionError: a master could not be reached (the others
-                are cleared).
+            ServerConnectionError: a shard's master could not be reached (the
+                other shards stored their records).
         """
-        return self._everywhere(True, "clear", (db,), _all_true)
+        return self._bulk_items(__data, kwargs, "set_bulk", (db, expire_time, no_reply),
+                                _total)
 
-    def synchronize(self, hard: bool = False, command: Optional[str] = None,
-                    db: Optional[int] = None) -> Any:
-        """Write the database to its file on every shard's master.
+    def update(self, __data: Optional[Mapping[Any, Any]] = None, db: Optional[int] = None,
+               expire_time: Optional[int] = None, **kwargs: Any) -> Any:
+        """Same as ``set_bulk`` (waiting for the replies).
 
         Args:
-            hard: to the device too.
-            command: a command of the servers' -cmd directory to run after.
-            db: database index (None: the default).
+            __data: a mapping of keys to values.
+            db: database index (None: the clients' default).
+            expire_time: as for ``set_bulk``.
+            **kwargs: more records.
 
         Returns:
-            True when every master did.
+            How many records were stored.
 
         Raises:
-            ServerConnectionError: a master could not be reached.
+            ServerConnectionError: a shard's master could not be reached.
         """
-        return self._everywhere(True, "synchronize", (hard, command, db), _all_true)
+        return self._bulk_items(__data, kwargs, "set_bulk", (db, expire_time, False), _total)
 
-    def vacuum(self, step: int = 0, db: Optional[int] = None) -> Any:
-        """Remove expired records on every shard's master.
+    match_prefix = _matching("KyotoTycoon", "match_prefix", None,
+                             "Keys starting with a prefix, from every shard.")
+    match_regex = _matching("KyotoTycoon", "match_regex", None,
+                            "Keys matching a regular expression, from every shard.")
+
+    def keys_nonlazy(self, db: Optional[int] = None) -> Any:
+        """Every key of every shard as one sorted list (the original
+        library's name).
 
         Args:
-            step: records to look at (0: the whole database).
-            db: database index (None: the default).
+            db: database index (None: the clients' default).
 
         Returns:
-            True when every master did.
+            A sorted list of keys.
 
         Raises:
-            ServerConnectionError: a master could not be reached.
+            ServerConnectionError: no server of one of the shards answered.
         """
-        return self._everywhere(True, "vacuum", (step, db), _all_true)
+        return self.match_prefix(b"", None, db)
+
+    @property
+    def size(self) -> Any:
+        """Size in bytes of the default database, summed over the shards."""
+        return self._everywhere(False, "size", None, _total)
 
     def set_database(self, db: int) -> Any:
-        """Make a database the default of every server's client.
+        """Make ``db`` the default database of every server's client.
 
         Args:
             db: database index.
@@ -1109,363 +767,59 @@ class ShardedKyotoMethods(ShardedMethods):
         return self.exists(key, db)
 
 
-class ShardedTyrantMethods(ShardedMethods):
+class ShardedTyrantMethods(_SameOnBoth):
     """The methods of the sharded Tokyo Tyrant clients, written once
     (``ShardedTokyoTyrant`` runs them synchronously,
     ``kt.AsyncShardedTokyoTyrant`` awaits them).  Each takes the arguments
-    of the same ``TokyoTyrant`` method and returns what it returns."""
+    of the ``TokyoTyrant`` method of the same name and returns what it
+    returns."""
 
-    # -- one key: reads --------------------------------------------------------------
+    get_part = _keyed("TokyoTyrant", "get_part", False, "Part of a key's value (getpart).",
+                      "The part, or None.")
+    setnr = _keyed("TokyoTyrant", "setnr", True, "Store without waiting for a reply (putnr).",
+                   "None.")
+    addshl = _keyed("TokyoTyrant", "addshl", True,
+                    "Append, keeping the last ``width`` bytes (putshl).", "True if stored.")
+    setup = _keyed("TokyoTyrant", "setup", True, "Store a duplicate after the key's records.",
+                   "True if stored.")
+    setupback = _keyed("TokyoTyrant", "setupback", True,
+                       "Store a duplicate before the key's records.", "True if stored.")
+    setdup = _keyed("TokyoTyrant", "setdup", True, "Same as ``setup``.", "True if stored.",
+                    "setup")
+    setdupback = _keyed("TokyoTyrant", "setdupback", True, "Same as ``setupback``.",
+                        "True if stored.", "setupback")
+    pop = _keyed("TokyoTyrant", "pop", True, "Get a value and remove its record.",
+                 "The value, or None when missing.")
+    seize = _keyed("TokyoTyrant", "seize", True, "Same as ``pop``.",
+                   "The value, or None when missing.", "pop")
 
-    def get(self, key: Key) -> Any:
-        """The value stored at a key, read from the key's shard.
+    remove_bulk = _bulk("TokyoTyrant", "remove_bulk", True, "Remove many keys (outlist).",
+                        "True when every shard's request succeeded.", _all_true)
 
-        Args:
-            key: the key (str or bytes).
+    items = _fanned("TokyoTyrant", "items", False, "Every record of every shard.",
+                    "An iterator (``async for`` on the asyncio client).", _concat,
+                    "items_fast", lazy=True)
+    items_fast = _fanned("TokyoTyrant", "items_fast", False,
+                         "Every record of every shard, as a list.",
+                         "A list of (key, value), shard after shard.", _concat)
+    optimize = _fanned("TokyoTyrant", "optimize", True, "Optimize the database, on every master.",
+                       "True when every master did.", _all_true)
 
-        Returns:
-            The deserialized value, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get", (key,))
-
-    def get_raw(self, key: Key) -> Any:
-        """The stored bytes of a key.
-
-        Args:
-            key: the key.
-
-        Returns:
-            The bytes, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get_raw", (key,))
-
-    def get_bytes(self, key: Key) -> Any:
-        """Same as ``get_raw`` (the original library's name).
-
-        Args:
-            key: the key.
-
-        Returns:
-            The bytes, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get_raw", (key,))
-
-    def exists(self, key: Key) -> Any:
-        """Whether a key exists.
-
-        Args:
-            key: the key.
+    def status(self) -> Any:
+        """The status fields of every shard's server.
 
         Returns:
-            True or False.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "exists", (key,))
-
-    def length(self, key: Key) -> Any:
-        """Size in bytes of a key's stored value.
-
-        Args:
-            key: the key.
-
-        Returns:
-            The size, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "length", (key,))
-
-    def get_part(self, key: Key, start: Optional[int] = None, end: Optional[int] = None) -> Any:
-        """Part of a key's value (ttserver's getpart).
-
-        Args:
-            key: the key.
-            start: offset of the first byte (None: 0).
-            end: number of bytes wanted (None: to the end).
-
-        Returns:
-            The part (deserialized), or None.
-
-        Raises:
-            ServerConnectionError: no server of the key's shard answered.
-        """
-        return self._read(key, "get_part", (key, start, end))
-
-    # -- one key: writes (master only) ----------------------------------------------
-
-    def set(self, key: Key, value: Any, no_reply: bool = False) -> Any:
-        """Store a value on the key's shard master.
-
-        Args:
-            key: the key.
-            value: the value (serialized with the clients' serializer).
-            no_reply: send without waiting for the reply.
-
-        Returns:
-            True when stored, None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached
-                (writes never go elsewhere); the message names it.
-        """
-        return self._write(key, "set", (key, value, no_reply))
-
-    def set_bytes(self, key: Key, value: Union[str, bytes], no_reply: bool = False) -> Any:
-        """Store bytes as they are (str as UTF-8), bypassing the serializer.
-
-        Args:
-            key: the key.
-            value: bytes or str.
-            no_reply: send without waiting for the reply.
-
-        Returns:
-            True when stored, None with ``no_reply``.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "set_bytes", (key, value, no_reply))
-
-    def setnr(self, key: Key, value: Any) -> Any:
-        """Store without waiting for a reply.
-
-        Args:
-            key: the key.
-            value: the value.
-
-        Returns:
-            None.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "setnr", (key, value))
-
-    def add(self, key: Key, value: Any) -> Any:
-        """Store a value only if the key is absent (putkeep).
-
-        Args:
-            key: the key.
-            value: the value.
-
-        Returns:
-            True if stored, False when the key exists.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "add", (key, value))
-
-    def append(self, key: Key, value: Any) -> Any:
-        """Append to the stored bytes (putcat).
-
-        Args:
-            key: the key.
-            value: the value to append.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "append", (key, value))
-
-    def addshl(self, key: Key, value: Any, width: int) -> Any:
-        """Append, then keep only the last ``width`` bytes (putshl).
-
-        Args:
-            key: the key.
-            value: the value to append.
-            width: bytes to keep.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "addshl", (key, value, width))
-
-    def setup(self, key: Key, value: Any) -> Any:
-        """Store a duplicate after the key's records (B+ tree databases).
-
-        Args:
-            key: the key.
-            value: the value.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "setup", (key, value))
-
-    def setupback(self, key: Key, value: Any) -> Any:
-        """Store a duplicate before the key's records (B+ tree databases).
-
-        Args:
-            key: the key.
-            value: the value.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "setupback", (key, value))
-
-    def setdup(self, key: Key, value: Any) -> Any:
-        """Same as ``setup`` (the original library's name).
-
-        Args:
-            key: the key.
-            value: the value.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "setup", (key, value))
-
-    def setdupback(self, key: Key, value: Any) -> Any:
-        """Same as ``setupback`` (the original library's name).
-
-        Args:
-            key: the key.
-            value: the value.
-
-        Returns:
-            True if stored.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "setupback", (key, value))
-
-    def remove(self, key: Key) -> Any:
-        """Remove a key (out).
-
-        Args:
-            key: the key.
-
-        Returns:
-            The number of records removed (0 or 1).
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "remove", (key,))
-
-    def pop(self, key: Key) -> Any:
-        """Get a key's value and remove the record in one round trip.
-
-        Args:
-            key: the key.
-
-        Returns:
-            The value, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "pop", (key,))
-
-    def seize(self, key: Key) -> Any:
-        """Same as ``pop`` (the original library's name).
-
-        Args:
-            key: the key.
-
-        Returns:
-            The value, or None when the key is missing.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-        """
-        return self._write(key, "pop", (key,))
-
-    def incr(self, key: Key, n: int = 1) -> Any:
-        """Add to the integer record at a key (addint).
-
-        Args:
-            key: the key.
-            n: the number to add.
-
-        Returns:
-            The sum.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-            TokyoTyrantError: the record is not an integer record.
-        """
-        return self._write(key, "incr", (key, n))
-
-    def incr_double(self, key: Key, n: float = 1.0) -> Any:
-        """Add to the decimal record at a key (adddouble).
-
-        Args:
-            key: the key.
-            n: the number to add.
-
-        Returns:
-            The sum.
-
-        Raises:
-            ServerConnectionError: the shard's master could not be reached.
-            TokyoTyrantError: the record is not a decimal record.
-        """
-        return self._write(key, "incr_double", (key, n))
-
-    # -- bulk ----------------------------------------------------------------------------
-
-    def get_bulk(self, keys: Iterable[Key]) -> Any:
-        """The values of many keys (one mget per shard, concurrently).
-
-        Args:
-            keys: the keys.
-
-        Returns:
-            A dict of the keys found and their values.
+            A dict of shard name to that shard's status dict.
 
         Raises:
             ServerConnectionError: no server of one of the shards answered.
         """
-        return self._bulk_keys(keys, False, "get_bulk", (), _merge_dicts)
-
-    def get_bulk_raw(self, keys: Iterable[Key]) -> Any:
-        """The stored bytes of many keys.
-
-        Args:
-            keys: the keys.
-
-        Returns:
-            A dict of the keys found and their bytes.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._bulk_keys(keys, False, "get_bulk_raw", (), _merge_dicts)
+        return self._everywhere(False, "status", (), self._by_shard)
 
     def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, update_log: bool = True,
                  **kwargs: Any) -> Any:
-        """Store many records (one putlist per shard, concurrently).
+        """Store many records: one putlist per shard, concurrently.  Every
+        value is checked (serialized) before any shard is sent anything.
 
         Args:
             __data: a mapping of keys to values.
@@ -1476,8 +830,8 @@ class ShardedTyrantMethods(ShardedMethods):
             True when every shard stored its records.
 
         Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached (the other shards' records are stored).
+            ServerConnectionError: a shard's master could not be reached (the
+                other shards stored their records).
         """
         return self._bulk_items(__data, kwargs, "set_bulk", (update_log,), _all_true)
 
@@ -1492,13 +846,12 @@ class ShardedTyrantMethods(ShardedMethods):
             True when every shard stored its records.
 
         Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached.
+            ServerConnectionError: a shard's master could not be reached.
         """
         return self._bulk_items(__data, kwargs, "set_bulk", (True,), _all_true)
 
     def setnr_bulk(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
-        """Store many records without waiting for replies.
+        """Store many records without waiting for replies, shard by shard.
 
         Args:
             __data: a mapping of keys to values.
@@ -1508,70 +861,24 @@ class ShardedTyrantMethods(ShardedMethods):
             None.
 
         Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached.
+            ServerConnectionError: a shard's master could not be reached.
         """
         return self._bulk_items(__data, kwargs, "setnr_bulk", (), _nothing)
 
-    def remove_bulk(self, keys: Iterable[Key], update_log: bool = True) -> Any:
-        """Remove many keys (one outlist per shard, concurrently).
-
-        Args:
-            keys: the keys.
-            update_log: write the servers' update logs.
-
-        Returns:
-            True when every shard's request succeeded.
-
-        Raises:
-            ServerConnectionError: the master of one of the shards could not
-                be reached.
-        """
-        return self._bulk_keys(keys, True, "remove_bulk", (update_log,), _all_true)
-
-    # -- scans -----------------------------------------------------------------------
-
-    def match_prefix(self, prefix: Key, max_keys: Optional[int] = 1024) -> Any:
-        """Keys starting with a prefix, from every shard (fwmkeys).
-
-        Args:
-            prefix: the prefix.
-            max_keys: at most this many keys (None: all).
-
-        Returns:
-            The keys in byte order (the first ``max_keys`` of them).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "match_prefix", (prefix, max_keys),
-                                _SortedKeys(max_keys))
-
-    def match_regex(self, regex: Key, max_keys: Optional[int] = 1024) -> Any:
-        """Keys matching a regular expression, from every shard.
-
-        Args:
-            regex: the regular expression.
-            max_keys: at most this many keys (None: all).
-
-        Returns:
-            The keys in byte order (the first ``max_keys`` of them).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "match_regex", (regex, max_keys),
-                                _SortedKeys(max_keys))
+    match_prefix = _matching("TokyoTyrant", "match_prefix", 1024,
+                             "Keys starting with a prefix, from every shard (fwmkeys).")
+    match_regex = _matching("TokyoTyrant", "match_regex", 1024,
+                            "Keys matching a regular expression, from every shard.")
 
     def get_range(self, start: Optional[Key] = None, stop: Optional[Key] = None,
                   max_keys: int = 0) -> Any:
         """Records with ``start <= key < stop`` from every shard (B+ tree
-        databases).
+        databases), in key order.
 
         Args:
-            start: first key (None: from the start).
-            stop: key to stop before (None: to the end).
-            max_keys: at most this many records (0: all).
+            start: first key (None: from the first).
+            stop: key to stop before (None: to the last).
+            max_keys: how many records at most (0: all).
 
         Returns:
             A dict in key order.
@@ -1583,133 +890,31 @@ class ShardedTyrantMethods(ShardedMethods):
                                 _SortedItems(max_keys if max_keys > 0 else None))
 
     def keys_fast(self) -> Any:
-        """Every key of every shard, as a list.
+        """Every key of every shard as one sorted list (the original
+        library's name).
 
         Returns:
-            The keys in byte order.
+            A sorted list of keys.
 
         Raises:
             ServerConnectionError: no server of one of the shards answered.
         """
-        return self._everywhere(False, "match_prefix", (b"", None), _SortedKeys(None))
-
-    def keys(self) -> Any:
-        """Every key of every shard (each shard's keys in its order).
-
-        Returns:
-            An iterator (``async for`` on the asyncio client).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._iterate(self._everywhere(False, "keys", (), _concat))
-
-    def items(self) -> Any:
-        """Every record of every shard, as (key, value).
-
-        Returns:
-            An iterator (``async for`` on the asyncio client).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._iterate(self._everywhere(False, "items_fast", (), _concat))
-
-    def items_fast(self) -> Any:
-        """Every record of every shard, as a list of (key, value).
-
-        Returns:
-            The list, shard after shard.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "items_fast", (), _concat)
-
-    def values(self) -> Any:
-        """Every value of every shard.
-
-        Returns:
-            An iterator (``async for`` on the asyncio client).
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._iterate(self._everywhere(False, "values", (), _concat))
-
-    def count(self) -> Any:
-        """Number of records over every shard.
-
-        Returns:
-            The sum of the shards' counts.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "count", (), _total)
+        return self.match_prefix(b"", None)
 
     @property
     def size(self) -> Any:
         """Size of the databases in bytes, summed over the shards."""
-        return self._everywhere(False, "size", None, _total)  # type: ignore[arg-type]
-
-    def status(self) -> Any:
-        """The status fields of every shard.
-
-        Returns:
-            A dict of shard name to that shard's status dict.
-
-        Raises:
-            ServerConnectionError: no server of one of the shards answered.
-        """
-        return self._everywhere(False, "status", (), self._by_shard)
-
-    def clear(self) -> Any:
-        """Remove every record on every shard's master (vanish).
-
-        Returns:
-            True when every master did.
-
-        Raises:
-            ServerConnectionError: a master could not be reached (the others
-                are cleared).
-        """
-        return self._everywhere(True, "clear", (), _all_true)
-
-    def synchronize(self) -> Any:
-        """Write the database to its file on every shard's master.
-
-        Returns:
-            True when every master did.
-
-        Raises:
-            ServerConnectionError: a master could not be reached.
-        """
-        return self._everywhere(True, "synchronize", (), _all_true)
-
-    def optimize(self, options: Union[str, bytes] = b"") -> Any:
-        """Optimize the database of every shard's master.
-
-        Args:
-            options: tuning options (e.g. "bnum=1000").
-
-        Returns:
-            True when every master did.
-
-        Raises:
-            ServerConnectionError: a master could not be reached.
-        """
-        return self._everywhere(True, "optimize", (options,), _all_true)
+        return self._everywhere(False, "size", None, _total)
 
     # -- dict interface -----------------------------------------------------------------
 
     def __getitem__(self, key: Any) -> Any:
         """``client[key]`` (``get``) or ``client[start:stop]`` (``get_range``)."""
-        if isinstance(key, slice):
-            if key.step is not None:
-                raise ValueError("slices of a Tokyo Tyrant database take no step")
+        if not isinstance(key, slice):
+            return self.get(key)
+        if key.step is None:
             return self.get_range(key.start, key.stop)
-        return self.get(key)
+        raise ValueError("slices of a Tokyo Tyrant database take no step")
 
     def _setitem(self, key: Key, value: Any) -> Any:
         return self.set(key, value)
