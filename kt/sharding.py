@@ -38,6 +38,7 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequ
                     Union)
 
 from kt.client import merge_items
+from kt.connection import fork_epoch
 from kt.errors import ServerConnectionError, ShardingError
 from kt.ketama import Continuum
 from kt.kyoto import KyotoMethods, KyotoTycoon
@@ -433,6 +434,7 @@ class _SyncShards(ShardedMethods):
     """The synchronous transport: shards asked concurrently from threads."""
 
     _executor: Optional[ThreadPoolExecutor] = None
+    _executor_epoch = -1
 
     def _one(self, shard: int, write: bool, name: str, args: Optional[Tuple[Any, ...]],
              kwargs: Kwargs = None) -> Any:
@@ -442,9 +444,12 @@ class _SyncShards(ShardedMethods):
               finish: Merge, kwargs: Kwargs = None) -> Any:
         if len(calls) <= 1:
             return finish([_sync_one(self, s, write, name, a, kwargs) for s, a in calls])
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(len(self._groups), "kt-shards")
-        futures = [self._executor.submit(_sync_one, self, s, write, name, a, kwargs)
+        executor = self._executor
+        if executor is None or self._executor_epoch != fork_epoch():
+            # (a forked child inherits the executor but not its threads)
+            executor = self._executor = ThreadPoolExecutor(len(self._groups), "kt-shards")
+            self._executor_epoch = fork_epoch()
+        futures = [executor.submit(_sync_one, self, s, write, name, a, kwargs)
                    for s, a in calls]
         return finish([f.result() for f in futures])
 
@@ -457,7 +462,7 @@ class _SyncShards(ShardedMethods):
         for client in self.clients():
             client.close()
         executor, self._executor = self._executor, None
-        if executor is not None:
+        if executor is not None and self._executor_epoch == fork_epoch():
             executor.shutdown(wait=True)
 
     def __enter__(self) -> Any:
@@ -498,7 +503,8 @@ def _doc(summary: str, single: str, name: str, first: str, returns: str, raises:
     single-server client classes, separated by "|")."""
     args = "    %s\n" % first if first else ""
     same = " or ".join("``%s.%s``" % (cls, name) for cls in single.split("|"))
-    return ("%s\n\nArgs:\n%s    *args, **kwargs: the other arguments of %s.\n\n"
+    return ("%s\n\nArgs:\n%s    *args: the other arguments of %s.\n"
+            "    **kwargs: the same, by name.\n\n"
             "Returns:\n    %s\n\nRaises:\n    %s\n" % (summary, args, same, returns, raises))
 
 
@@ -608,8 +614,8 @@ def _matching(single: str, name: str, default_max: Optional[int],
                                 kwargs)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = _doc(summary, single, name, "pattern, max_keys: what to look for, and how "
-                          "many keys at most (None: all).", _MATCH_RETURNS, _FAN_RAISES)
+    method.__doc__ = _doc(summary, single, name, "pattern: the prefix or regular expression.\n"
+                          "    max_keys: how many keys at most (None: all).", _MATCH_RETURNS, _FAN_RAISES)
     return method
 
 

@@ -6,7 +6,8 @@ be sharded raises ShardingError; sync and async give the same results."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+import os
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -360,3 +361,21 @@ def test_sync_and_async_give_the_same_results(kind: str, kt_three: List[RunningS
         client.close()
     assert results["sync"] == results["async"]
     assert results["sync"][-1] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_sync_client_works_in_a_forked_child(kt_three: List[RunningServer]) -> None:
+    client = ShardedKyotoTycoon(_addresses(kt_three))
+    client.set_bulk({k: k for k in KEYS[:20]})
+    assert len(client.get_bulk(KEYS[:20])) == 20  # the worker threads exist now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        ok = False
+        try:
+            ok = client.get_bulk(KEYS[:20]) == {k: k for k in KEYS[:20]}
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert client.remove_bulk(KEYS[:20]) == 20
+    client.close()
