@@ -50,7 +50,7 @@ __all__ = ["Shard", "ShardedKyotoTycoon", "ShardedTokyoTyrant", "ShardedMethods"
 
 Key = Union[str, bytes]
 Address = Union[str, Tuple[str, int]]
-ServerSpec = Union[str, Tuple[Any, ...], "Shard"]
+ServerSpec = Union[str, Tuple[Any, ...], List[Any], "Shard"]
 Merge = Callable[[List[Any]], Any]
 Kwargs = Optional[Dict[str, Any]]
 
@@ -104,6 +104,10 @@ def _shard(spec: ServerSpec) -> Shard:
     """A Shard from any of the constructor's server forms."""
     if isinstance(spec, Shard):
         return spec
+    if isinstance(spec, list):  # [master, replica, ...]
+        if not spec:
+            raise ValueError("a shard given as a list needs its master first")
+        return Shard(spec[0], spec[1:])
     if isinstance(spec, tuple) and len(spec) == 3:
         return Shard((spec[0], spec[1]), weight=spec[2])
     return Shard(_address(spec))
@@ -942,8 +946,9 @@ class ShardedKyotoTycoon(_SyncShards, ShardedKyotoMethods):
 
     Args:
         servers: the shards: ``"host:port"``, ``(host, port)``,
-            ``(host, port, weight)`` or ``Shard`` objects (a master plus
-            replicas, a weight, a name).
+            ``(host, port, weight)``, a list ``[master, replica, ...]`` of
+            addresses, or ``Shard`` objects (a master plus replicas, a
+            weight, a name).
         retry_after: seconds a failed server is left alone before it is
             tried again; doubles at each failure in a row.
         max_retry_after: the longest back-off.
@@ -966,7 +971,8 @@ class ShardedTokyoTyrant(_SyncShards, ShardedTyrantMethods):
 
     Args:
         servers: the shards: ``"host:port"``, ``(host, port)``,
-            ``(host, port, weight)`` or ``Shard`` objects.
+            ``(host, port, weight)``, a list ``[master, replica, ...]`` of
+            addresses, or ``Shard`` objects.
         retry_after: seconds a failed server is left alone before it is
             tried again; doubles at each failure in a row.
         max_retry_after: the longest back-off.

@@ -111,12 +111,14 @@ def test_continuum_rejects_bad_configurations() -> None:
 
 def test_server_forms_and_names() -> None:
     client = ShardedKyotoTycoon(["127.0.0.1:1", ("127.0.0.1", 2), ("127.0.0.1", 3, 2),
-                                 Shard("127.0.0.1:4", ["127.0.0.1:5"], name="four")],
+                                 Shard("127.0.0.1:4", ["127.0.0.1:5"], name="four"),
+                                 ["127.0.0.1:6", ("127.0.0.1", 7), "127.0.0.1:8"]],
                                 serializer=KT_JSON, timeout=1.0)
     assert [s.name for s in client.shards] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3",
-                                              "four"]
-    assert [s.weight for s in client.shards] == [1, 1, 2, 1]
-    assert [c.port for c in client.clients()] == [1, 2, 3, 4, 5]
+                                              "four", "127.0.0.1:6"]
+    assert [s.weight for s in client.shards] == [1, 1, 2, 1, 1]
+    assert client.shards[4].replicas == [("127.0.0.1", 7), ("127.0.0.1", 8)]
+    assert [c.port for c in client.clients()] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert all(c.serializer is KT_JSON for c in client.clients())
     name = client.shard_of("some key")
     assert client.client_for("some key").address == (
@@ -140,7 +142,7 @@ def test_placement_is_the_same_for_both_clients_and_other_ketama_clients() -> No
     ([], ValueError), ("127.0.0.1:1978", ValueError), (["localhost"], ValueError),
     (["host:port"], ValueError), ([("h", "1")], TypeError), ([1978], TypeError),
     ([("h", 1, 0)], ValueError), ([("h", 1, "2")], TypeError),
-    (["h:1", "h:1"], ValueError),
+    (["h:1", "h:1"], ValueError), ([[]], ValueError), ([["h:1", "h"]], ValueError),
 ])
 def test_bad_server_lists_raise(servers: object, error: type) -> None:
     with pytest.raises(error):
