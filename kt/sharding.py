@@ -236,6 +236,7 @@ class ShardedMethods:
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self._continuum = Continuum([s.name for s in shards], [s.weight for s in shards])
         self._shards = shards
+        self._single = len(shards) == 1
         self._groups: List[List[_Server]] = []
         for shard in shards:
             group = [_Server("%s:%d" % shard.master, self._client_class(
@@ -253,6 +254,8 @@ class ShardedMethods:
         return list(self._shards)
 
     def _shard_of(self, key: Any) -> int:
+        if self._single:
+            return 0  # (the client checks the key's type)
         return self._continuum.index(to_bytes(key, "key"))
 
     def shard_of(self, key: Key) -> str:
@@ -267,7 +270,7 @@ class ShardedMethods:
         Raises:
             TypeError: the key is neither str nor bytes.
         """
-        return self._continuum.names[self._shard_of(key)]
+        return self._continuum.name(to_bytes(key, "key"))
 
     def client_for(self, key: Key) -> Any:
         """The single-server client of the master of a key's shard, for what
@@ -283,7 +286,7 @@ class ShardedMethods:
         Raises:
             TypeError: the key is neither str nor bytes.
         """
-        return self._groups[self._shard_of(key)][0].client
+        return self._groups[self._continuum.index(to_bytes(key, "key"))][0].client
 
     def clients(self) -> List[Any]:
         """Every server's client: each shard's master, then its replicas.
@@ -367,12 +370,17 @@ class ShardedMethods:
         if isinstance(keys, (str, bytes)):
             raise TypeError("keys must be an iterable of keys, not a single %s"
                             % type(keys).__name__)
+        if self._single:
+            return {0: list(keys)}
+        index = self._continuum.index
         split: Dict[int, List[Any]] = {}
         for key in keys:
-            split.setdefault(self._shard_of(key), []).append(key)
+            split.setdefault(index(to_bytes(key, "key")), []).append(key)
         return split
 
     def _split_items(self, items: Mapping[Any, Any]) -> Dict[int, Dict[Any, Any]]:
+        if self._single:
+            return {0: dict(items)}
         split: Dict[int, Dict[Any, Any]] = {}
         for key, value in items.items():
             split.setdefault(self._shard_of(key), {})[key] = value

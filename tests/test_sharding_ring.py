@@ -158,3 +158,16 @@ def test_bad_keywords_raise() -> None:
         ShardedKyotoTycoon(THREE, retry_after=0)
     with pytest.raises(TypeError):
         ShardedKyotoTycoon(THREE).get(1)  # type: ignore[arg-type]
+
+
+def test_one_shard_takes_every_key_and_still_checks_them() -> None:
+    client = ShardedKyotoTycoon(["127.0.0.1:1"])
+    assert client.shard_of("anything") == "127.0.0.1:1"
+    with pytest.raises(TypeError):
+        client.shard_of(1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.get(1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.get_bulk(["a", 2])
+    with pytest.raises(TypeError):
+        client.set_bulk({"a": 1})  # KT_BINARY: str or bytes values
