@@ -1,7 +1,8 @@
 """kt: a typed client library for Kyoto Tycoon and Tokyo Tyrant.
 
 ``AsyncKyotoTycoon`` and ``AsyncTokyoTyrant`` (kt.aio) are the asyncio
-clients, imported on first use.  The protocol layer (``kt.protocol``) is plain typed Python that can be
+clients, ``AsyncShardedKyotoTycoon`` and ``AsyncShardedTokyoTyrant``
+(kt.aio_sharding) their sharded twins, imported on first use.  The protocol layer (``kt.protocol``) is plain typed Python that can be
 compiled with mypyc; ``kt.COMPILED`` says whether the compiled modules are
 the ones in use.
 """
@@ -18,6 +19,7 @@ from kt.errors import (
     ProtocolError,
     ServerConnectionError,
     ServerError,
+    ShardingError,
     TokyoTyrantError,
 )
 from kt.protocol import buffer as _buffer
@@ -64,6 +66,7 @@ from kt.table import (
     QueryBuilder,
 )
 from kt.tyrant import TokyoTyrant
+from kt.sharding import Shard, ShardedKyotoTycoon, ShardedTokyoTyrant
 from kt.serializers import (
     KT_BINARY,
     KT_JSON,
@@ -75,6 +78,7 @@ from kt.serializers import (
 
 if TYPE_CHECKING:
     from kt.aio import AsyncCursor, AsyncKyotoTycoon, AsyncTokyoTyrant
+    from kt.aio_sharding import AsyncShardedKyotoTycoon, AsyncShardedTokyoTyrant
 
 __version__ = "0.1.0"
 
@@ -102,12 +106,18 @@ def __getattr__(name: str) -> object:
         from kt import aio
 
         return getattr(aio, name)
+    if name in ("AsyncShardedKyotoTycoon", "AsyncShardedTokyoTyrant"):
+        from kt import aio_sharding
+
+        return getattr(aio_sharding, name)
     raise AttributeError("module 'kt' has no attribute %r" % name)
 
 
 __all__ = [
     "AsyncCursor",
     "AsyncKyotoTycoon",
+    "AsyncShardedKyotoTycoon",
+    "AsyncShardedTokyoTyrant",
     "AsyncTokyoTyrant",
     "COMPILED",
     "Cursor",
@@ -156,6 +166,10 @@ __all__ = [
     "ServerConnectionError",
     "ServerError",
     "ServerStartError",
+    "Shard",
+    "ShardedKyotoTycoon",
+    "ShardedTokyoTyrant",
+    "ShardingError",
     "TT_TABLE",
     "TokyoTyrantError",
     "__version__",

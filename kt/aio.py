@@ -40,7 +40,40 @@ def _not_awaitable(what: str, instead: str) -> TypeError:
     return TypeError("%s cannot be awaited on an asyncio client: use %s" % (what, instead))
 
 
-class _AsyncTransport:
+class AwaitedOnly:
+    """The operators of an asyncio client: those that cannot be awaited
+    raise TypeError naming the method to await instead (kt.aio_sharding's
+    clients use it too)."""
+
+    def __enter__(self) -> Any:
+        raise _not_awaitable("'with'", "'async with'")
+
+    def __exit__(self, *exc: object) -> None:
+        raise _not_awaitable("'with'", "'async with'")
+
+    def __len__(self) -> int:
+        raise _not_awaitable("len()", "'await client.count()'")
+
+    def __bool__(self) -> bool:
+        return True  # not len(): a client is true whatever its count
+
+    def __contains__(self, key: Any) -> bool:
+        raise _not_awaitable("'in'", "'await client.exists(key)'")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise _not_awaitable("'client[key] = value'", "'await client.set(key, value)'")
+
+    def __delitem__(self, key: Any) -> None:
+        raise _not_awaitable("'del client[key]'", "'await client.remove(key)'")
+
+    def __aiter__(self) -> Any:
+        return self.keys()  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Any:
+        raise _not_awaitable("'for'", "'async for key in client'")
+
+
+class _AsyncTransport(AwaitedOnly):
     """The asyncio transport of the shared client methods."""
 
     _apool: AsyncConnectionPool
@@ -112,33 +145,6 @@ class _AsyncTransport:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __enter__(self) -> Any:
-        raise _not_awaitable("'with'", "'async with'")
-
-    def __exit__(self, *exc: object) -> None:
-        raise _not_awaitable("'with'", "'async with'")
-
-    def __len__(self) -> int:
-        raise _not_awaitable("len()", "'await client.count()'")
-
-    def __bool__(self) -> bool:
-        return True  # not len(): a client is true whatever its count
-
-    def __contains__(self, key: Any) -> bool:
-        raise _not_awaitable("'in'", "'await client.exists(key)'")
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        raise _not_awaitable("'client[key] = value'", "'await client.set(key, value)'")
-
-    def __delitem__(self, key: Any) -> None:
-        raise _not_awaitable("'del client[key]'", "'await client.remove(key)'")
-
-    def __aiter__(self) -> Any:
-        return self.keys()  # type: ignore[attr-defined]
-
-    def __iter__(self) -> Any:
-        raise _not_awaitable("'for'", "'async for key in client'")
 
 
 class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]

@@ -23,6 +23,7 @@ __all__ = [
     "ProtocolError",
     "ServerConnectionError",
     "ServerError",
+    "ShardingError",
     "TokyoTyrantError",
 ]
 
@@ -41,6 +42,17 @@ class ImproperlyConfigured(KyotoTycoonError):
     Likely causes: an optional dependency is missing (``msgpack`` for
     ``KT_MSGPACK``), or a server executable or script file was named that
     does not exist.
+    """
+
+
+class ShardingError(KyotoTycoonError):
+    """A sharded client was asked for something that cannot be spread over
+    several servers.
+
+    Likely causes: a cursor, a server-side script, a table search or
+    another operation whose records may live on any shard (see the
+    "Sharding and failover" section of docs/scaling.md).  Nothing was sent.
+    Run it on one server with ``client_for(key)`` or ``clients()``.
     """
 
 

@@ -94,6 +94,7 @@ RAISE_NOTHING: Set[str] = {
     "_AsyncTransport.close_idle", "QueryBuilder.copy", "QueryBuilder.build",
     "_BaseServer.stop", "_BaseServer.close", "_BaseServer.ready_marks_seen_possible",
     "CursorMethods.is_valid", "Cursor.close", "AsyncCursor.close",
+    "ShardedMethods.clients", "ShardedMethods.down", "_SyncShards.close", "_AsyncShards.close",
 }
 
 _SECTION = re.compile(r"^(Args|Arguments|Returns|Yields|Raises|Examples?|Note|Notes|Attributes):\s*$")
