@@ -16,6 +16,7 @@ COMPILED_MODULES = [
     "kt/protocol/http.py",
     "kt/protocol/kt_binary.py",
     "kt/protocol/kt_http.py",
+    "kt/protocol/kt_repl.py",
     "kt/protocol/kt_tsv.py",
     "kt/protocol/tt_binary.py",
     "kt/protocol/tt_table.py",

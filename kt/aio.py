@@ -24,13 +24,15 @@ await instead.  ``await client[k]`` works.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator, Callable, Optional, Tuple
 
 from kt.aio_connection import AsyncConnection, AsyncConnectionPool
 from kt.client import Finish, Parse, Plan, Request, advance
-from kt.errors import KyotoTycoonError
-from kt.kyoto import CursorMethods, KyotoMethods
+from kt.errors import KyotoTycoonError, ServerConnectionError
+from kt.kyoto import Change, CursorMethods, KyotoMethods
 from kt.protocol import kt_http as kh
+from kt.protocol import kt_repl as kr
 from kt.tyrant import TyrantMethods
 
 __all__ = ["AsyncKyotoTycoon", "AsyncTokyoTyrant", "AsyncCursor"]
@@ -138,6 +140,26 @@ class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]
     def cursor(self, db: Optional[int] = None, cursor_id: Optional[int] = None) -> "AsyncCursor":
         """A server-side cursor over a database (see ``AsyncCursor``)."""
         return AsyncCursor(self, self._db(db), cursor_id)
+
+    async def _replicate(self, stream: kr.ReplicationStream, raw: bool,  # type: ignore[override]
+                         stop: bool, timeout: Optional[float]) -> AsyncIterator[Change]:
+        """The asyncio transport of ``replicate``: one connection of its
+        own at a time, reconnecting after ``stream.lost``'s delay."""
+        while True:
+            conn = AsyncConnection(self.host, self.port, timeout, self._apool.connect_timeout)
+            try:
+                send = stream.start()
+                while True:
+                    send = await conn.request(send, stream.parse)
+                    for entry in stream.take():
+                        yield self._change(entry, raw)
+                    if stop and stream.caught_up:
+                        return
+            except ServerConnectionError as exc:
+                delay = stream.lost(exc)
+            finally:
+                conn.close()
+            await asyncio.sleep(delay)
 
 
 class AsyncTokyoTyrant(_AsyncTransport, TyrantMethods):  # type: ignore[misc]
