@@ -639,6 +639,35 @@ class KyotoMethods(PooledClient):
             pairs.append((b"ts", b"%d" % max_ts))
         return self._rpc("ulog_remove", pairs, None, True, self._ok)
 
+    def tune_replication(self, host: Optional[str] = None, port: Optional[int] = None,
+                         timestamp: Optional[Union[int, str]] = None,
+                         interval: Optional[float] = None) -> Any:
+        """Point a replication slave at another master (the server needs
+        ``-rts``).
+
+        Args:
+            host: the new master's host; None or "" stops replicating.
+            port: the new master's port (None: 1978).
+            timestamp: where to resume, a time stamp or "now" (None: where
+                the slave is).
+            interval: ktserver's ``-riv``, milliseconds of pause per
+                message (None: unchanged).
+
+        Returns:
+            True.
+
+        Raises:
+            ServerError: the server has no RTS file (status 501).
+        """
+        pairs: List[Tuple[bytes, bytes]] = [(b"host", (host or "").encode("utf-8"))]
+        if port is not None:
+            pairs.append((b"port", b"%d" % port))
+        if timestamp is not None:
+            pairs.append((b"ts", b"now" if timestamp == "now" else b"%d" % int(timestamp)))
+        if interval is not None:
+            pairs.append((b"iv", repr(float(interval)).encode("ascii")))
+        return self._rpc("tune_replication", pairs, None, False, self._ok)
+
     # -- the change stream ------------------------------------------------------
 
     def replicate(self, since: int = 0, sid: int = 65535, only_sid: bool = False,
