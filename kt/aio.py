@@ -143,23 +143,22 @@ class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]
 
     async def _replicate(self, stream: kr.ReplicationStream, raw: bool,  # type: ignore[override]
                          stop: bool, timeout: Optional[float]) -> AsyncIterator[Change]:
-        """The asyncio transport of ``replicate``: one connection of its
-        own at a time, reconnecting after ``stream.lost``'s delay."""
-        while True:
-            conn = AsyncConnection(self.host, self.port, timeout, self._apool.connect_timeout)
-            try:
-                send = stream.start()
-                while True:
+        """The asyncio transport of ``replicate`` (see KyotoMethods._replicate)."""
+        conn = AsyncConnection(self.host, self.port, timeout, self._apool.connect_timeout)
+        send = stream.start()
+        try:
+            while not (stop and stream.caught_up):
+                try:
                     send = await conn.request(send, stream.parse)
-                    for entry in stream.take():
-                        yield self._change(entry, raw)
-                    if stop and stream.caught_up:
-                        return
-            except ServerConnectionError as exc:
-                delay = stream.lost(exc)
-            finally:
-                conn.close()
-            await asyncio.sleep(delay)
+                except ServerConnectionError as exc:
+                    conn.close()
+                    await asyncio.sleep(stream.lost(exc))
+                    send = stream.start()
+                    continue
+                for change in self._changes(stream, raw):
+                    yield change
+        finally:
+            conn.close()
 
 
 class AsyncTokyoTyrant(_AsyncTransport, TyrantMethods):  # type: ignore[misc]

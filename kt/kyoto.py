@@ -732,43 +732,48 @@ class KyotoMethods(PooledClient):
                                       float(retry_delay), float(retry_max))
         return self._replicate(stream, raw, stop_when_caught_up, timeout)
 
-    def _change(self, entry: kr.UpdateLogEntry, raw: bool) -> Change:
-        """A decoded log entry as the caller sees it."""
-        op = entry.op
-        xt = None if entry.xt >= _XT_MAX else entry.xt
-        value: Any = entry.value
-        if op == "clear":
-            return Change(entry.ts, entry.sid, entry.db, op, None, None, None)
-        if raw:
-            return Change(entry.ts, entry.sid, entry.db, op, entry.key, value, xt)
-        if op == "set" and value is not None:
-            value = self._decode(value)
-        return Change(entry.ts, entry.sid, entry.db, op, self._key_out(entry.key), value, xt)
+    def _changes(self, stream: kr.ReplicationStream, raw: bool) -> List[Change]:
+        """The entries the stream parsed, as the caller sees them."""
+        out: List[Change] = []
+        for entry in stream.take():
+            op = entry.op
+            xt = None if entry.xt >= _XT_MAX else entry.xt
+            key: Any = entry.key
+            value: Any = entry.value
+            if op == "clear":
+                key = None
+            elif not raw:
+                key = self._key_out(key)
+                if op == "set" and value is not None:
+                    value = self._decode(value)
+            out.append(Change(entry.ts, entry.sid, entry.db, op, key, value, xt))
+        return out
 
     def _replicate(self, stream: kr.ReplicationStream, raw: bool, stop: bool,
                    timeout: Optional[float]) -> Iterator[Change]:
-        """The synchronous transport of ``replicate`` (kt.aio has its own)."""
+        """The synchronous transport of ``replicate`` (kt.aio has its own):
+        one connection of its own, a new one after ``stream.lost``'s
+        delay, until ``stop`` and caught up."""
         pool = self._pool
         settings = PoolSettings(self.host, self.port, timeout=timeout,
                                 connect_timeout=pool.connect_timeout,
                                 socket_module=pool.socket_module)
+        delay = 0.0
         while True:
+            time.sleep(delay)
             conn = Connection(settings, 0)
+            send = stream.start()
             try:
-                send = stream.start()
-                while True:
+                while not (stop and stream.caught_up):
                     if send:
                         conn.send(send)
                     send = conn.read(stream.parse)
-                    for entry in stream.take():
-                        yield self._change(entry, raw)
-                    if stop and stream.caught_up:
-                        return
+                    yield from self._changes(stream, raw)
+                return
             except ServerConnectionError as exc:
                 delay = stream.lost(exc)
             finally:
                 conn.close()
-            time.sleep(delay)
 
     # -- dict interface ---------------------------------------------------------
 

@@ -111,13 +111,12 @@ class Slave(threading.Thread):
         super().__init__(name="kyoto-slave", daemon=True)
         self.sid = sid
         self.rts_path = rts_path
+        self.rts = 0
         self.interval = interval
+        self._lock = threading.Lock()
         self.dbs = dbs
         self.logger = logger
-        self.host = host
-        self.port = port
-        self.rts = 0
-        self._lock = threading.Lock()
+        self.host, self.port = host, port
         self._wanted_ts = -1
         self._stopping = threading.Event()
         self._hup = False
