@@ -197,3 +197,30 @@ def test_ulog_procedures(impl: str) -> None:
         assert len(files) == 1 and files[0][0].endswith("0000000001.ulog") and files[0][1] > 17
         assert c.ulog_remove() is True  # the current file stays
         assert len(c.ulog_list()) == 1
+
+
+@pytest.mark.skipif("real" not in server_kinds("kyoto"), reason="ktserver is not installed")
+@pytest.mark.parametrize("writer,reader", [("builtin", "real"), ("real", "builtin")])
+def test_update_log_files_are_interchangeable(writer: str, reader: str) -> None:
+    """A log directory one server wrote streams the same changes when the
+    other server opens it (and goes on with later time stamps)."""
+    workdir = make_workdir("kt-test-ulog-files-")
+    with server(writer, 1, workdir=workdir) as first:
+        c = KyotoTycoon(port=first.port)
+        c.set("a", "1", expire_time=500)
+        c.set("b", "2", db=1)
+        c.remove("a")
+        c.clear(db=1)
+        written = []
+        deadline = time.monotonic() + DEADLINE
+        while len(written) < 4 and time.monotonic() < deadline:
+            written = list(c.replicate(stop_when_caught_up=True))
+    with server(reader, 1, workdir=workdir) as second:
+        c = KyotoTycoon(port=second.port)
+        c.set("later", "x")
+        read = []
+        deadline = time.monotonic() + DEADLINE
+        while len(read) < 5 and time.monotonic() < deadline:
+            read = list(c.replicate(stop_when_caught_up=True))
+    assert len(written) == 4 and read[:4] == written
+    assert read[4].key == "later" and read[4].ts > written[-1].ts
