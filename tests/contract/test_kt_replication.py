@@ -13,6 +13,8 @@ sleep.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -224,3 +226,15 @@ def test_update_log_files_are_interchangeable(writer: str, reader: str) -> None:
             read = list(c.replicate(stop_when_caught_up=True))
     assert len(written) == 4 and read[:4] == written
     assert read[4].key == "later" and read[4].ts > written[-1].ts
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-ulog", "ulog"], "update log requires the server ID"),
+    (["-mhost", "127.0.0.1", "-rts", "rts"], "replication requires the server ID"),
+    (["-mhost", "127.0.0.1", "-sid", "2"], "replication requires the replication time stamp file"),
+])
+def test_builtin_refuses_incomplete_replication_options(args: List[str], message: str) -> None:
+    workdir = make_workdir("kt-test-repl-opts-")
+    proc = subprocess.run([sys.executable, "-m", "kt.server", "kyoto", "-port", "0"] + args,
+                          cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and message in proc.stderr
