@@ -79,6 +79,18 @@ def test_every_kind_of_change(master: RunningServer) -> None:
     assert (raw.key, raw.value) == (b"x", b"y")
 
 
+def test_purging_expired_records_is_not_logged(master: RunningServer) -> None:
+    # (ktserver purges expired records below its update logger)
+    client = KyotoTycoon(port=master.port)
+    past = int(time.time()) - 10
+    client.set("old", "x", expire_time=-past)  # an absolute time, already gone
+    client.vacuum()
+    client.set("after", "y")
+    changes = collect(client, 2)
+    assert shape(changes) == [(0, "set", "old", "x"), (0, "set", "after", "y")]
+    assert changes[0].expire_time == past
+
+
 def test_sid_filters(master: RunningServer) -> None:
     client = KyotoTycoon(port=master.port)
     client.set("k", "v")

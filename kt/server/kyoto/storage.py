@@ -575,7 +575,9 @@ class Database:
         if ulog is not None:
             ulog.log_set(key, value, xt)
 
-    def _delete(self, key: bytes) -> None:
+    def _delete(self, key: bytes, logged: bool = True) -> None:
+        """Remove a record; ``logged=False`` for an expired record purged,
+        which ktserver leaves out of the update log."""
         self.records.pop(key)
         if self.xts:
             self.xts.pop(key, None)
@@ -584,7 +586,7 @@ class Database:
         if journal is not None:
             journal.append(encode(OP_REMOVE, [key]))
         ulog = self.ulog
-        if ulog is not None:
+        if ulog is not None and logged:
             ulog.log_remove(key)
 
     def _tick(self, score: int, now: int) -> None:
@@ -624,7 +626,7 @@ class Database:
             if xts:
                 xt = xts.get(key)
                 if xt is not None and now > xt:
-                    self._delete(key)
+                    self._delete(key, False)
 
     def _expire(self, limit: int, now: int) -> int:
         heap = self._heap
@@ -633,7 +635,7 @@ class Database:
         while heap and removed < limit and heap[0][0] < now:
             xt, key = heapq.heappop(heap)
             if xts.get(key) == xt:
-                self._delete(key)
+                self._delete(key, False)
                 removed += 1
         if len(heap) > 2 * len(xts) + 1024:
             self._heap = [(xt, k) for k, xt in xts.items()]
@@ -1056,7 +1058,7 @@ class Database:
                 return self._expire(step, now)
             expired = [k for k, xt in self.xts.items() if now > xt]
             for key in expired:
-                self._delete(key)
+                self._delete(key, False)
             self._heap = [(xt, k) for k, xt in self.xts.items()]
             heapq.heapify(self._heap)
             self._score = 0
