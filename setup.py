@@ -33,6 +33,8 @@ COMPILED_MODULES = [
     "kt/server/stats.py",
     "kt/server/kyoto/storage.py",
     "kt/server/kyoto/engine.py",
+    # The update log: on every write of a server started with -ulog.
+    "kt/server/kyoto/ulog.py",
 ]
 
 ext_modules = []
