@@ -154,8 +154,11 @@ def test_dual_master_real_and_builtin() -> None:
             mixed_writes(ca, "a")
             mixed_writes(cb, "b")
             converge(ca, cb, (0,))
-            # clears and removals travel both ways too
+            # clears and removals travel both ways too (one at a time: a
+            # clear racing a write on the other master may land on either
+            # side of it, as with ktserver)
             ca.clear(db=1)
+            converge(ca, cb, (1,))
             cb.set("late", "x", db=1)
             converge(ca, cb, (1,))
             cb.remove("a-k1")
