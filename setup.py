@@ -16,6 +16,7 @@ COMPILED_MODULES = [
     "kt/protocol/http.py",
     "kt/protocol/kt_binary.py",
     "kt/protocol/kt_http.py",
+    "kt/protocol/kt_repl.py",
     "kt/protocol/kt_tsv.py",
     "kt/protocol/tt_binary.py",
     "kt/protocol/tt_table.py",
@@ -32,6 +33,8 @@ COMPILED_MODULES = [
     "kt/server/stats.py",
     "kt/server/kyoto/storage.py",
     "kt/server/kyoto/engine.py",
+    # The update log: on every write of a server started with -ulog.
+    "kt/server/kyoto/ulog.py",
 ]
 
 ext_modules = []

@@ -31,7 +31,7 @@ from kt.protocol import kt_tsv as _kt_tsv
 from kt.protocol import tt_binary as _tt_binary
 from kt.protocol import tt_table as _tt_table
 from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer, ServerStartError
-from kt.kyoto import Cursor, KyotoTycoon
+from kt.kyoto import Change, Cursor, KyotoTycoon
 from kt.lua import lua_script_path
 from kt.table import (
     INDEX_NUM,
@@ -120,6 +120,7 @@ __all__ = [
     "AsyncShardedTokyoTyrant",
     "AsyncTokyoTyrant",
     "COMPILED",
+    "Change",
     "Cursor",
     "EmbeddedServer",
     "EmbeddedTokyoTyrantServer",

@@ -24,13 +24,15 @@ await instead.  ``await client[k]`` works.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator, Callable, Optional, Tuple
 
 from kt.aio_connection import AsyncConnection, AsyncConnectionPool
 from kt.client import Finish, Parse, Plan, Request, advance
-from kt.errors import KyotoTycoonError
-from kt.kyoto import CursorMethods, KyotoMethods
+from kt.errors import KyotoTycoonError, ServerConnectionError
+from kt.kyoto import Change, CursorMethods, KyotoMethods
 from kt.protocol import kt_http as kh
+from kt.protocol import kt_repl as kr
 from kt.tyrant import TyrantMethods
 
 __all__ = ["AsyncKyotoTycoon", "AsyncTokyoTyrant", "AsyncCursor"]
@@ -172,6 +174,25 @@ class AsyncKyotoTycoon(_AsyncTransport, KyotoMethods):  # type: ignore[misc]
             ValueError: ``db`` is outside 0 to 65535.
         """
         return AsyncCursor(self, self._db(db), cursor_id)
+
+    async def _replicate(self, stream: kr.ReplicationStream, raw: bool,  # type: ignore[override]
+                         stop: bool, timeout: Optional[float]) -> AsyncIterator[Change]:
+        """The asyncio transport of ``replicate`` (see KyotoMethods._replicate)."""
+        conn = AsyncConnection(self.host, self.port, timeout, self._apool.connect_timeout)
+        send = stream.start()
+        try:
+            while not (stop and stream.caught_up):
+                try:
+                    send = await conn.request(send, stream.parse)
+                except ServerConnectionError as exc:
+                    conn.close()
+                    await asyncio.sleep(stream.lost(exc))
+                    send = stream.start()
+                    continue
+                for change in self._changes(stream, raw):
+                    yield change
+        finally:
+            conn.close()
 
 
 class AsyncTokyoTyrant(_AsyncTransport, TyrantMethods):  # type: ignore[misc]

@@ -26,6 +26,7 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
+import time
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -35,6 +36,7 @@ from typing import (
     Iterator,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -44,15 +46,16 @@ from typing import (
 
 from kt.client import (Finish, LuaHelper, Parse, Plan, PooledClient, Request, merge_items, mypyc_attr,
                        number_text)
-from kt.connection import Connection, fork_epoch
-from kt.errors import KyotoTycoonError, ProtocolError, ServerError
+from kt.connection import Connection, PoolSettings, fork_epoch
+from kt.errors import KyotoTycoonError, ProtocolError, ServerConnectionError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
+from kt.protocol import kt_repl as kr
 from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
-__all__ = ["KyotoTycoon", "KyotoMethods", "Cursor", "CursorMethods", "LuaHelper"]
+__all__ = ["KyotoTycoon", "KyotoMethods", "Change", "Cursor", "CursorMethods", "LuaHelper"]
 
 if TYPE_CHECKING:  # the Lua helper containers (kt.containers) import this module
     from kt import containers as _containers
@@ -87,6 +90,26 @@ def _xt_out(xt: int) -> Optional[int]:
 
 def _first_raw(recs: kb.BulkRecords, arg: Any) -> Optional[bytes]:
     return recs.values[0] if recs.values else None
+
+
+class Change(NamedTuple):
+    """One change read from a Kyoto Tycoon update log (``replicate``).
+
+    ``op`` is "set", "remove", "clear" or "unknown" (a record this library
+    cannot decode; its bytes are the ``value``).  ``key`` is None for
+    clear, ``value`` None for remove and clear.  Keys and values are
+    decoded as the client decodes them (``decode_keys``, the serializer)
+    unless ``replicate(raw=True)`` asked for bytes.  ``expire_time`` is the
+    absolute UNIX time a set record expires at, None for never.
+    """
+
+    ts: int
+    sid: int
+    db: int
+    op: str
+    key: Any
+    value: Any
+    expire_time: Optional[int]
 
 
 _PAGE = 1000
@@ -1048,6 +1071,142 @@ class KyotoMethods(PooledClient):
         if max_ts is not None:
             pairs.append((b"ts", b"%d" % max_ts))
         return self._rpc("ulog_remove", pairs, None, True, self._ok)
+
+    def tune_replication(self, host: Optional[str] = None, port: Optional[int] = None,
+                         timestamp: Optional[Union[int, str]] = None,
+                         interval: Optional[float] = None) -> Any:
+        """Point a replication slave at another master (the server needs
+        ``-rts``).
+
+        Args:
+            host: the new master's host; None or "" stops replicating.
+            port: the new master's port (None: 1978).
+            timestamp: where to resume, a time stamp or "now" (None: where
+                the slave is).
+            interval: ktserver's ``-riv``, milliseconds of pause per
+                message (None: unchanged).
+
+        Returns:
+            True.
+
+        Raises:
+            ServerError: the server has no RTS file (status 501).
+        """
+        pairs: List[Tuple[bytes, bytes]] = [(b"host", (host or "").encode("utf-8"))]
+        if port is not None:
+            pairs.append((b"port", b"%d" % port))
+        if timestamp is not None:
+            pairs.append((b"ts", b"now" if timestamp == "now" else b"%d" % int(timestamp)))
+        if interval is not None:
+            pairs.append((b"iv", repr(float(interval)).encode("ascii")))
+        return self._rpc("tune_replication", pairs, None, False, self._ok)
+
+    # -- the change stream ------------------------------------------------------
+
+    def replicate(self, since: int = 0, sid: int = 65535, only_sid: bool = False,
+                  stop_when_caught_up: bool = False, raw: bool = False,
+                  persistent: bool = False, max_retries: Optional[int] = None,
+                  retry_delay: float = 0.1, retry_max: float = 5.0,
+                  timeout: Optional[float] = 30.0) -> Any:
+        """Read the server's update log as a stream of changes.
+
+        The server must keep an update log (``ktserver -ulog DIR -sid N``,
+        the built-in server alike).  The stream uses a connection of its
+        own, answers the server's heartbeats, and after a lost connection
+        reconnects and resumes after the last time stamp seen, so no change
+        is yielded twice or skipped.  Iterate it (``async for`` on the
+        asyncio client); it ends only with ``stop_when_caught_up``.
+
+        Args:
+            since: yield the changes with a time stamp above this one (0:
+                from the oldest the server still has).  A ``Change.ts``
+                resumes right after that change.
+            sid: the server id this reader stands for: changes made first
+                by that server are left out (the master's own id would
+                leave out everything written to it).
+            only_sid: yield only the changes made first by server ``sid``.
+            stop_when_caught_up: end the iteration once the server says it
+                has nothing more, instead of waiting for new changes.
+            raw: keys and values as bytes, not decoded.
+            persistent: the server's databases store no expiration times
+                (ktserver's ``#ktopts=p``).
+            max_retries: reconnections in a row before giving up (None:
+                forever; 0: never reconnect).
+            retry_delay: seconds before the first reconnection, doubled
+                for each failed one up to ``retry_max``.
+            retry_max: the longest wait between reconnections.
+            timeout: seconds of silence after which the connection counts
+                as lost (the server sends a heartbeat ten times a second).
+
+        Returns:
+            An iterator of ``Change`` (time stamp, server id, database
+            index, operation, key, value, expiration time).
+
+        Raises:
+            ServerError: the server refused (it keeps no update log).
+            ServerConnectionError: the connection was lost and the retries
+                are used up.
+            ProtocolError: the server sent bytes that are not a stream.
+            TypeError, ValueError: bad arguments (before connecting).
+        """
+        for name, value in (("since", since), ("sid", sid)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
+        if not 0 <= since < (1 << 64):
+            raise ValueError("since must be a time stamp from 0 to 2**64-1, not %d" % since)
+        if not 0 <= sid <= 0xFFFF:
+            raise ValueError("sid must be a server id from 0 to 65535, not %d" % sid)
+        if max_retries is not None and max_retries < 0:
+            raise ValueError("max_retries must be None or at least 0")
+        if retry_delay < 0 or retry_max < 0:
+            raise ValueError("retry_delay and retry_max must not be negative")
+        stream = kr.ReplicationStream(since, sid, kb.FLAG_WHITE_SID if only_sid else 0,
+                                      persistent, -1 if max_retries is None else max_retries,
+                                      float(retry_delay), float(retry_max))
+        return self._replicate(stream, raw, stop_when_caught_up, timeout)
+
+    def _changes(self, stream: kr.ReplicationStream, raw: bool) -> List[Change]:
+        """The entries the stream parsed, as the caller sees them."""
+        out: List[Change] = []
+        for entry in stream.take():
+            op = entry.op
+            xt = None if entry.xt >= _XT_MAX else entry.xt
+            key: Any = entry.key
+            value: Any = entry.value
+            if op == "clear":
+                key = None
+            elif not raw:
+                key = self._key_out(key)
+                if op == "set" and value is not None:
+                    value = self._decode(value)
+            out.append(Change(entry.ts, entry.sid, entry.db, op, key, value, xt))
+        return out
+
+    def _replicate(self, stream: kr.ReplicationStream, raw: bool, stop: bool,
+                   timeout: Optional[float]) -> Iterator[Change]:
+        """The synchronous transport of ``replicate`` (kt.aio has its own):
+        one connection of its own, a new one after ``stream.lost``'s
+        delay, until ``stop`` and caught up."""
+        pool = self._pool
+        settings = PoolSettings(self.host, self.port, timeout=timeout,
+                                connect_timeout=pool.connect_timeout,
+                                socket_module=pool.socket_module)
+        delay = 0.0
+        while True:
+            time.sleep(delay)
+            conn = Connection(settings, 0)
+            send = stream.start()
+            try:
+                while not (stop and stream.caught_up):
+                    if send:
+                        conn.send(send)
+                    send = conn.read(stream.parse)
+                    yield from self._changes(stream, raw)
+                return
+            except ServerConnectionError as exc:
+                delay = stream.lost(exc)
+            finally:
+                conn.close()
 
     # -- dict interface ---------------------------------------------------------
 

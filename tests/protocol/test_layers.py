@@ -21,6 +21,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "http": {"buffer", "kt_tsv"},
     "kt_http": {"buffer", "http", "kt_tsv"},
     "kt_binary": {"buffer"},
+    "kt_repl": {"buffer", "kt_binary"},
     "tt_table": set(),
     "tt_binary": {"buffer", "tt_table"},
 }

@@ -11,7 +11,8 @@ Usage (ktserver's options, with ktserver's meaning)::
 
     python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N]
         [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.lua|FILE.py] [-pid FILE]
-        [-asi SEC] [-ash] [-oas] [DB ...]
+        [-asi SEC] [-ash] [-oas] [-ulog DIR] [-ulim SIZE] [-uasi SEC]
+        [-sid N] [-mhost H] [-mport P] [-rts FILE] [-riv MSEC] [DB ...]
 
 ``-port 0`` picks a free port.  Once the socket listens, one line goes to
 standard output: ``kt.server kyoto listening on HOST:PORT pid=N``.  Log
@@ -25,7 +26,10 @@ the process, and the journal is fsynced every second; ``-oas`` fsyncs it
 before each reply instead (survives power loss); ``-asi SEC`` also writes
 the snapshot every SEC seconds (``-ash``: with fsync).  The journal is folded into the
 snapshot when it outgrows it and when SIGTERM or SIGINT stop the server
-(which then exits 0).  See docs/server-kyoto.md.
+(which then exits 0).  ``-ulog DIR`` keeps an update log in ktserver's
+format (kt.server.kyoto.ulog; ``-sid`` required), which serves replication
+streams; ``-mhost``/``-mport``/``-rts`` make the server a replication
+slave of another (kt.server.kyoto.replication).  See docs/server-kyoto.md.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ import os
 import sys
 from typing import List, Optional, Union
 
+from kt.server.kyoto import replication
 from kt.server.kyoto.engine import KyotoEngine
+from kt.server.kyoto.ulog import DEFAULT_LIMIT, DatabaseLogger, UpdateLog
 from kt.server.kyoto.luascript import LuaScriptHost
 from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
 from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
@@ -51,7 +57,8 @@ __all__ = ["main", "parse_args"]
 
 USAGE = """usage: python -m kt.server kyoto [-host str] [-port num] [-tout num] [-th num]
         [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [-oas]
-        [db...]
+        [-ulog dir] [-ulim num] [-uasi num] [-sid num] [-mhost str] [-mport num]
+        [-rts file] [-riv num] [db...]
 """
 
 DEFAULT_PORT = 1978
@@ -73,6 +80,15 @@ def _port(text: str) -> int:
     return port
 
 
+def _size(text: str) -> int:
+    """A size as Kyoto Cabinet's atoix reads it: "256m", "1g", "4096"."""
+    units = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+    shift = units.get(text[-1:].lower(), -1)
+    if shift >= 0:
+        return int(_number(text[:-1]) * (1 << shift))
+    return int(_number(text))
+
+
 def _threads(text: str) -> int:
     return max(1, int(_number(text)))
 
@@ -92,6 +108,15 @@ def _parser() -> ServerArgumentParser:
     p.add_argument("-asi", dest="sync_interval", type=_number, default=0.0)
     p.add_argument("-ash", dest="sync_hard", action="store_true")
     p.add_argument("-oas", dest="sync_always", action="store_true")
+    p.add_argument("-ulog", dest="ulog")
+    p.add_argument("-ulim", dest="ulog_limit", type=_size, default=DEFAULT_LIMIT)
+    p.add_argument("-uasi", dest="ulog_sync", type=_number, default=0.0)
+    p.add_argument("-sid", dest="sid", type=lambda t: int(_number(t)), default=-1)
+    p.add_argument("-mhost", dest="master_host")
+    p.add_argument("-mport", dest="master_port", type=_port, default=DEFAULT_PORT)
+    p.add_argument("-rts", dest="rts_path")
+    p.add_argument("-riv", dest="repl_interval", type=_number,
+                   default=replication.DEFAULT_INTERVAL)
     # As ktserver: options end at the first database argument.
     p.add_argument("databases", nargs=argparse.REMAINDER)
     return p
@@ -183,10 +208,16 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     refusal = refuse_lua(opts.script, "kyoto") if opts.script is not None else None
     if refusal is not None:
         return _fail(logger, refusal)
+    refusal = _replication_refusal(opts)
+    if refusal is not None:
+        return _fail(logger, refusal)
     dbs = _open_all(opts.databases, logger, SYNC_ALWAYS if opts.sync_always else SYNC_SECOND)
     if dbs is None:
         return 1
     engine = KyotoEngine(dbs, logger, None, opts.threads)
+    if not _start_replication(opts, dbs, engine, logger):
+        _close_all(dbs, logger)
+        return 1
     if opts.script is not None:
         _load_script(opts.script, dbs, engine, logger)
     server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
@@ -205,18 +236,65 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     if opts.sync_interval > 0:
         autosync = PeriodicTask(opts.sync_interval, lambda: _autosync(dbs, logger, opts.sync_hard),
                                 "kyoto-autosync").start()
-    compactor = PeriodicTask(1.0, lambda: _compact(dbs, logger), "kyoto-compact").start()
+    compactor = PeriodicTask(1.0, lambda: _compact(dbs, logger, engine.ulog),
+                             "kyoto-compact").start()
     try:
         server.serve_forever()
     finally:
         compactor.stop()
         if autosync is not None:
             autosync.stop()
+        if engine.slave is not None:
+            engine.slave.stop()
     logger.system("the server finished")
     ok = _close_all(dbs, logger)
+    if engine.ulog is not None:
+        engine.ulog.close()
     remove_pid_file(opts.pid_path)
     logger.system("================ [FINISH]: pid=%d" % pid)
     return 0 if ok else 1
+
+
+def _replication_refusal(opts: argparse.Namespace) -> Optional[str]:
+    """ktserver's checks of the replication options."""
+    if opts.ulog is not None and opts.sid < 0:
+        return "update log requires the server ID"
+    if opts.master_host is not None:
+        if opts.sid < 0:
+            return "replication requires the server ID"
+        if opts.rts_path is None:
+            return "replication requires the replication time stamp file"
+    if opts.sid > 0xFFFF:
+        return "the server ID must be between 0 and 65535"
+    return None
+
+
+def _start_replication(opts: argparse.Namespace, dbs: List[Database], engine: KyotoEngine,
+                       logger: Logger) -> bool:
+    """Open the update log (-ulog) and start the slave (-rts); False when
+    one cannot be opened."""
+    sid = max(opts.sid, 0)
+    if opts.ulog is not None:
+        logger.system("opening the update log: path=%s sid=%d" % (opts.ulog, sid))
+        try:
+            ulog = UpdateLog(opts.ulog, opts.ulog_limit, opts.ulog_sync)
+        except OSError as exc:
+            _fail(logger, "could not open the update log: %s: %s" % (opts.ulog, exc))
+            return False
+        engine.ulog = ulog
+        for i, db in enumerate(dbs):
+            db.ulog = DatabaseLogger(ulog, sid, i)
+    if opts.rts_path is not None:
+        slave = replication.Slave(sid, opts.rts_path, opts.repl_interval, dbs, logger,
+                                  opts.master_host or "", opts.master_port)
+        try:
+            slave.open_rts()
+        except OSError as exc:
+            _fail(logger, "opening the RTS file failed: path=%s: %s" % (opts.rts_path, exc))
+            return False
+        engine.slave = slave
+        slave.start()
+    return True
 
 
 def _autosync(dbs: List[Database], logger: Logger, hard: bool) -> None:
@@ -226,9 +304,11 @@ def _autosync(dbs: List[Database], logger: Logger, hard: bool) -> None:
     _sync_all(dbs, logger, hard, True)
 
 
-def _compact(dbs: List[Database], logger: Logger) -> None:
+def _compact(dbs: List[Database], logger: Logger, ulog: Optional[UpdateLog]) -> None:
     """Every second: fsync the journals; fold one that outgrew its
-    snapshot into the snapshot."""
+    snapshot into the snapshot; fsync the update log every -uasi."""
+    if ulog is not None:
+        ulog.tick()
     for db in dbs:
         db.sync_journal()
         if db.compaction_due():

@@ -43,6 +43,8 @@ from kt.server.kyoto.storage import (
     Database,
     DBError,
 )
+from kt.server.kyoto import replication
+from kt.server.kyoto.ulog import UpdateLog
 from kt.server.log import Logger
 from kt.server.stats import CounterBoard, memory_usage
 
@@ -163,6 +165,9 @@ class KyotoEngine:
     last_activity: float
     _idle_thread: Optional[threading.Thread]
     _idle_count: int
+    #: The update log (-ulog) and the replication slave (-mhost/-rts), if any.
+    ulog: Optional[UpdateLog]
+    slave: Optional[replication.Slave]
 
     def __init__(self, dbs: List[Database], logger: Logger,
                  scripts: Optional[ScriptCaller] = None, thread_count: int = 16) -> None:
@@ -185,6 +190,8 @@ class KyotoEngine:
         self.last_activity = time.monotonic()
         self._idle_thread = None
         self._idle_count = 0
+        self.ulog = None
+        self.slave = None
 
     def set_port(self, port: int) -> None:
         """Where the server listens (RESTful PUT answers carry a Location
@@ -275,6 +282,9 @@ class KyotoEngine:
         out[b"conf_kc_version"] = b"kt.server storage"
         out[b"conf_kc_features"] = b""
         out[b"conf_os_name"] = platform.system().encode("utf-8", "replace")
+        if self.slave is not None:
+            for k, v in self.slave.report():
+                out[k.encode("ascii")] = v.encode("utf-8", "surrogateescape")
         return out
 
 
@@ -291,10 +301,13 @@ class KyotoSession:
     _dbs: List[Database]
     #: Set by a request that takes the connection over (kt.server.net).
     takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]]
+    #: The replication request that took it over.
+    _repl: Optional[kb.BinaryRequest]
 
     def __init__(self, engine: KyotoEngine, peer: str) -> None:
         self.engine = engine
         self.takeover = None
+        self._repl = None
         self.peer = peer
         self.counts = engine.board.register()
         self.cursors = {}
@@ -361,6 +374,8 @@ class KyotoSession:
             self._binary = None
             if not self._serve_binary(req, out):
                 return out, True
+            if self.takeover is not None:
+                return out, False
 
     # -- binary protocol -------------------------------------------------------
 
@@ -380,8 +395,15 @@ class KyotoSession:
             elif magic == kb.MAGIC_PLAY_SCRIPT:
                 reply = self._bin_play_script(req.name, req.pairs)
                 command = "bin_play_script"
+            elif self.engine.ulog is not None:
+                # kt.server.net hands the connection to _stream_log
+                self._repl = req
+                self.takeover = self._stream_log
+                if self.engine.log_info:
+                    self._log_binary("bin_replication", True)
+                return True
             else:
-                # Replication needs an update log, which the built-in server lacks.
+                # Replication needs an update log (-ulog).
                 out.append(_ERROR_REPLY)
                 self.engine.logger.info("(%s): no update log allows no replication" % self.peer)
                 if self.engine.log_info:
@@ -392,6 +414,14 @@ class KyotoSession:
         if self.engine.log_info:
             self._log_binary(command, True)
         return True
+
+    def _stream_log(self, sock: socket.socket, buf: ReceiveBuffer) -> None:
+        """The takeover of a 0xB1 request: stream the update log."""
+        req = self._repl
+        ulog = self.engine.ulog
+        if req is not None and ulog is not None:
+            replication.serve_stream(ulog, sock, buf, req.ts, req.sid, req.flags,
+                                     self.engine.logger, self.peer)
 
     def _log_binary(self, command: str, ok: bool) -> None:
         self.engine.logger.info("(%s): %s: %d" % (self.peer, command, 1 if ok else 0))
@@ -626,10 +656,9 @@ class KyotoSession:
             return self._proc_synchronize(db, inmap, outmap)
         if name == "play_script":
             return self._proc_play_script(inmap, outmap)
-        if name == "ulog_list" or name == "ulog_remove":
-            return _fail(outmap, 400, b"no update log allows no replication")
-        if name == "tune_replication":
-            return _fail(outmap, 501, b"the RTS file is not set")
+        if name == "ulog_list" or name == "ulog_remove" or name == "tune_replication":
+            engine = self.engine
+            return replication.procedure(name, engine.ulog, engine.slave, inmap, outmap)
         if name != "status" and name != "clear" and name != "vacuum":
             return _fail(outmap, 501, b"not implemented: " + name.encode("latin-1"))
         if db is None:

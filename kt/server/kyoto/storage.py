@@ -54,6 +54,7 @@ from typing import Dict, Final, List, Optional, Set, Tuple, final
 from kt.server.dbspec import DBSpec
 from kt.server.dbspec import parse_db_spec as split_db_spec
 from kt.server.ere import EREError, compile_ere
+from kt.server.kyoto.ulog import DatabaseLogger
 from kt.server.journal import (
     OP_CLEAR, OP_REMOVE, OP_SET, SYNC_NONE, Batch, Journal, encode, read_journal,
 )
@@ -511,6 +512,8 @@ class Database:
     _dirty: bool
     #: The mutation journal of a file database (kt.server.journal), once open.
     journal: Optional[Journal]
+    #: Where changes go to the update log (kt.server.kyoto.ulog), with -ulog.
+    ulog: Optional[DatabaseLogger]
     _snapshot_size: int
     _sync_lock: threading.Lock
 
@@ -531,6 +534,7 @@ class Database:
         self._lock = threading.Lock()
         self._dirty = False
         self.journal = None
+        self.ulog = None
         self._snapshot_size = 0
         self._sync_lock = threading.Lock()  # one snapshot at a time
 
@@ -567,8 +571,13 @@ class Database:
         journal = self.journal
         if journal is not None:
             journal.append(encode(OP_SET, [key, value, _U64.pack(xt)]))
+        ulog = self.ulog
+        if ulog is not None:
+            ulog.log_set(key, value, xt)
 
-    def _delete(self, key: bytes) -> None:
+    def _delete(self, key: bytes, logged: bool = True) -> None:
+        """Remove a record; ``logged=False`` for an expired record purged,
+        which ktserver leaves out of the update log."""
         self.records.pop(key)
         if self.xts:
             self.xts.pop(key, None)
@@ -576,6 +585,9 @@ class Database:
         journal = self.journal
         if journal is not None:
             journal.append(encode(OP_REMOVE, [key]))
+        ulog = self.ulog
+        if ulog is not None and logged:
+            ulog.log_remove(key)
 
     def _tick(self, score: int, now: int) -> None:
         """Account an operation; purge some expired records now and then."""
@@ -614,7 +626,7 @@ class Database:
             if xts:
                 xt = xts.get(key)
                 if xt is not None and now > xt:
-                    self._delete(key)
+                    self._delete(key, False)
 
     def _expire(self, limit: int, now: int) -> int:
         heap = self._heap
@@ -623,7 +635,7 @@ class Database:
         while heap and removed < limit and heap[0][0] < now:
             xt, key = heapq.heappop(heap)
             if xts.get(key) == xt:
-                self._delete(key)
+                self._delete(key, False)
                 removed += 1
         if len(heap) > 2 * len(xts) + 1024:
             self._heap = [(xt, k) for k, xt in xts.items()]
@@ -907,7 +919,7 @@ class Database:
         """The records of _store_range, each with an expiration tick (one
         for all of them when ``atomic``), as ktserver counts them."""
         records = self.records
-        fast = self.journal is None
+        fast = self.journal is None and self.ulog is None
         for i in range(start, end):
             xt = xts[i]
             if xt > XT_MAX and fast and not self.xts:
@@ -994,14 +1006,42 @@ class Database:
 
     def clear(self) -> None:
         with self._lock:
-            self.records.clear()
-            self.xts = {}
-            self._heap = []
-            self._xkey = None
-            self.epoch += 1
-            self._dirty = True
-            if self.journal is not None:
-                self.journal.append(encode(OP_CLEAR, []))
+            self._wipe()
+
+    def _wipe(self) -> None:
+        self.records.clear()
+        self.xts = {}
+        self._heap = []
+        self._xkey = None
+        self.epoch += 1
+        self._dirty = True
+        if self.journal is not None:
+            self.journal.append(encode(OP_CLEAR, []))
+        if self.ulog is not None:
+            self.ulog.log_clear()
+
+    def apply_change(self, op: str, key: bytes, value: bytes, xt: int, origin: int) -> None:
+        """Apply a change read from a master's update log (a replication
+        slave, kt.server.kyoto.replication): "set" (``xt`` absolute),
+        "remove" or "clear"; it goes to this server's own update log as a
+        change of server ``origin``, as ktserver's slave logs it."""
+        with self._lock:
+            ulog = self.ulog
+            if ulog is not None:
+                ulog.origin = origin
+            try:
+                if op == "set":
+                    self._store(key, value, xt)
+                elif op == "remove":
+                    if key in self.records.data:
+                        self._delete(key)
+                    elif ulog is not None:
+                        ulog.log_remove(key)
+                elif op == "clear":
+                    self._wipe()
+            finally:
+                if ulog is not None:
+                    ulog.origin = -1
 
     def vacuum(self, step: int = 0) -> int:
         """Purge expired records: all of them when ``step`` <= 1, else
@@ -1018,7 +1058,7 @@ class Database:
                 return self._expire(step, now)
             expired = [k for k, xt in self.xts.items() if now > xt]
             for key in expired:
-                self._delete(key)
+                self._delete(key, False)
             self._heap = [(xt, k) for k, xt in self.xts.items()]
             heapq.heapify(self._heap)
             self._score = 0
