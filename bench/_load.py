@@ -15,9 +15,21 @@ import socket
 import subprocess
 import sys
 import time
+import statistics
+import struct
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from kt.protocol.buffer import ReceiveBuffer
+
+_KT_COUNT = struct.Struct(">BI")  # magic, count
+_KT_REC = struct.Struct(">HIIq")  # db, ksiz, vsiz, xt
+_TT_HEAD = struct.Struct(">BI")  # status, count
+_TT_REC = struct.Struct(">II")  # ksiz, vsiz
+_U32 = struct.Struct(">I")
+
+#: CPUs of the pinned server and of the pinned benchmark client
+SERVER_CPU = 0
+CLIENT_CPU = 1
 
 
 def recv_exact(sock: socket.socket, view: memoryview, n: int) -> None:
@@ -190,6 +202,67 @@ def keep_best_figures(name: str, argv: List[str], env: Dict[str, str],
             best[row] = max(best.get(row, 0.0), value)
 
 
+def can_pin() -> bool:
+    """Whether there are two CPUs to pin the server and the client to."""
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2 \
+        and os.environ.get("KT_BENCH_PIN", "1") != "0"
+
+
+def pin_server(pid: Optional[int]) -> None:
+    """Pin every thread of the server process ``pid`` to SERVER_CPU."""
+    if pid is None or not can_pin():
+        return
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            os.sched_setaffinity(int(tid), {SERVER_CPU})
+        except OSError:
+            pass
+
+
+def pin_client() -> None:
+    """Pin this (worker) process to CLIENT_CPU; call before starting threads."""
+    if can_pin():
+        os.sched_setaffinity(0, {CLIENT_CPU})
+
+
+def interleave(contenders: Dict[str, Callable[[], object]], rounds: int,
+               batch_time: float) -> Dict[str, List[float]]:
+    """Rates (ops/s) of each contender over ``rounds`` rounds: in every
+    round each contender runs one batch of about ``batch_time`` seconds, in
+    a rotating order, so that a change of the machine's load hits all of
+    them alike.  Returns the per-round rates of each contender."""
+    names = list(contenders)
+    sizes: Dict[str, int] = {}
+    for name in names:  # warm up and size the batches
+        fn = contenders[name]
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            dt = time.perf_counter() - t0
+            if dt >= batch_time / 4 or n >= 1 << 20:
+                break
+            n *= 2
+        sizes[name] = max(1, int(n * batch_time / max(dt, 1e-9)))
+    rates: Dict[str, List[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            fn = contenders[name]
+            n = sizes[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            rates[name].append(n / (time.perf_counter() - t0))
+    return rates
+
+
+def paired_ratio(rates: Dict[str, List[float]], a: str, b: str) -> float:
+    """The median over rounds of a's rate / b's rate in the same round."""
+    return statistics.median(x / y for x, y in zip(rates[a], rates[b]))
+
+
 def ops_per_second(fn: Callable[[int], object], min_time: float) -> float:
     """Operations per second: ``fn(i)`` is one operation, run for
     ``min_time`` seconds."""
@@ -207,36 +280,139 @@ def ops_per_second(fn: Callable[[int], object], min_time: float) -> float:
 
 class RawFloor:
     """The raw-socket floor of the client benchmarks: pre-encoded requests
-    over one socket, reading exactly the known reply size (no parsing)."""
+    over one socket, with the least work a client must do on the reply:
+    read it as it arrives (no known size), check its header, and split it
+    into its records, returned as bytes (a dict for bulk replies).  No
+    argument checking, no encoding, no pool, no error recovery."""
+
+    #: bytes asked of each recv() (a client cannot know the reply's size)
+    RECV: int = 65536
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def call(self, request: bytes, reply_size: int) -> None:
-        self.sock.sendall(request)
-        got = 0
+    def _more(self, data: bytes, pos: int, need: int) -> bytes:
+        """``data[pos:]`` extended by received bytes to at least ``need``."""
+        data = data[pos:]
         recv = self.sock.recv
-        while got < reply_size:
-            chunk = recv(max(65536, reply_size))
+        while len(data) < need:
+            chunk = recv(self.RECV)
             if not chunk:
                 raise ConnectionError("closed")
-            got += len(chunk)
+            data += chunk
+        return data
 
-    def reply_size(self, request: bytes) -> int:
-        """Send ``request`` once and count the bytes of its reply."""
+    def kt_count(self, request: bytes) -> int:
+        """KT set_bulk / remove_bulk: ``[magic][count u32]``."""
         self.sock.sendall(request)
-        time.sleep(0.05)
-        data = self.sock.recv(1 << 24)
-        time.sleep(0.05)
-        self.sock.setblocking(False)
-        try:
-            while True:
-                more = self.sock.recv(1 << 24)
-                if not more:
-                    break
-                data += more
-        except BlockingIOError:
-            pass
-        self.sock.setblocking(True)
-        return len(data)
+        data = self.sock.recv(self.RECV)
+        if len(data) < 5:
+            data = self._more(data, 0, 5)
+        magic, count = _KT_COUNT.unpack_from(data)
+        if magic == 0xBF:
+            raise RuntimeError("server error")
+        return count
+
+    def kt_records(self, request: bytes) -> Dict[bytes, bytes]:
+        """KT get_bulk: ``[magic][count]`` + count x ``[db][ksiz][vsiz][xt][key][value]``."""
+        self.sock.sendall(request)
+        data = self.sock.recv(self.RECV)
+        if len(data) < 5:
+            data = self._more(data, 0, 5)
+        magic, count = _KT_COUNT.unpack_from(data)
+        if magic == 0xBF:
+            raise RuntimeError("server error")
+        out: Dict[bytes, bytes] = {}
+        unpack = _KT_REC.unpack_from
+        pos = 5
+        for _ in range(count):
+            if len(data) < pos + 18:
+                data = self._more(data, pos, 18)
+                pos = 0
+            _, ksiz, vsiz, _ = unpack(data, pos)
+            start = pos + 18
+            mid = start + ksiz
+            end = mid + vsiz
+            if len(data) < end:
+                data = self._more(data, pos, end - pos)
+                start, mid, end = 18, 18 + ksiz, 18 + ksiz + vsiz
+            out[data[start:mid]] = data[mid:end]
+            pos = end
+        return out
+
+    def tt_status(self, request: bytes) -> int:
+        """TT put / out: the status byte."""
+        self.sock.sendall(request)
+        data = self.sock.recv(self.RECV)
+        if not data:
+            raise ConnectionError("closed")
+        return data[0]
+
+    def tt_value(self, request: bytes) -> Optional[bytes]:
+        """TT get: ``[status]`` or ``[0][size u32][value]``."""
+        self.sock.sendall(request)
+        data = self.sock.recv(self.RECV)
+        if not data:
+            raise ConnectionError("closed")
+        if data[0]:
+            return None
+        if len(data) < 5:
+            data = self._more(data, 0, 5)
+        end = 5 + _U32.unpack_from(data, 1)[0]
+        if len(data) < end:
+            data = self._more(data, 0, end)
+        return data[5:end]
+
+    def tt_records(self, request: bytes) -> Dict[bytes, bytes]:
+        """TT mget: ``[status][count u32]`` + count x ``[ksiz][vsiz][key][value]``."""
+        self.sock.sendall(request)
+        data = self.sock.recv(self.RECV)
+        if len(data) < 5:
+            data = self._more(data, 0, 5)
+        status, count = _TT_HEAD.unpack_from(data)
+        if status:
+            raise RuntimeError("server error")
+        out: Dict[bytes, bytes] = {}
+        unpack = _TT_REC.unpack_from
+        pos = 5
+        for _ in range(count):
+            if len(data) < pos + 8:
+                data = self._more(data, pos, 8)
+                pos = 0
+            ksiz, vsiz = unpack(data, pos)
+            start = pos + 8
+            mid = start + ksiz
+            end = mid + vsiz
+            if len(data) < end:
+                data = self._more(data, pos, end - pos)
+                start, mid, end = 8, 8 + ksiz, 8 + ksiz + vsiz
+            out[data[start:mid]] = data[mid:end]
+            pos = end
+        return out
+
+    def tt_list(self, request: bytes) -> List[bytes]:
+        """TT misc (putlist, outlist, search): ``[status][count u32]`` +
+        count x ``[size u32][item]``."""
+        self.sock.sendall(request)
+        data = self.sock.recv(self.RECV)
+        if len(data) < 5:
+            data = self._more(data, 0, 5)
+        status, count = _TT_HEAD.unpack_from(data)
+        if status:
+            raise RuntimeError("server error")
+        out: List[bytes] = []
+        unpack = _U32.unpack_from
+        pos = 5
+        for _ in range(count):
+            if len(data) < pos + 4:
+                data = self._more(data, pos, 4)
+                pos = 0
+            end = pos + 4 + unpack(data, pos)[0]
+            if len(data) < end:
+                data = self._more(data, pos, end - pos)
+                end -= pos
+                pos = 0
+            out.append(data[pos + 4:end])
+            pos = end
+        return out

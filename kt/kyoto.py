@@ -49,7 +49,7 @@ from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol.buffer import ReceiveBuffer
-from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, texts, to_bytes
+from kt.protocol.convert import keys_to_bytes, texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
 __all__ = ["KyotoTycoon", "KyotoMethods", "Cursor", "CursorMethods", "LuaHelper"]
@@ -260,23 +260,23 @@ class KyotoMethods(PooledClient):
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
         """A dict of the keys found and their (deserialized) values."""
+        if self._text_values is not None:  # KT_BINARY, KT_NONE: the parser builds the dict
+            return self._get_dict(keys, db, self._text_values)
         return self._get_bulk(keys, db, self._bulk_dict, None)
 
     def _bulk_dict(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, Any]:
-        if self._text_values is not None:
-            return records_dict(recs.keys, recs.values, self.decode_keys, self._text_values)
         decode = self._decode
         found = texts(recs.keys) if self.decode_keys else recs.keys
         return {k: decode(v) for k, v in zip(found, recs.values)}
 
     def get_bulk_raw(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
         """A dict of the keys found and their stored bytes."""
-        return self._get_bulk(keys, db, self._bulk_raw, None)
+        return self._get_dict(keys, db, False)
 
-    def _bulk_raw(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, bytes]:
-        if self.decode_keys:
-            return dict(zip(texts(recs.keys), recs.values))
-        return dict(zip(recs.keys, recs.values))
+    def _get_dict(self, keys: Iterable[Key], db: Optional[int], text_values: bool) -> Any:
+        data = kb.encode_get_bulk(keys_to_bytes(keys), self._db(db))
+        return self._call(data, kb.GetBulkDictParser(self.decode_keys, text_values).parse, True,
+                          None, None, None)
 
     def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
                          decode_values: bool = True) -> Any:
@@ -298,13 +298,14 @@ class KyotoMethods(PooledClient):
         """Store many records; returns how many were stored (None with
         ``no_reply=True``)."""
         items = merge_items(__data, kwargs)
+        flags = kb.FLAG_NO_REPLY if no_reply else 0
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
-            pairs = items_to_pairs(items.items(), True)
+            data = kb.encode_set_bulk_items(items.items(), True, self._db(db),
+                                            _xt_arg(expire_time), flags)
         else:
             encode = self._encode
             pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
-                                  kb.FLAG_NO_REPLY if no_reply else 0)
+            data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time), flags)
         return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,

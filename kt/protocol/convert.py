@@ -4,7 +4,9 @@ Who calls it: the clients kt.kyoto and kt.tyrant, for the per-record loops
 of bulk operations (keys to bytes before a request, bytes to text or bytes
 after a reply); kt.client (the shared client base) for ``text``; and
 kt.serializers, whose KT_BINARY / TT_TABLE serializers use ``to_bytes`` and
-``text``.  No codec in kt.protocol and no server calls it.  Doing these
+``text``; and the bulk encoders of kt_binary and tt_binary that convert a
+client's items as they encode them (``to_bytes``, ``value_bytes``).  No
+server calls it.  Doing these
 conversions here keeps the loops in native code when the protocol layer is
 compiled, instead of one Python function call per record.
 
@@ -110,11 +112,17 @@ def items_to_pairs(items: Iterable[Tuple[object, object]], text_values: bool
             k = to_bytes(key, "key")
         if isinstance(value, bytes):
             v = value
-        elif text_values and isinstance(value, str):
-            v = value.encode("utf-8")
-        elif text_values:
-            v = to_bytes(value, "value")
         else:
-            raise TypeError("values must be bytes, not %s" % type(value).__name__)
+            v = value_bytes(value, text_values)
         out.append((k, v))
     return out
+
+
+def value_bytes(value: object, text_values: bool) -> bytes:
+    """A value as bytes: as it is, or (``text_values``) ``to_bytes``;
+    without ``text_values`` anything but bytes raises TypeError."""
+    if isinstance(value, bytes):
+        return value
+    if text_values:
+        return to_bytes(value, "value")
+    raise TypeError("values must be bytes, not %s" % type(value).__name__)

@@ -30,10 +30,12 @@ so that a client can build its result with a single ``zip``.
 from __future__ import annotations
 
 import struct
-from typing import Final, List, NoReturn, Optional, Sequence, Tuple, final
+from typing import (Collection, Dict, Final, Iterable, List, NoReturn, Optional, Sequence, Tuple,
+                    final)
 
 from kt.errors import ProtocolError, ServerError
 from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
+from kt.protocol.convert import Text, text, to_bytes, value_bytes
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -256,11 +258,31 @@ def encode_set_bulk(
     flags: int = 0,
 ) -> bytes:
     """set_bulk of ``pairs`` into one database with one expiration time."""
+    items: List[Tuple[bytes, bytes]] = pairs if isinstance(pairs, list) else list(pairs)
+    return _encode_set_bulk(items, len(items), False, False, db, xt, flags)
+
+
+def encode_set_bulk_items(
+    items: Collection[Tuple[object, object]],
+    text_values: bool,
+    db: int = 0,
+    xt: int = XT_NONE,
+    flags: int = 0,
+) -> bytes:
+    """``encode_set_bulk`` of a mapping's items as a client holds them,
+    converted while they are encoded (kt.protocol.convert's rules): str
+    keys travel as UTF-8, and so do str values with ``text_values``; any
+    other value that is not bytes raises TypeError."""
+    return _encode_set_bulk(items, len(items), True, text_values, db, xt, flags)
+
+
+def _encode_set_bulk(items: Iterable[Tuple[object, object]], count: int, convert: bool,
+                     text_values: bool, db: int, xt: int, flags: int) -> bytes:
     _check_db(db)
     _check_xt(xt)
     _check_u32(flags, "flags")
-    _check_count(len(pairs))
-    parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, len(pairs))]
+    _check_count(count)
+    parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, count)]
     small = db < 256 and (xt == XT_NONE or xt == XT_MAX)
     tail = _DB2[db] if small else b""
     xt8 = (_XT_NONE8 if xt == XT_NONE else _XT_MAX8) if small else b""
@@ -269,11 +291,18 @@ def encode_set_bulk(
     last_k = -1
     last_v = -1
     header = b""
-    items: List[Tuple[bytes, bytes]] = pairs if isinstance(pairs, list) else list(pairs)
-    for key, value in items:
-        if not isinstance(key, bytes) or not isinstance(value, bytes):
-            _check_key(key, "key")
-            _check_key(value, "value")
+    key: bytes
+    value: bytes
+    for item_key, item_value in items:
+        if isinstance(item_key, bytes):
+            key = item_key
+        else:
+            key = to_bytes(item_key, "key") if convert else _check_key(item_key, "key")
+        if isinstance(item_value, bytes):
+            value = item_value
+        else:
+            value = value_bytes(item_value, text_values) if convert \
+                else _check_key(item_value, "value")
         ksiz = len(key)
         vsiz = len(value)
         if ksiz == last_k and vsiz == last_v:
@@ -491,27 +520,32 @@ def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
     return _parse_count(buf, MAGIC_REMOVE_BULK, "remove_bulk")
 
 
-def _read_records(buf: ReceiveBuffer, records: BulkRecords, remaining: int, what: str) -> int:
-    """Append complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
-    from ``buf`` to ``records``, at most ``remaining`` of them; returns how
-    many are still to come (get_bulk replies, set_bulk requests)."""
+def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords],
+                  found: Optional[Dict[Text, Text]], text_keys: bool, text_values: bool,
+                  remaining: int, what: str) -> int:
+    """Consume complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
+    from ``buf``, at most ``remaining`` of them, into ``records`` or else
+    into ``found`` as {key: value} (keys and/or values as text, see
+    kt.protocol.convert); returns how many are still to come (get_bulk
+    replies, set_bulk requests)."""
     rec = _REC_FULL
+    db = 0
+    xt = 0
     while remaining > 0:
         if not buf.ensure(18):
             break
-        db: int
         ksiz: int
         vsiz: int
-        xt: int
+        data = buf.data
+        p = buf.pos
         if _NATIVE:
-            data = buf.data
-            p = buf.pos
-            db = _u16(data, p)
-            ksiz = _u32(data, p + 2)
-            vsiz = _u32(data, p + 6)
-            xt = _i64(data, p + 10)
+            ksiz = (data[p + 2] << 24) | (data[p + 3] << 16) | (data[p + 4] << 8) | data[p + 5]
+            vsiz = (data[p + 6] << 24) | (data[p + 7] << 16) | (data[p + 8] << 8) | data[p + 9]
+            if records is not None:
+                db = _u16(data, p)
+                xt = _i64(data, p + 10)
         else:
-            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+            db, ksiz, vsiz, xt = rec.unpack_from(data, p)
         if ksiz > DATA_MAX or vsiz > DATA_MAX:
             raise ProtocolError("%s: record of %d+%d bytes is too large" % (what, ksiz, vsiz))
         if not buf.ensure(18 + ksiz + vsiz):
@@ -520,41 +554,81 @@ def _read_records(buf: ReceiveBuffer, records: BulkRecords, remaining: int, what
         start = buf.pos + 18
         mid = start + ksiz
         end = mid + vsiz
-        records.dbs.append(db)
-        records.keys.append(data[start:mid])
-        records.values.append(data[mid:end])
-        records.xts.append(xt)
+        if records is not None:
+            records.dbs.append(db)
+            records.keys.append(data[start:mid])
+            records.values.append(data[mid:end])
+            records.xts.append(xt)
+        elif found is not None:
+            key = data[start:mid]
+            value = data[mid:end]
+            found[text(key) if text_keys else key] = text(value) if text_values else value
         buf.pos = end
         remaining -= 1
     return remaining
 
 
-@final
-class GetBulkReplyParser:
-    """Parses a get_bulk reply into ``BulkRecords`` (one parser per reply).
-
-    Records are consumed as soon as each is complete, so feeding a large
-    reply in small pieces costs linear time.
-    """
+class _GetBulkParser:
+    """The record count of a get_bulk reply, then its records, consumed as
+    soon as each is complete (linear time whatever the pieces the reply
+    arrives in).  One parser per reply."""
 
     _remaining: int
-    _result: BulkRecords
 
     def __init__(self) -> None:
         self._remaining = -1
-        self._result = BulkRecords()
 
-    def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
+    def _read(self, buf: ReceiveBuffer, records: Optional[BulkRecords],
+              found: Optional[Dict[Text, Text]], text_keys: bool, text_values: bool) -> bool:
+        """True once the whole reply has been read."""
         if self._remaining < 0:
             n = _parse_count(buf, MAGIC_GET_BULK, "get_bulk")
             if n is None:
-                return None
+                return False
             self._remaining = n
-        remaining = _read_records(buf, self._result, self._remaining, "get_bulk reply")
-        self._remaining = remaining
-        if remaining > 0:
-            return None
-        return self._result
+        self._remaining = _read_records(buf, records, found, text_keys, text_values,
+                                        self._remaining, "get_bulk reply")
+        return self._remaining == 0
+
+
+@final
+class GetBulkReplyParser(_GetBulkParser):
+    """Parses a get_bulk reply into ``BulkRecords``."""
+
+    _result: BulkRecords
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._result = BulkRecords()
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
+        if self._read(buf, self._result, None, False, False):
+            return self._result
+        return None
+
+
+@final
+class GetBulkDictParser(_GetBulkParser):
+    """Parses a get_bulk reply straight into {key: value}, keys as text
+    with ``text_keys`` and values with ``text_values`` (kt.protocol.convert's
+    ``text``), without the records' databases and expiration times: what
+    the clients' get_bulk returns, without building BulkRecords first.  A
+    key found twice keeps its last value."""
+
+    _result: Dict[Text, Text]
+    _text_keys: bool
+    _text_values: bool
+
+    def __init__(self, text_keys: bool, text_values: bool) -> None:
+        super().__init__()
+        self._result = {}
+        self._text_keys = text_keys
+        self._text_values = text_values
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[Dict[Text, Text]]:
+        if self._read(buf, None, self._result, self._text_keys, self._text_values):
+            return self._result
+        return None
 
 
 @final
@@ -775,7 +849,8 @@ class RequestParser:
         raise ProtocolError("unknown binary command 0x%02x" % magic)
 
     def _parse_full(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
-        self._remaining = _read_records(buf, records, self._remaining, "set_bulk")
+        self._remaining = _read_records(buf, records, None, False, False, self._remaining,
+                                        "set_bulk")
         return self._remaining == 0
 
     def _parse_keys(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
