@@ -1,8 +1,11 @@
-"""Load generation and server processes shared by the server benchmarks.
+"""Load generation and server processes shared by the server benchmarks,
+and the raw floor, interleaving and CPU pinning of the client benchmarks.
 
-The load is raw sockets sending pre-encoded requests and reading exactly
-the known reply size, one process per connection, so that what is measured
-is the server, not a client library.
+The server benchmarks' load is raw sockets sending pre-encoded requests and
+reading exactly the known reply size, one process per connection, so that
+what is measured is the server, not a client library.  The client
+benchmarks (client_kyoto.py, client_tyrant.py) compare a client with
+RawFloor, which also splits each reply into its records, as a client must.
 """
 
 from __future__ import annotations
@@ -21,10 +24,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from kt.protocol.buffer import ReceiveBuffer
 
-_KT_COUNT = struct.Struct(">BI")  # magic, count
-_KT_REC = struct.Struct(">HIIq")  # db, ksiz, vsiz, xt
-_TT_HEAD = struct.Struct(">BI")  # status, count
-_TT_REC = struct.Struct(">II")  # ksiz, vsiz
+_HEAD = struct.Struct(">BI")  # KT magic or TT status, count
+_SIZES = struct.Struct(">II")  # ksiz, vsiz
 _U32 = struct.Struct(">I")
 
 #: CPUs of the pinned server and of the pinned benchmark client
@@ -184,6 +185,26 @@ def print_table(columns: List[Tuple[str, Dict[str, float]]], real: Optional[str]
     print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
 
 
+def run_builds(script: str, args: List[str], wanted: str) -> Dict[str, Dict[str, object]]:
+    """Run ``script --worker ARGS`` once per build (bench/_builds.py; only
+    the comma-separated ``wanted`` ones when given); the JSON object each
+    prints last, per build."""
+    from _builds import builds, python_for
+
+    results: Dict[str, Dict[str, object]] = {}
+    for name, path in builds():
+        if wanted and name not in wanted.split(","):
+            continue
+        env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=name)
+        proc = subprocess.run([python_for(name), script, "--worker", *args],
+                              env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print("%s failed:\n%s" % (name, proc.stderr))
+            continue
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
+
+
 def keep_best_figures(name: str, argv: List[str], env: Dict[str, str],
                figures: Dict[str, Dict[str, float]]) -> None:
     """Run one benchmark worker process (``argv``; its last stdout line is
@@ -303,58 +324,55 @@ class RawFloor:
             data += chunk
         return data
 
-    def kt_count(self, request: bytes) -> int:
-        """KT set_bulk / remove_bulk: ``[magic][count u32]``."""
+    def _reply(self, request: bytes, need: int) -> bytes:
+        """Send ``request``; the start of its reply, at least ``need`` bytes."""
         self.sock.sendall(request)
         data = self.sock.recv(self.RECV)
-        if len(data) < 5:
-            data = self._more(data, 0, 5)
-        magic, count = _KT_COUNT.unpack_from(data)
+        return data if len(data) >= need else self._more(data, 0, need)
+
+    def _pairs(self, data: bytes, count: int, head: int, at: int) -> Dict[bytes, bytes]:
+        """{key: value} of ``count`` records from ``data[5:]`` on, each a
+        ``head``-byte header with ksiz and vsiz (u32) at ``at``, the key and
+        the value."""
+        out: Dict[bytes, bytes] = {}
+        unpack = _SIZES.unpack_from
+        pos = 5
+        for _ in range(count):
+            if len(data) < pos + head:
+                data = self._more(data, pos, head)
+                pos = 0
+            ksiz, vsiz = unpack(data, pos + at)
+            end = pos + head + ksiz + vsiz
+            if len(data) < end:
+                data = self._more(data, pos, end - pos)
+                end -= pos
+                pos = 0
+            out[data[pos + head:end - vsiz]] = data[end - vsiz:end]
+            pos = end
+        return out
+
+    def kt_count(self, request: bytes) -> int:
+        """KT set_bulk / remove_bulk: ``[magic][count u32]``."""
+        magic, count = _HEAD.unpack_from(self._reply(request, 5))
         if magic == 0xBF:
             raise RuntimeError("server error")
         return count
 
     def kt_records(self, request: bytes) -> Dict[bytes, bytes]:
         """KT get_bulk: ``[magic][count]`` + count x ``[db][ksiz][vsiz][xt][key][value]``."""
-        self.sock.sendall(request)
-        data = self.sock.recv(self.RECV)
-        if len(data) < 5:
-            data = self._more(data, 0, 5)
-        magic, count = _KT_COUNT.unpack_from(data)
+        data = self._reply(request, 5)
+        magic, count = _HEAD.unpack_from(data)
         if magic == 0xBF:
             raise RuntimeError("server error")
-        out: Dict[bytes, bytes] = {}
-        unpack = _KT_REC.unpack_from
-        pos = 5
-        for _ in range(count):
-            if len(data) < pos + 18:
-                data = self._more(data, pos, 18)
-                pos = 0
-            _, ksiz, vsiz, _ = unpack(data, pos)
-            start = pos + 18
-            mid = start + ksiz
-            end = mid + vsiz
-            if len(data) < end:
-                data = self._more(data, pos, end - pos)
-                start, mid, end = 18, 18 + ksiz, 18 + ksiz + vsiz
-            out[data[start:mid]] = data[mid:end]
-            pos = end
-        return out
+        return self._pairs(data, count, 18, 2)
 
     def tt_status(self, request: bytes) -> int:
         """TT put / out: the status byte."""
-        self.sock.sendall(request)
-        data = self.sock.recv(self.RECV)
-        if not data:
-            raise ConnectionError("closed")
-        return data[0]
+        return self._reply(request, 1)[0]
 
     def tt_value(self, request: bytes) -> Optional[bytes]:
         """TT get: ``[status]`` or ``[0][size u32][value]``."""
-        self.sock.sendall(request)
-        data = self.sock.recv(self.RECV)
-        if not data:
-            raise ConnectionError("closed")
+        data = self._reply(request, 1)
         if data[0]:
             return None
         if len(data) < 5:
@@ -366,39 +384,17 @@ class RawFloor:
 
     def tt_records(self, request: bytes) -> Dict[bytes, bytes]:
         """TT mget: ``[status][count u32]`` + count x ``[ksiz][vsiz][key][value]``."""
-        self.sock.sendall(request)
-        data = self.sock.recv(self.RECV)
-        if len(data) < 5:
-            data = self._more(data, 0, 5)
-        status, count = _TT_HEAD.unpack_from(data)
+        data = self._reply(request, 5)
+        status, count = _HEAD.unpack_from(data)
         if status:
             raise RuntimeError("server error")
-        out: Dict[bytes, bytes] = {}
-        unpack = _TT_REC.unpack_from
-        pos = 5
-        for _ in range(count):
-            if len(data) < pos + 8:
-                data = self._more(data, pos, 8)
-                pos = 0
-            ksiz, vsiz = unpack(data, pos)
-            start = pos + 8
-            mid = start + ksiz
-            end = mid + vsiz
-            if len(data) < end:
-                data = self._more(data, pos, end - pos)
-                start, mid, end = 8, 8 + ksiz, 8 + ksiz + vsiz
-            out[data[start:mid]] = data[mid:end]
-            pos = end
-        return out
+        return self._pairs(data, count, 8, 0)
 
     def tt_list(self, request: bytes) -> List[bytes]:
         """TT misc (putlist, outlist, search): ``[status][count u32]`` +
         count x ``[size u32][item]``."""
-        self.sock.sendall(request)
-        data = self.sock.recv(self.RECV)
-        if len(data) < 5:
-            data = self._more(data, 0, 5)
-        status, count = _TT_HEAD.unpack_from(data)
+        data = self._reply(request, 5)
+        status, count = _HEAD.unpack_from(data)
         if status:
             raise RuntimeError("server error")
         out: List[bytes] = []

@@ -35,7 +35,7 @@ from typing import Any, Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _load import (RawFloor, interleave, ops_per_second, paired_ratio,  # noqa: E402
-                   pin_client, pin_server)
+                   pin_client, pin_server, run_builds)
 
 VALUE = b"v" * 100
 NKEYS = 1000
@@ -216,7 +216,7 @@ def _option(name: str, default: str) -> str:
     return default
 
 
-def print_figures(build: str, res: Dict[str, Any]) -> None:
+def print_figures(build: str, res: Any) -> None:
     """One build's table: ops/s of each contender and kt's paired ratios."""
     rates, ratios = res["rates"], res["ratios"]
     has_ukt = any("ukt" in r for r in rates.values())
@@ -241,10 +241,6 @@ def print_figures(build: str, res: Dict[str, Any]) -> None:
 
 
 def main() -> None:
-    import subprocess
-
-    from _builds import builds, python_for
-
     quick = "--quick" in sys.argv
     which = _option("--server", "auto")
     wanted = _option("--builds", "")
@@ -254,18 +250,7 @@ def main() -> None:
     label = "built-in server" if server.builtin else "ktserver " + server.command_prefix[0]
     print("server: %s on port %d" % (label, server.port))
     try:
-        results: Dict[str, Dict[str, Any]] = {}
-        for name, path in builds():
-            if wanted and name not in wanted.split(","):
-                continue
-            env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=name)
-            proc = subprocess.run([python_for(name), __file__, "--worker", str(server.port),
-                                   str(rounds), str(batch_time)],
-                                  env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print("%s failed:\n%s" % (name, proc.stderr))
-                continue
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results = run_builds(__file__, [str(server.port), str(rounds), str(batch_time)], wanted)
     finally:
         server.stop()
     for name, res in results.items():

@@ -27,7 +27,8 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import RawFloor, interleave, paired_ratio, pin_client, pin_server  # noqa: E402
+from _load import (RawFloor, interleave, paired_ratio, pin_client, pin_server,  # noqa: E402
+                   run_builds)
 
 VALUE = b"v" * 100
 KEYS = [b"bench-%06d" % i for i in range(1000)]
@@ -103,10 +104,6 @@ def _option(name: str, default: str) -> str:
 
 
 def main() -> None:
-    import subprocess
-
-    from _builds import builds, python_for
-
     from kt import TT_TABLE, EmbeddedTokyoTyrantServer
 
     quick = "--quick" in sys.argv
@@ -122,21 +119,12 @@ def main() -> None:
     tserver.run()
     pin_server(server.pid)
     pin_server(tserver.pid)
-    results: Dict[str, Dict[str, Any]] = {}
+    results: Dict[str, Any] = {}
     try:
         tserver.client.set_bulk({"r%05d" % i: {"n": str(i), "name": "x%d" % i} for i in range(10000)})
         print("server: %s" % ("built-in" if server.builtin else server.command_prefix[0]))
-        for name, path in builds():
-            if wanted and name not in wanted.split(","):
-                continue
-            env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=name)
-            proc = subprocess.run([python_for(name), __file__, "--worker", str(server.port),
-                                   str(tserver.port), str(rounds), str(batch_time)],
-                                  env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print("%s failed:\n%s" % (name, proc.stderr))
-                continue
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results = run_builds(__file__, [str(server.port), str(tserver.port), str(rounds),
+                                        str(batch_time)], wanted)
     finally:
         server.stop()
         tserver.stop()

@@ -35,7 +35,7 @@ from typing import (Collection, Dict, Final, Iterable, List, NoReturn, Optional,
 
 from kt.errors import ProtocolError, ServerError
 from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
-from kt.protocol.convert import Text, text, to_bytes, value_bytes
+from kt.protocol.convert import Found, Text, to_bytes, value_bytes
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -520,14 +520,12 @@ def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
     return _parse_count(buf, MAGIC_REMOVE_BULK, "remove_bulk")
 
 
-def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords],
-                  found: Optional[Dict[Text, Text]], text_keys: bool, text_values: bool,
+def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords], found: Optional[Found],
                   remaining: int, what: str) -> int:
     """Consume complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
     from ``buf``, at most ``remaining`` of them, into ``records`` or else
-    into ``found`` as {key: value} (keys and/or values as text, see
-    kt.protocol.convert); returns how many are still to come (get_bulk
-    replies, set_bulk requests)."""
+    ``found`` (keys and values only); returns how many are still to come
+    (get_bulk replies, set_bulk requests)."""
     rec = _REC_FULL
     db = 0
     xt = 0
@@ -560,9 +558,7 @@ def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords],
             records.values.append(data[mid:end])
             records.xts.append(xt)
         elif found is not None:
-            key = data[start:mid]
-            value = data[mid:end]
-            found[text(key) if text_keys else key] = text(value) if text_values else value
+            found.add(data[start:mid], data[mid:end])
         buf.pos = end
         remaining -= 1
     return remaining
@@ -579,15 +575,15 @@ class _GetBulkParser:
         self._remaining = -1
 
     def _read(self, buf: ReceiveBuffer, records: Optional[BulkRecords],
-              found: Optional[Dict[Text, Text]], text_keys: bool, text_values: bool) -> bool:
+              found: Optional[Found]) -> bool:
         """True once the whole reply has been read."""
         if self._remaining < 0:
             n = _parse_count(buf, MAGIC_GET_BULK, "get_bulk")
             if n is None:
                 return False
             self._remaining = n
-        self._remaining = _read_records(buf, records, found, text_keys, text_values,
-                                        self._remaining, "get_bulk reply")
+        self._remaining = _read_records(buf, records, found, self._remaining,
+                                        "get_bulk reply")
         return self._remaining == 0
 
 
@@ -602,7 +598,7 @@ class GetBulkReplyParser(_GetBulkParser):
         self._result = BulkRecords()
 
     def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
-        if self._read(buf, self._result, None, False, False):
+        if self._read(buf, self._result, None):
             return self._result
         return None
 
@@ -615,19 +611,15 @@ class GetBulkDictParser(_GetBulkParser):
     the clients' get_bulk returns, without building BulkRecords first.  A
     key found twice keeps its last value."""
 
-    _result: Dict[Text, Text]
-    _text_keys: bool
-    _text_values: bool
+    _found: Found
 
     def __init__(self, text_keys: bool, text_values: bool) -> None:
         super().__init__()
-        self._result = {}
-        self._text_keys = text_keys
-        self._text_values = text_values
+        self._found = Found(text_keys, text_values)
 
     def parse(self, buf: ReceiveBuffer) -> Optional[Dict[Text, Text]]:
-        if self._read(buf, None, self._result, self._text_keys, self._text_values):
-            return self._result
+        if self._read(buf, None, self._found):
+            return self._found.items
         return None
 
 
@@ -849,8 +841,7 @@ class RequestParser:
         raise ProtocolError("unknown binary command 0x%02x" % magic)
 
     def _parse_full(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
-        self._remaining = _read_records(buf, records, None, False, False, self._remaining,
-                                        "set_bulk")
+        self._remaining = _read_records(buf, records, None, self._remaining, "set_bulk")
         return self._remaining == 0
 
     def _parse_keys(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:

@@ -63,7 +63,7 @@ from typing import Collection, Dict, Final, List, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
-from kt.protocol.convert import Text, text, to_bytes, value_bytes
+from kt.protocol.convert import Found, Text, to_bytes, value_bytes
 from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
     COND_FTS_AND as COND_FTS_AND,
     COND_FTS_EX as COND_FTS_EX,
@@ -794,12 +794,10 @@ class _CountedReplyParser:
 
 
 def _read_pairs(buf: ReceiveBuffer, records: Optional[List[Tuple[bytes, bytes]]],
-                found: Optional[Dict[Text, Text]], text_keys: bool, text_values: bool,
-                remaining: int) -> int:
+                found: Optional[Found], remaining: int) -> int:
     """Consume complete mget records ``[ksiz u32][vsiz u32][key][value]``,
-    at most ``remaining``, into ``records`` or else into ``found`` as
-    {key: value} (keys and/or values as text, see kt.protocol.convert);
-    return how many are left."""
+    at most ``remaining``, into ``records`` or else ``found``; return how
+    many are left."""
     while remaining > 0:
         if not buf.ensure(8):
             break
@@ -818,12 +816,10 @@ def _read_pairs(buf: ReceiveBuffer, records: Optional[List[Tuple[bytes, bytes]]]
         vstart = kstart + ksiz
         end = vstart + vsiz
         data = buf.data
-        key = data[kstart:vstart]
-        value = data[vstart:end]
         if records is not None:
-            records.append((key, value))
+            records.append((data[kstart:vstart], data[vstart:end]))
         elif found is not None:
-            found[text(key) if text_keys else key] = text(value) if text_values else value
+            found.add(data[kstart:vstart], data[vstart:end])
         buf.pos = end
         remaining -= 1
     return remaining
@@ -851,7 +847,7 @@ class MgetReplyParser(_CountedReplyParser):
                 return None
             self._records = []
         records = self._records
-        self._remaining = _read_pairs(buf, records, None, False, False, self._remaining)
+        self._remaining = _read_pairs(buf, records, None, self._remaining)
         if self._remaining > 0:
             return None
         self._started = False
@@ -866,24 +862,19 @@ class MgetDictParser(_CountedReplyParser):
     ``text``): what the clients' get_bulk returns, built while the reply is
     read.  A key found twice keeps its last value.  One parser per reply."""
 
-    _found: Dict[Text, Text]
-    _text_keys: bool
-    _text_values: bool
+    _found: Found
 
     def __init__(self, text_keys: bool, text_values: bool) -> None:
         super().__init__()
-        self._found = {}
-        self._text_keys = text_keys
-        self._text_values = text_values
+        self._found = Found(text_keys, text_values)
 
     def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, Dict[Text, Text]]]:
         if not self._started and not self._start(buf):
             return None
-        self._remaining = _read_pairs(buf, None, self._found, self._text_keys,
-                                      self._text_values, self._remaining)
+        self._remaining = _read_pairs(buf, None, self._found, self._remaining)
         if self._remaining > 0:
             return None
-        return (self._status, self._found)
+        return (self._status, self._found.items)
 
 
 class _ListReplyParser(_CountedReplyParser):
