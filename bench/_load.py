@@ -246,6 +246,20 @@ def pin_client() -> None:
         os.sched_setaffinity(0, {CLIENT_CPU})
 
 
+def batch_size(fn: Callable[[], object], seconds: float) -> int:
+    """How many calls of ``fn`` take about ``seconds`` (timed by doubling
+    runs until one takes a quarter of that)."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= seconds / 4 or n >= 1 << 20:
+            return max(1, int(n * seconds / max(dt, 1e-9)))
+        n *= 2
+
+
 def interleave(contenders: Dict[str, Callable[[], object]], rounds: int,
                batch_time: float) -> Dict[str, List[float]]:
     """Rates (ops/s) of each contender over ``rounds`` rounds: in every
@@ -253,19 +267,8 @@ def interleave(contenders: Dict[str, Callable[[], object]], rounds: int,
     a rotating order, so that a change of the machine's load hits all of
     them alike.  Returns the per-round rates of each contender."""
     names = list(contenders)
-    sizes: Dict[str, int] = {}
-    for name in names:  # warm up and size the batches
-        fn = contenders[name]
-        n = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            dt = time.perf_counter() - t0
-            if dt >= batch_time / 4 or n >= 1 << 20:
-                break
-            n *= 2
-        sizes[name] = max(1, int(n * batch_time / max(dt, 1e-9)))
+    # warm up and size the batches
+    sizes = {name: batch_size(contenders[name], batch_time) for name in names}
     rates: Dict[str, List[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]

@@ -798,18 +798,10 @@ def _read_pairs(buf: ReceiveBuffer, records: Optional[List[Tuple[bytes, bytes]]]
     """Consume complete mget records ``[ksiz u32][vsiz u32][key][value]``,
     at most ``remaining``, into ``records`` or else ``found``; return how
     many are left."""
-    while remaining > 0:
-        if not buf.ensure(8):
-            break
-        ksiz: int
-        vsiz: int
-        data = buf.data
+    while remaining > 0 and buf.ensure(8):
         p = buf.pos
-        if _NATIVE:
-            ksiz = (data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]
-            vsiz = (data[p + 4] << 24) | (data[p + 5] << 16) | (data[p + 6] << 8) | data[p + 7]
-        else:
-            ksiz, vsiz = _U32X2.unpack_from(data, p)
+        ksiz: int = _u32_at(buf.data, p) if _NATIVE else _U32.unpack_from(buf.data, p)[0]
+        vsiz: int = _u32_at(buf.data, p + 4) if _NATIVE else _U32.unpack_from(buf.data, p + 4)[0]
         if not buf.ensure(8 + ksiz + vsiz):
             break
         kstart = buf.pos + 8
