@@ -49,7 +49,7 @@ from kt.errors import KyotoTycoonError, ProtocolError, ServerError
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol.buffer import ReceiveBuffer
-from kt.protocol.convert import keys_to_bytes, texts, to_bytes
+from kt.protocol.convert import texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
 __all__ = ["KyotoTycoon", "KyotoMethods", "Cursor", "CursorMethods", "LuaHelper"]
@@ -255,7 +255,7 @@ class KyotoMethods(PooledClient):
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
 
     def _get_bulk(self, keys: Iterable[Key], db: Optional[int], finish: Finish, arg: Any) -> Any:
-        data = kb.encode_get_bulk(keys_to_bytes(keys), self._db(db))
+        data = kb.encode_get_bulk_keys(keys, self._db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, finish, arg)
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
@@ -274,7 +274,7 @@ class KyotoMethods(PooledClient):
         return self._get_dict(keys, db, False)
 
     def _get_dict(self, keys: Iterable[Key], db: Optional[int], text_values: bool) -> Any:
-        data = kb.encode_get_bulk(keys_to_bytes(keys), self._db(db))
+        data = kb.encode_get_bulk_keys(keys, self._db(db))
         return self._call(data, kb.GetBulkDictParser(self.decode_keys, text_values).parse, True,
                           None, None, None)
 
@@ -311,8 +311,8 @@ class KyotoMethods(PooledClient):
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Any:
         """Remove many keys; returns how many records were removed."""
-        data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
-                                     kb.FLAG_NO_REPLY if no_reply else 0)
+        data = kb.encode_remove_bulk_keys(keys, self._db(db),
+                                          kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
 
     # -- scripts -------------------------------------------------------------

@@ -387,7 +387,7 @@ class TyrantMethods(PooledClient):
         return self._mget_dict(keys, False)
 
     def _mget_dict(self, keys: Iterable[Key], text_values: bool) -> Any:
-        return self._call(tb.encode_mget(keys_to_bytes(keys)),
+        return self._call(tb.encode_mget_keys(keys),
                           tb.MgetDictParser(self.decode_keys, text_values).parse, True, None,
                           self._checked, ("mget", tb.CMD_MGET))
 
@@ -409,10 +409,11 @@ class TyrantMethods(PooledClient):
 
     def remove_bulk(self, keys: Iterable[Key], update_log: bool = True) -> Any:
         """Remove many keys in one request (misc outlist)."""
-        args = keys_to_bytes(keys)
+        args: List[object] = keys if isinstance(keys, list) else list(keys)
         if not args:
             return self._done(True)
-        return self._misc("outlist", args, update_log, False, _misc_ok)
+        data = tb.encode_misc_keys(b"outlist", args, 0 if update_log else tb.MISC_NO_ULOG)
+        return self._call(data, tb.MiscReplyParser().parse, False, None, _misc_ok, None)
 
     def update(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
         """Same as ``set_bulk``."""

@@ -381,20 +381,27 @@ def encode_set_bulk_records(records: BulkRecords, flags: int = 0) -> bytes:
     return b"".join(parts)
 
 
-def _encode_keys(magic: int, keys: Sequence[bytes], db: int, flags: int) -> bytes:
+def _encode_keys(magic: int, keys: Iterable[object], db: int, flags: int, convert: bool) -> bytes:
+    """``[db][ksiz][key]`` per key; with ``convert`` keys that are not bytes
+    go through kt.protocol.convert's ``to_bytes``, else they are refused."""
     _check_db(db)
     _check_u32(flags, "flags")
-    _check_count(len(keys))
-    parts: List[bytes] = [_HEAD.pack(magic, flags, len(keys))]
+    items: List[object] = keys if isinstance(keys, list) else list(keys)
+    _check_count(len(items))
+    parts: List[bytes] = [_HEAD.pack(magic, flags, len(items))]
     dbb = _DB2[db] if db < 256 else _U16.pack(db)
     last = -1
     header = b""
-    items: List[bytes] = keys if isinstance(keys, list) else list(keys)
-    for key in items:
-        if not isinstance(key, bytes) or len(key) > DATA_MAX:
-            _check_key(key, "key")
+    key: bytes
+    for item in items:
+        if isinstance(item, bytes):
+            key = item
+        else:
+            key = to_bytes(item, "key") if convert else _check_key(item, "key")
         ksiz = len(key)
         if ksiz != last:  # keys often share a length: reuse the header
+            if ksiz > DATA_MAX:
+                _check_key(key, "key")
             header = dbb + _len4(ksiz)
             last = ksiz
         parts.append(header)
@@ -417,7 +424,13 @@ def _encode_key_records(magic: int, dbs: Sequence[int], keys: Sequence[bytes], f
 
 def encode_get_bulk(keys: Sequence[bytes], db: int = 0) -> bytes:
     """get_bulk of ``keys`` from one database."""
-    return _encode_keys(MAGIC_GET_BULK, keys, db, 0)
+    return _encode_keys(MAGIC_GET_BULK, keys, db, 0, False)
+
+
+def encode_get_bulk_keys(keys: Iterable[object], db: int = 0) -> bytes:
+    """``encode_get_bulk`` of keys as a client holds them: str keys travel
+    as UTF-8 (kt.protocol.convert's ``to_bytes``, converted while encoded)."""
+    return _encode_keys(MAGIC_GET_BULK, keys, db, 0, True)
 
 
 def encode_get_bulk_records(dbs: Sequence[int], keys: Sequence[bytes]) -> bytes:
@@ -427,7 +440,13 @@ def encode_get_bulk_records(dbs: Sequence[int], keys: Sequence[bytes]) -> bytes:
 
 def encode_remove_bulk(keys: Sequence[bytes], db: int = 0, flags: int = 0) -> bytes:
     """remove_bulk of ``keys`` from one database."""
-    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags)
+    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags, False)
+
+
+def encode_remove_bulk_keys(keys: Iterable[object], db: int = 0, flags: int = 0) -> bytes:
+    """``encode_remove_bulk`` of keys as a client holds them (see
+    ``encode_get_bulk_keys``)."""
+    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags, True)
 
 
 def encode_remove_bulk_records(

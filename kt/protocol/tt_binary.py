@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Collection, Dict, Final, List, Optional, Tuple, Union, final
+from typing import Collection, Dict, Final, Iterable, List, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
@@ -299,6 +299,18 @@ def _sized_items(parts: List[bytes], what: str, items: List[bytes], limit: int) 
         parts.append(item)
 
 
+def _sized_keys(parts: List[bytes], what: str, items: List[object]) -> None:
+    """``_sized_items`` of keys as a client holds them (``to_bytes``)."""
+    key: bytes
+    for item in items:
+        key = item if isinstance(item, bytes) else to_bytes(item, "key")
+        n = len(key)
+        if n > MAX_ARG_SIZE:
+            _check_bytes(what, key, MAX_ARG_SIZE)
+        parts.append(_LEN4[n] if n < 4096 else _U32.pack(n))
+        parts.append(key)
+
+
 # ---------------------------------------------------------------------------
 # Error codes
 # ---------------------------------------------------------------------------
@@ -465,6 +477,16 @@ def encode_mget(keys: List[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def encode_mget_keys(keys: Iterable[object]) -> bytes:
+    """``encode_mget`` of keys as a client holds them: str keys travel as
+    UTF-8 (kt.protocol.convert's ``to_bytes``, converted while encoded)."""
+    items: List[object] = keys if isinstance(keys, list) else list(keys)
+    _check_list("keys", items, MAX_ARG_NUM)
+    parts: List[bytes] = [_REQ_K.pack(MAGIC, CMD_MGET, len(items))]
+    _sized_keys(parts, "key", items)
+    return b"".join(parts)
+
+
 def encode_vsiz(key: bytes) -> bytes:
     """vsiz 0x38: size of a value (reply: parse_vsiz_reply)."""
     return _encode_k(CMD_VSIZ, key)
@@ -600,6 +622,18 @@ def encode_misc(name: bytes, args: List[bytes], opts: int = 0) -> bytes:
     _check_int("opts", opts, 0, _U32_MAX)
     parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, len(args)), name]
     _sized_items(parts, "argument", args, MAX_ARG_SIZE)
+    return b"".join(parts)
+
+
+def encode_misc_keys(name: bytes, keys: Iterable[object], opts: int = 0) -> bytes:
+    """``encode_misc`` whose arguments are keys as a client holds them
+    (outlist): str keys travel as UTF-8, converted while encoded."""
+    _check_text("name", name, MAX_NAME_SIZE)
+    items: List[object] = keys if isinstance(keys, list) else list(keys)
+    _check_list("args", items, MAX_ARG_NUM)
+    _check_int("opts", opts, 0, _U32_MAX)
+    parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, len(items)), name]
+    _sized_keys(parts, "argument", items)
     return b"".join(parts)
 
 
