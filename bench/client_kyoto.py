@@ -260,7 +260,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print(__doc__)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker_main(sys.argv[2:])
     else:
         main()

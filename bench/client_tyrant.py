@@ -138,7 +138,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print(__doc__)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
         port, tport, rounds, bt = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
         print(json.dumps(measure(port, tport, rounds, bt)))
     else:
