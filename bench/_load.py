@@ -1,8 +1,11 @@
-"""Load generation and server processes shared by the server benchmarks.
+"""Load generation and server processes shared by the server benchmarks,
+and the raw floor, interleaving and CPU pinning of the client benchmarks.
 
-The load is raw sockets sending pre-encoded requests and reading exactly
-the known reply size, one process per connection, so that what is measured
-is the server, not a client library.
+The server benchmarks' load is raw sockets sending pre-encoded requests and
+reading exactly the known reply size, one process per connection, so that
+what is measured is the server, not a client library.  The client
+benchmarks (client_kyoto.py, client_tyrant.py) compare a client with
+RawFloor, which also splits each reply into its records, as a client must.
 """
 
 from __future__ import annotations
@@ -15,9 +18,19 @@ import socket
 import subprocess
 import sys
 import time
+import statistics
+import struct
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from kt.protocol.buffer import ReceiveBuffer
+
+_HEAD = struct.Struct(">BI")  # KT magic or TT status, count
+_SIZES = struct.Struct(">II")  # ksiz, vsiz
+_U32 = struct.Struct(">I")
+
+#: CPUs of the pinned server and of the pinned benchmark client
+SERVER_CPU = 0
+CLIENT_CPU = 1
 
 
 def recv_exact(sock: socket.socket, view: memoryview, n: int) -> None:
@@ -172,6 +185,26 @@ def print_table(columns: List[Tuple[str, Dict[str, float]]], real: Optional[str]
     print(json.dumps({label: res for label, res in columns}), file=sys.stderr)
 
 
+def run_builds(script: str, args: List[str], wanted: str) -> Dict[str, Dict[str, object]]:
+    """Run ``script --worker ARGS`` once per build (bench/_builds.py; only
+    the comma-separated ``wanted`` ones when given); the JSON object each
+    prints last, per build."""
+    from _builds import builds, python_for
+
+    results: Dict[str, Dict[str, object]] = {}
+    for name, path in builds():
+        if wanted and name not in wanted.split(","):
+            continue
+        env = dict(os.environ, PYTHONPATH=str(path), KT_BENCH_BUILD=name)
+        proc = subprocess.run([python_for(name), script, "--worker", *args],
+                              env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print("%s failed:\n%s" % (name, proc.stderr))
+            continue
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
+
+
 def keep_best_figures(name: str, argv: List[str], env: Dict[str, str],
                figures: Dict[str, Dict[str, float]]) -> None:
     """Run one benchmark worker process (``argv``; its last stdout line is
@@ -188,6 +221,70 @@ def keep_best_figures(name: str, argv: List[str], env: Dict[str, str],
             best[row] = min(best.get(row, value), value)
         else:
             best[row] = max(best.get(row, 0.0), value)
+
+
+def can_pin() -> bool:
+    """Whether there are two CPUs to pin the server and the client to."""
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2 \
+        and os.environ.get("KT_BENCH_PIN", "1") != "0"
+
+
+def pin_server(pid: Optional[int]) -> None:
+    """Pin every thread of the server process ``pid`` to SERVER_CPU."""
+    if pid is None or not can_pin():
+        return
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            os.sched_setaffinity(int(tid), {SERVER_CPU})
+        except OSError:
+            pass
+
+
+def pin_client() -> None:
+    """Pin this (worker) process to CLIENT_CPU; call before starting threads."""
+    if can_pin():
+        os.sched_setaffinity(0, {CLIENT_CPU})
+
+
+def batch_size(fn: Callable[[], object], seconds: float) -> int:
+    """How many calls of ``fn`` take about ``seconds`` (timed by doubling
+    runs until one takes a quarter of that)."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= seconds / 4 or n >= 1 << 20:
+            return max(1, int(n * seconds / max(dt, 1e-9)))
+        n *= 2
+
+
+def interleave(contenders: Dict[str, Callable[[], object]], rounds: int,
+               batch_time: float) -> Dict[str, List[float]]:
+    """Rates (ops/s) of each contender over ``rounds`` rounds: in every
+    round each contender runs one batch of about ``batch_time`` seconds, in
+    a rotating order, so that a change of the machine's load hits all of
+    them alike.  Returns the per-round rates of each contender."""
+    names = list(contenders)
+    # warm up and size the batches
+    sizes = {name: batch_size(contenders[name], batch_time) for name in names}
+    rates: Dict[str, List[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            fn = contenders[name]
+            n = sizes[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            rates[name].append(n / (time.perf_counter() - t0))
+    return rates
+
+
+def paired_ratio(rates: Dict[str, List[float]], a: str, b: str) -> float:
+    """The median over rounds of a's rate / b's rate in the same round."""
+    return statistics.median(x / y for x, y in zip(rates[a], rates[b]))
 
 
 def ops_per_second(fn: Callable[[int], object], min_time: float) -> float:
@@ -207,36 +304,114 @@ def ops_per_second(fn: Callable[[int], object], min_time: float) -> float:
 
 class RawFloor:
     """The raw-socket floor of the client benchmarks: pre-encoded requests
-    over one socket, reading exactly the known reply size (no parsing)."""
+    over one socket, with the least work a client must do on the reply:
+    read it as it arrives (no known size), check its header, and split it
+    into its records, returned as bytes (a dict for bulk replies).  No
+    argument checking, no encoding, no pool, no error recovery."""
+
+    #: bytes asked of each recv() (a client cannot know the reply's size)
+    RECV: int = 65536
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def call(self, request: bytes, reply_size: int) -> None:
-        self.sock.sendall(request)
-        got = 0
+    def _more(self, data: bytes, pos: int, need: int) -> bytes:
+        """``data[pos:]`` extended by received bytes to at least ``need``."""
+        data = data[pos:]
         recv = self.sock.recv
-        while got < reply_size:
-            chunk = recv(max(65536, reply_size))
+        while len(data) < need:
+            chunk = recv(self.RECV)
             if not chunk:
                 raise ConnectionError("closed")
-            got += len(chunk)
+            data += chunk
+        return data
 
-    def reply_size(self, request: bytes) -> int:
-        """Send ``request`` once and count the bytes of its reply."""
+    def _reply(self, request: bytes, need: int) -> bytes:
+        """Send ``request``; the start of its reply, at least ``need`` bytes."""
         self.sock.sendall(request)
-        time.sleep(0.05)
-        data = self.sock.recv(1 << 24)
-        time.sleep(0.05)
-        self.sock.setblocking(False)
-        try:
-            while True:
-                more = self.sock.recv(1 << 24)
-                if not more:
-                    break
-                data += more
-        except BlockingIOError:
-            pass
-        self.sock.setblocking(True)
-        return len(data)
+        data = self.sock.recv(self.RECV)
+        return data if len(data) >= need else self._more(data, 0, need)
+
+    def _pairs(self, data: bytes, count: int, head: int, at: int) -> Dict[bytes, bytes]:
+        """{key: value} of ``count`` records from ``data[5:]`` on, each a
+        ``head``-byte header with ksiz and vsiz (u32) at ``at``, the key and
+        the value."""
+        out: Dict[bytes, bytes] = {}
+        unpack = _SIZES.unpack_from
+        pos = 5
+        for _ in range(count):
+            if len(data) < pos + head:
+                data = self._more(data, pos, head)
+                pos = 0
+            ksiz, vsiz = unpack(data, pos + at)
+            end = pos + head + ksiz + vsiz
+            if len(data) < end:
+                data = self._more(data, pos, end - pos)
+                end -= pos
+                pos = 0
+            out[data[pos + head:end - vsiz]] = data[end - vsiz:end]
+            pos = end
+        return out
+
+    def kt_count(self, request: bytes) -> int:
+        """KT set_bulk / remove_bulk: ``[magic][count u32]``."""
+        magic, count = _HEAD.unpack_from(self._reply(request, 5))
+        if magic == 0xBF:
+            raise RuntimeError("server error")
+        return count
+
+    def kt_records(self, request: bytes) -> Dict[bytes, bytes]:
+        """KT get_bulk: ``[magic][count]`` + count x ``[db][ksiz][vsiz][xt][key][value]``."""
+        data = self._reply(request, 5)
+        magic, count = _HEAD.unpack_from(data)
+        if magic == 0xBF:
+            raise RuntimeError("server error")
+        return self._pairs(data, count, 18, 2)
+
+    def tt_status(self, request: bytes) -> int:
+        """TT put / out: the status byte."""
+        return self._reply(request, 1)[0]
+
+    def tt_value(self, request: bytes) -> Optional[bytes]:
+        """TT get: ``[status]`` or ``[0][size u32][value]``."""
+        data = self._reply(request, 1)
+        if data[0]:
+            return None
+        if len(data) < 5:
+            data = self._more(data, 0, 5)
+        end = 5 + _U32.unpack_from(data, 1)[0]
+        if len(data) < end:
+            data = self._more(data, 0, end)
+        return data[5:end]
+
+    def tt_records(self, request: bytes) -> Dict[bytes, bytes]:
+        """TT mget: ``[status][count u32]`` + count x ``[ksiz][vsiz][key][value]``."""
+        data = self._reply(request, 5)
+        status, count = _HEAD.unpack_from(data)
+        if status:
+            raise RuntimeError("server error")
+        return self._pairs(data, count, 8, 0)
+
+    def tt_list(self, request: bytes) -> List[bytes]:
+        """TT misc (putlist, outlist, search): ``[status][count u32]`` +
+        count x ``[size u32][item]``."""
+        data = self._reply(request, 5)
+        status, count = _HEAD.unpack_from(data)
+        if status:
+            raise RuntimeError("server error")
+        out: List[bytes] = []
+        unpack = _U32.unpack_from
+        pos = 5
+        for _ in range(count):
+            if len(data) < pos + 4:
+                data = self._more(data, pos, 4)
+                pos = 0
+            end = pos + 4 + unpack(data, pos)[0]
+            if len(data) < end:
+                data = self._more(data, pos, end - pos)
+                end -= pos
+                pos = 0
+            out.append(data[pos + 4:end])
+            pos = end
+        return out

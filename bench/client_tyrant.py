@@ -4,11 +4,16 @@ a raw-socket floor, against one server, in one run.
     python bench/client_tyrant.py            # real ttserver if installed, else the built-in one
     python bench/client_tyrant.py --quick
     python bench/client_tyrant.py --server builtin
+    python bench/client_tyrant.py --builds compiled   # only some builds (comma-separated)
 
-Workloads: put, get, get miss, mget 100 (get_bulk), putlist 100
-(set_bulk), and a table search returning 100 rows (a second server with a
-table database).  The raw floor sends pre-encoded requests and reads
-exactly the expected reply size.
+Workloads: put, get, get miss, mget (get_bulk), putlist (set_bulk) and
+outlist (remove_bulk) of 100 and 1,000 records, and a table search
+returning 100 rows (a second server with a table database).  As in
+bench/client_kyoto.py, the server is pinned to CPU 0 and each build's
+worker to CPU 1, the client and the raw floor take turns in short batches
+over many rounds, and kt/raw is the median of the per-round ratios.  The
+raw floor sends pre-encoded requests, reads the reply as it arrives and
+splits it into its records.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import RawFloor, keep_best_figures, ops_per_second  # noqa: E402
+from _load import (RawFloor, interleave, paired_ratio, pin_client, pin_server,  # noqa: E402
+                   run_builds)
 
 VALUE = b"v" * 100
 KEYS = [b"bench-%06d" % i for i in range(1000)]
+SIZES = (100, 1000)
 
 
 def _search_args() -> List[bytes]:
@@ -36,100 +43,105 @@ def _search_args() -> List[bytes]:
     return tb.encode_search_args(tb.TTSearch([query]))
 
 
-def raw_work(port: int, table_port: int, min_time: float) -> Dict[str, float]:
+def workloads(client: Any, table: Any, raw: RawFloor, traw: RawFloor) -> List[tuple]:
+    """(workload, {"kt": operation, "raw": operation})."""
+    import kt
     from kt.protocol import tt_binary as tb
 
-    raw = RawFloor(port)
-    out: Dict[str, float] = {}
-    put = tb.encode_put(KEYS[0], VALUE)
-    get = tb.encode_get(KEYS[0])
+    key = KEYS[0]
+    put = tb.encode_put(key, VALUE)
+    get = tb.encode_get(key)
     miss = tb.encode_get(b"missing")
-    out["put"] = ops_per_second(lambda i: raw.call(put, 1), min_time)
-    n = raw.reply_size(get)
-    out["get"] = ops_per_second(lambda i: raw.call(get, n), min_time)
-    out["get miss"] = ops_per_second(lambda i: raw.call(miss, 1), min_time)
-    putlist = tb.encode_misc(b"putlist", [x for k in KEYS[:100] for x in (k, VALUE)])
-    out["putlist 100 (set_bulk)"] = ops_per_second(lambda i: raw.call(putlist, 5), min_time)
-    mget = tb.encode_mget(KEYS[:100])
-    n = raw.reply_size(mget)
-    out["mget 100 (get_bulk)"] = ops_per_second(lambda i: raw.call(mget, n), min_time)
-    traw = RawFloor(table_port)
+    work: List[tuple] = [
+        ("put", {"kt": lambda: client.set(key, VALUE), "raw": lambda: raw.tt_status(put)}),
+        ("get", {"kt": lambda: client.get(key), "raw": lambda: raw.tt_value(get)}),
+        ("get miss", {"kt": lambda: client.get(b"missing"), "raw": lambda: raw.tt_value(miss)}),
+    ]
+    for size in SIZES:
+        keys = KEYS[:size]
+        data = {k: VALUE for k in keys}
+        putlist = tb.encode_misc(b"putlist", [x for k in keys for x in (k, VALUE)])
+        mget = tb.encode_mget(keys)
+        outlist = tb.encode_misc(b"outlist", keys)
+        work += [
+            ("putlist %d (set_bulk)" % size, {"kt": lambda d=data: client.set_bulk(d),
+                                              "raw": lambda r=putlist: raw.tt_list(r)}),
+            ("mget %d (get_bulk)" % size, {"kt": lambda k=keys: client.get_bulk(k),
+                                           "raw": lambda r=mget: raw.tt_records(r)}),
+            ("outlist %d (remove_bulk)" % size, {"kt": lambda k=keys: client.remove_bulk(k),
+                                                 "raw": lambda r=outlist: raw.tt_list(r)}),
+        ]
+    query = kt.QueryBuilder().filter("n", kt.OP_NUM_LT, 100).order_by("n", kt.ORDER_NUM_ASC)
+    assert len(query.execute(table)) == 100
     search = tb.encode_misc(b"search", _search_args(), tb.MISC_NO_ULOG)
-    n = traw.reply_size(search)
-    out["table search, 100 rows"] = ops_per_second(lambda i: traw.call(search, n), min_time)
-    return out
+    work.append(("table search, 100 rows", {"kt": lambda: query.execute(table),
+                                            "raw": lambda: traw.tt_list(search)}))
+    return work
 
 
-def client_work(port: int, table_port: int, min_time: float) -> Dict[str, float]:
+def measure(port: int, table_port: int, rounds: int, batch_time: float) -> Dict[str, Any]:
+    pin_client()
     from _builds import check_build
 
     check_build()
     import kt
 
     client = kt.TokyoTyrant(port=port, serializer=kt.KT_NONE)
-    out: Dict[str, float] = {}
-    out["put"] = ops_per_second(lambda i: client.set(KEYS[i % 1000], VALUE), min_time)
-    out["get"] = ops_per_second(lambda i: client.get(KEYS[i % 1000]), min_time)
-    out["get miss"] = ops_per_second(lambda i: client.get(b"missing"), min_time)
-    data = {k: VALUE for k in KEYS[:100]}
-    out["putlist 100 (set_bulk)"] = ops_per_second(lambda i: client.set_bulk(data), min_time)
-    keys = KEYS[:100]
-    out["mget 100 (get_bulk)"] = ops_per_second(lambda i: client.get_bulk(keys), min_time)
     table = kt.TokyoTyrant(port=table_port, serializer=kt.TT_TABLE)
-    query = kt.QueryBuilder().filter("n", kt.OP_NUM_LT, 100).order_by("n", kt.ORDER_NUM_ASC)
-    assert len(query.execute(table)) == 100
-    out["table search, 100 rows"] = ops_per_second(lambda i: query.execute(table), min_time)
-    return out
+    rates: Dict[str, Dict[str, float]] = {}
+    ratios: Dict[str, float] = {}
+    for name, contenders in workloads(client, table, RawFloor(port), RawFloor(table_port)):
+        got = interleave(contenders, rounds, batch_time)
+        rates[name] = {c: sorted(r)[len(r) // 2] for c, r in got.items()}
+        ratios[name] = paired_ratio(got, "kt", "raw")
+    return {"rates": rates, "ratios": ratios}
+
+
+def _option(name: str, default: str) -> str:
+    if name in sys.argv:
+        return sys.argv[sys.argv.index(name) + 1]
+    return default
 
 
 def main() -> None:
-    from _builds import builds, python_for
-
     from kt import TT_TABLE, EmbeddedTokyoTyrantServer
 
     quick = "--quick" in sys.argv
-    which = "builtin" if "builtin" in sys.argv else None
-    min_time = 0.2 if quick else 0.4
-    rounds = 1 if quick else 3
+    which = "builtin" if _option("--server", "auto") == "builtin" else None
+    wanted = _option("--builds", "")
+    rounds = 5 if quick else 15
+    batch_time = 0.05 if quick else 0.08
     tmp = tempfile.mkdtemp()
     server = EmbeddedTokyoTyrantServer(server=which)
     tserver = EmbeddedTokyoTyrantServer(server=which, database=os.path.join(tmp, "t.tct"),
                                         serializer=TT_TABLE)
     server.run()
     tserver.run()
+    pin_server(server.pid)
+    pin_server(tserver.pid)
+    results: Dict[str, Any] = {}
     try:
         tserver.client.set_bulk({"r%05d" % i: {"n": str(i), "name": "x%d" % i} for i in range(10000)})
         print("server: %s" % ("built-in" if server.builtin else server.command_prefix[0]))
-        figures: Dict[str, Dict[str, float]] = {}
-        built = builds()
-        # Contenders take turns over several rounds, keeping their best
-        # figure per workload (a busy moment must not decide a comparison).
-        for _ in range(rounds):
-            for name, path in built + [("raw", built[0][1])]:
-                env = dict(os.environ, PYTHONPATH=str(path))
-                if name != "raw":
-                    env["KT_BENCH_BUILD"] = name
-                keep_best_figures(name, [python_for(name), __file__, "--worker", name,
-                                         str(server.port), str(tserver.port), str(min_time)],
-                                  env, figures)
+        results = run_builds(__file__, [str(server.port), str(tserver.port), str(rounds),
+                                        str(batch_time)], wanted)
     finally:
         server.stop()
         tserver.stop()
-    names = [n for n in ("pure", "compiled", "pypy", "raw") if n in figures]
-    print("%-28s" % "workload (ops/s)" + "".join("%12s" % n for n in names) + "%12s" % "comp/raw")
-    for row in figures[names[0]]:
-        line = "%-28s" % row + "".join("%12.0f" % figures[n][row] for n in names)
-        if "compiled" in figures and "raw" in figures:
-            line += "%11.2fx" % (figures["compiled"][row] / figures["raw"][row])
-        print(line)
-    print()
-    print("targets (compiled): >= 0.9x raw on get and put, >= 0.8x on mget 100")
+    for name, res in results.items():
+        print("%s build (ops/s, median of rounds)" % name)
+        print("%-28s%12s%12s%10s" % ("workload", "kt", "raw", "kt/raw"))
+        for row, rates in res["rates"].items():
+            print("%-28s%12.0f%12.0f%9.2fx" % (row, rates["kt"], rates["raw"], res["ratios"][row]))
+        print()
+    print("targets (compiled): >= 0.95x raw on put and get, >= 0.85x raw on the bulk workloads")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        kind, port, tport, mt = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-        res = raw_work(port, tport, mt) if kind == "raw" else client_work(port, tport, mt)
-        print(json.dumps(res))
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print(__doc__)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        port, tport, rounds, bt = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+        print(json.dumps(measure(port, tport, rounds, bt)))
     else:
         main()

@@ -26,22 +26,15 @@ from typing import Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _load import batch_size  # noqa: E402
+
 VALUE = bytes(range(100))
 
 
 def _timeit(fn: Callable[[], object], min_time: float) -> float:
     """Operations per second of ``fn``: the best of 7 short runs that take
     about ``min_time`` together (short runs dodge moments of load)."""
-    n = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_time / 20:
-            break
-        n *= 2
-    reps = max(1, int(n * (min_time / 7) / dt))
+    reps = batch_size(fn, min_time / 7)
     best = 0.0
     for _ in range(7):
         t0 = time.perf_counter()

@@ -52,7 +52,7 @@ from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol import kt_repl as kr
 from kt.protocol.buffer import ReceiveBuffer
-from kt.protocol.convert import items_to_pairs, keys_to_bytes, records_dict, texts, to_bytes
+from kt.protocol.convert import texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
 __all__ = ["KyotoTycoon", "KyotoMethods", "Change", "Cursor", "CursorMethods", "LuaHelper"]
@@ -358,7 +358,7 @@ class KyotoMethods(PooledClient):
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
 
     def _get_bulk(self, keys: Iterable[Key], db: Optional[int], finish: Finish, arg: Any) -> Any:
-        data = kb.encode_get_bulk(keys_to_bytes(keys), self._db(db))
+        data = kb.encode_get_bulk_keys(keys, self._db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, finish, arg)
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
@@ -376,11 +376,11 @@ class KyotoMethods(PooledClient):
             TypeError: a key is neither str nor bytes.
             ServerError: ``db`` names no database of the server.
         """
+        if self._text_values is not None:  # KT_BINARY, KT_NONE: the parser builds the dict
+            return self._get_dict(keys, db, self._text_values)
         return self._get_bulk(keys, db, self._bulk_dict, None)
 
     def _bulk_dict(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, Any]:
-        if self._text_values is not None:
-            return records_dict(recs.keys, recs.values, self.decode_keys, self._text_values)
         decode = self._decode
         found = texts(recs.keys) if self.decode_keys else recs.keys
         return {k: decode(v) for k, v in zip(found, recs.values)}
@@ -400,12 +400,12 @@ class KyotoMethods(PooledClient):
             TypeError: a key is neither str nor bytes.
             ServerError: the server failed the request (no such database, for instance).
         """
-        return self._get_bulk(keys, db, self._bulk_raw, None)
+        return self._get_dict(keys, db, False)
 
-    def _bulk_raw(self, recs: kb.BulkRecords, arg: Any) -> Dict[Any, bytes]:
-        if self.decode_keys:
-            return dict(zip(texts(recs.keys), recs.values))
-        return dict(zip(recs.keys, recs.values))
+    def _get_dict(self, keys: Iterable[Key], db: Optional[int], text_values: bool) -> Any:
+        data = kb.encode_get_bulk_keys(keys, self._db(db))
+        return self._call(data, kb.GetBulkDictParser(self.decode_keys, text_values).parse, True,
+                          None, None, None)
 
     def get_bulk_details(self, keys: Iterable[Key], db: Optional[int] = None,
                          decode_values: bool = True) -> Any:
@@ -456,14 +456,15 @@ class KyotoMethods(PooledClient):
             ServerError: the server refused the write.
         """
         items = merge_items(__data, kwargs)
+        flags = kb.FLAG_NO_REPLY if no_reply else 0
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
-            pairs = items_to_pairs(items.items(), True)
+            data = kb.encode_set_bulk_items(items.items(), True, self._db(db),
+                                            _xt_arg(expire_time), flags)
         else:
             encode = self._encode
             pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-        request = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time),
-                                  kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(request, no_reply, kb.parse_set_bulk_reply)
+            data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time), flags)
+        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Any:
@@ -481,8 +482,8 @@ class KyotoMethods(PooledClient):
             ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
         """
-        data = kb.encode_remove_bulk(keys_to_bytes(keys), self._db(db),
-                                     kb.FLAG_NO_REPLY if no_reply else 0)
+        data = kb.encode_remove_bulk_keys(keys, self._db(db),
+                                          kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
 
     # -- scripts -------------------------------------------------------------

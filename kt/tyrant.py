@@ -34,7 +34,7 @@ from kt.client import Finish, LuaHelper, Plan, PooledClient, Request, merge_item
 from kt.errors import ProtocolError, TokyoTyrantError
 from kt.protocol import tt_binary as tb
 from kt.protocol.buffer import ReceiveBuffer
-from kt.protocol.convert import items_to_pairs, keys_to_bytes, pairs_dict, text, texts, to_bytes
+from kt.protocol.convert import keys_to_bytes, text, texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 from kt.table import INDEX_DELETE, INDEX_KEEP, INDEX_OPTIMIZE, encode_expression
 
@@ -736,12 +736,12 @@ class TyrantMethods(PooledClient):
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
+        if self._text_values is not None:  # KT_BINARY, KT_NONE: the parser builds the dict
+            return self._mget_dict(keys, self._text_values)
         return self._mget(keys_to_bytes(keys), self._bulk_dict)
 
     def _bulk_dict(self, reply: Tuple[int, List[Tuple[bytes, bytes]]], arg: Any) -> Dict[Any, Any]:
         records = self._records(reply)
-        if self._text_values is not None:
-            return pairs_dict(records, self.decode_keys, self._text_values)
         decode = self._decode
         if self.decode_keys:
             return {text(k): decode(v) for k, v in records}
@@ -763,13 +763,12 @@ class TyrantMethods(PooledClient):
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
-        return self._mget(keys_to_bytes(keys), self._bulk_raw)
+        return self._mget_dict(keys, False)
 
-    def _bulk_raw(self, reply: Tuple[int, List[Tuple[bytes, bytes]]], arg: Any) -> Dict[Any, bytes]:
-        records = self._records(reply)
-        if self.decode_keys:
-            return {text(k): v for k, v in records}
-        return dict(records)
+    def _mget_dict(self, keys: Iterable[Key], text_values: bool) -> Any:
+        return self._call(tb.encode_mget_keys(keys),
+                          tb.MgetDictParser(self.decode_keys, text_values).parse, True, None,
+                          self._checked, ("mget", tb.CMD_MGET))
 
     def set_bulk(self, __data: Optional[Mapping[Any, Any]] = None, update_log: bool = True,
                  **kwargs: Any) -> Any:
@@ -795,15 +794,17 @@ class TyrantMethods(PooledClient):
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
         items = merge_items(__data, kwargs)
+        if not items:
+            return self._done(True)
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
-            pairs = items_to_pairs(items.items(), True)
+            data = tb.encode_misc_items(b"putlist", items.items(), True,
+                                        0 if update_log else tb.MISC_NO_ULOG)
         else:
             encode = self._encode
             pairs = [(_key(k), encode(v)) for k, v in items.items()]
-        args: List[bytes] = [x for pair in pairs for x in pair]
-        if not args:
-            return self._done(True)
-        return self._misc("putlist", args, update_log, False, _misc_ok)
+            data = tb.encode_misc_items(b"putlist", pairs, False,
+                                        0 if update_log else tb.MISC_NO_ULOG)
+        return self._call(data, tb.MiscReplyParser().parse, False, None, _misc_ok, None)
 
     def remove_bulk(self, keys: Iterable[Key], update_log: bool = True) -> Any:
         """Remove several keys in one request (misc outlist).
@@ -822,10 +823,11 @@ class TyrantMethods(PooledClient):
             ServerConnectionError: the server cannot be reached or the connection broke.
             ProtocolError: the reply is not valid Tokyo Tyrant (connection discarded).
         """
-        args = keys_to_bytes(keys)
+        args: List[object] = keys if isinstance(keys, list) else list(keys)
         if not args:
             return self._done(True)
-        return self._misc("outlist", args, update_log, False, _misc_ok)
+        data = tb.encode_misc_keys(b"outlist", args, 0 if update_log else tb.MISC_NO_ULOG)
+        return self._call(data, tb.MiscReplyParser().parse, False, None, _misc_ok, None)
 
     def update(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:
         """Store many records in one request: the same as ``set_bulk``.

@@ -4,7 +4,9 @@ Who calls it: the clients kt.kyoto and kt.tyrant, for the per-record loops
 of bulk operations (keys to bytes before a request, bytes to text or bytes
 after a reply); kt.client (the shared client base) for ``text``; and
 kt.serializers, whose KT_BINARY / TT_TABLE serializers use ``to_bytes`` and
-``text``.  No codec in kt.protocol and no server calls it.  Doing these
+``text``; the bulk encoders of kt_binary and tt_binary, which convert a
+client's items as they encode them (``to_bytes``, ``value_bytes``), and
+their dict reply parsers (``Found``).  No server calls it.  Doing these
 conversions here keeps the loops in native code when the protocol layer is
 compiled, instead of one Python function call per record.
 
@@ -15,7 +17,7 @@ valid UTF-8 and stays ``bytes`` otherwise, so nothing is lost.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Tuple, Union
+from typing import Dict, Iterable, List, Tuple, Union, final
 
 Text = Union[str, bytes]
 
@@ -110,11 +112,38 @@ def items_to_pairs(items: Iterable[Tuple[object, object]], text_values: bool
             k = to_bytes(key, "key")
         if isinstance(value, bytes):
             v = value
-        elif text_values and isinstance(value, str):
-            v = value.encode("utf-8")
-        elif text_values:
-            v = to_bytes(value, "value")
         else:
-            raise TypeError("values must be bytes, not %s" % type(value).__name__)
+            v = value_bytes(value, text_values)
         out.append((k, v))
     return out
+
+
+def value_bytes(value: object, text_values: bool) -> bytes:
+    """A value as bytes: as it is, or (``text_values``) ``to_bytes``;
+    without ``text_values`` anything but bytes raises TypeError."""
+    if isinstance(value, bytes):
+        return value
+    if text_values:
+        return to_bytes(value, "value")
+    raise TypeError("values must be bytes, not %s" % type(value).__name__)
+
+
+@final
+class Found:
+    """The {key: value} dict a bulk reply parser fills as records arrive
+    (kt_binary's GetBulkDictParser, tt_binary's MgetDictParser): keys as
+    text with ``text_keys``, values with ``text_values``.  A key found
+    twice keeps its last value."""
+
+    items: Dict[Text, Text]
+    text_keys: bool
+    text_values: bool
+
+    def __init__(self, text_keys: bool, text_values: bool) -> None:
+        self.items = {}
+        self.text_keys = text_keys
+        self.text_values = text_values
+
+    def add(self, key: bytes, value: bytes) -> None:
+        self.items[text(key) if self.text_keys else key] = (
+            text(value) if self.text_values else value)

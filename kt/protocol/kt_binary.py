@@ -30,10 +30,12 @@ so that a client can build its result with a single ``zip``.
 from __future__ import annotations
 
 import struct
-from typing import Final, List, NoReturn, Optional, Sequence, Tuple, final
+from typing import (Collection, Dict, Final, Iterable, List, NoReturn, Optional, Sequence, Tuple,
+                    final)
 
 from kt.errors import ProtocolError, ServerError
 from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
+from kt.protocol.convert import Found, Text, to_bytes, value_bytes
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -256,11 +258,31 @@ def encode_set_bulk(
     flags: int = 0,
 ) -> bytes:
     """set_bulk of ``pairs`` into one database with one expiration time."""
+    items: List[Tuple[bytes, bytes]] = pairs if isinstance(pairs, list) else list(pairs)
+    return _encode_set_bulk(items, len(items), False, False, db, xt, flags)
+
+
+def encode_set_bulk_items(
+    items: Collection[Tuple[object, object]],
+    text_values: bool,
+    db: int = 0,
+    xt: int = XT_NONE,
+    flags: int = 0,
+) -> bytes:
+    """``encode_set_bulk`` of a mapping's items as a client holds them,
+    converted while they are encoded (kt.protocol.convert's rules): str
+    keys travel as UTF-8, and so do str values with ``text_values``; any
+    other value that is not bytes raises TypeError."""
+    return _encode_set_bulk(items, len(items), True, text_values, db, xt, flags)
+
+
+def _encode_set_bulk(items: Iterable[Tuple[object, object]], count: int, convert: bool,
+                     text_values: bool, db: int, xt: int, flags: int) -> bytes:
     _check_db(db)
     _check_xt(xt)
     _check_u32(flags, "flags")
-    _check_count(len(pairs))
-    parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, len(pairs))]
+    _check_count(count)
+    parts: List[bytes] = [_HEAD.pack(MAGIC_SET_BULK, flags, count)]
     small = db < 256 and (xt == XT_NONE or xt == XT_MAX)
     tail = _DB2[db] if small else b""
     xt8 = (_XT_NONE8 if xt == XT_NONE else _XT_MAX8) if small else b""
@@ -269,11 +291,18 @@ def encode_set_bulk(
     last_k = -1
     last_v = -1
     header = b""
-    items: List[Tuple[bytes, bytes]] = pairs if isinstance(pairs, list) else list(pairs)
-    for key, value in items:
-        if not isinstance(key, bytes) or not isinstance(value, bytes):
-            _check_key(key, "key")
-            _check_key(value, "value")
+    key: bytes
+    value: bytes
+    for item_key, item_value in items:
+        if isinstance(item_key, bytes):
+            key = item_key
+        else:
+            key = to_bytes(item_key, "key") if convert else _check_key(item_key, "key")
+        if isinstance(item_value, bytes):
+            value = item_value
+        else:
+            value = value_bytes(item_value, text_values) if convert \
+                else _check_key(item_value, "value")
         ksiz = len(key)
         vsiz = len(value)
         if ksiz == last_k and vsiz == last_v:
@@ -352,20 +381,27 @@ def encode_set_bulk_records(records: BulkRecords, flags: int = 0) -> bytes:
     return b"".join(parts)
 
 
-def _encode_keys(magic: int, keys: Sequence[bytes], db: int, flags: int) -> bytes:
+def _encode_keys(magic: int, keys: Iterable[object], db: int, flags: int, convert: bool) -> bytes:
+    """``[db][ksiz][key]`` per key; with ``convert`` keys that are not bytes
+    go through kt.protocol.convert's ``to_bytes``, else they are refused."""
     _check_db(db)
     _check_u32(flags, "flags")
-    _check_count(len(keys))
-    parts: List[bytes] = [_HEAD.pack(magic, flags, len(keys))]
+    items: List[object] = keys if isinstance(keys, list) else list(keys)
+    _check_count(len(items))
+    parts: List[bytes] = [_HEAD.pack(magic, flags, len(items))]
     dbb = _DB2[db] if db < 256 else _U16.pack(db)
     last = -1
     header = b""
-    items: List[bytes] = keys if isinstance(keys, list) else list(keys)
-    for key in items:
-        if not isinstance(key, bytes) or len(key) > DATA_MAX:
-            _check_key(key, "key")
+    key: bytes
+    for item in items:
+        if isinstance(item, bytes):
+            key = item
+        else:
+            key = to_bytes(item, "key") if convert else _check_key(item, "key")
         ksiz = len(key)
         if ksiz != last:  # keys often share a length: reuse the header
+            if ksiz > DATA_MAX:
+                _check_key(key, "key")
             header = dbb + _len4(ksiz)
             last = ksiz
         parts.append(header)
@@ -388,7 +424,13 @@ def _encode_key_records(magic: int, dbs: Sequence[int], keys: Sequence[bytes], f
 
 def encode_get_bulk(keys: Sequence[bytes], db: int = 0) -> bytes:
     """get_bulk of ``keys`` from one database."""
-    return _encode_keys(MAGIC_GET_BULK, keys, db, 0)
+    return _encode_keys(MAGIC_GET_BULK, keys, db, 0, False)
+
+
+def encode_get_bulk_keys(keys: Iterable[object], db: int = 0) -> bytes:
+    """``encode_get_bulk`` of keys as a client holds them: str keys travel
+    as UTF-8 (kt.protocol.convert's ``to_bytes``, converted while encoded)."""
+    return _encode_keys(MAGIC_GET_BULK, keys, db, 0, True)
 
 
 def encode_get_bulk_records(dbs: Sequence[int], keys: Sequence[bytes]) -> bytes:
@@ -398,7 +440,13 @@ def encode_get_bulk_records(dbs: Sequence[int], keys: Sequence[bytes]) -> bytes:
 
 def encode_remove_bulk(keys: Sequence[bytes], db: int = 0, flags: int = 0) -> bytes:
     """remove_bulk of ``keys`` from one database."""
-    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags)
+    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags, False)
+
+
+def encode_remove_bulk_keys(keys: Iterable[object], db: int = 0, flags: int = 0) -> bytes:
+    """``encode_remove_bulk`` of keys as a client holds them (see
+    ``encode_get_bulk_keys``)."""
+    return _encode_keys(MAGIC_REMOVE_BULK, keys, db, flags, True)
 
 
 def encode_remove_bulk_records(
@@ -491,27 +539,30 @@ def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
     return _parse_count(buf, MAGIC_REMOVE_BULK, "remove_bulk")
 
 
-def _read_records(buf: ReceiveBuffer, records: BulkRecords, remaining: int, what: str) -> int:
-    """Append complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
-    from ``buf`` to ``records``, at most ``remaining`` of them; returns how
-    many are still to come (get_bulk replies, set_bulk requests)."""
+def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords], found: Optional[Found],
+                  remaining: int, what: str) -> int:
+    """Consume complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
+    from ``buf``, at most ``remaining`` of them, into ``records`` or else
+    ``found`` (keys and values only); returns how many are still to come
+    (get_bulk replies, set_bulk requests)."""
     rec = _REC_FULL
+    db = 0
+    xt = 0
     while remaining > 0:
         if not buf.ensure(18):
             break
-        db: int
         ksiz: int
         vsiz: int
-        xt: int
+        data = buf.data
+        p = buf.pos
         if _NATIVE:
-            data = buf.data
-            p = buf.pos
-            db = _u16(data, p)
-            ksiz = _u32(data, p + 2)
-            vsiz = _u32(data, p + 6)
-            xt = _i64(data, p + 10)
+            ksiz = (data[p + 2] << 24) | (data[p + 3] << 16) | (data[p + 4] << 8) | data[p + 5]
+            vsiz = (data[p + 6] << 24) | (data[p + 7] << 16) | (data[p + 8] << 8) | data[p + 9]
+            if records is not None:
+                db = _u16(data, p)
+                xt = _i64(data, p + 10)
         else:
-            db, ksiz, vsiz, xt = rec.unpack_from(buf.data, buf.pos)
+            db, ksiz, vsiz, xt = rec.unpack_from(data, p)
         if ksiz > DATA_MAX or vsiz > DATA_MAX:
             raise ProtocolError("%s: record of %d+%d bytes is too large" % (what, ksiz, vsiz))
         if not buf.ensure(18 + ksiz + vsiz):
@@ -520,41 +571,75 @@ def _read_records(buf: ReceiveBuffer, records: BulkRecords, remaining: int, what
         start = buf.pos + 18
         mid = start + ksiz
         end = mid + vsiz
-        records.dbs.append(db)
-        records.keys.append(data[start:mid])
-        records.values.append(data[mid:end])
-        records.xts.append(xt)
+        if records is not None:
+            records.dbs.append(db)
+            records.keys.append(data[start:mid])
+            records.values.append(data[mid:end])
+            records.xts.append(xt)
+        elif found is not None:
+            found.add(data[start:mid], data[mid:end])
         buf.pos = end
         remaining -= 1
     return remaining
 
 
-@final
-class GetBulkReplyParser:
-    """Parses a get_bulk reply into ``BulkRecords`` (one parser per reply).
-
-    Records are consumed as soon as each is complete, so feeding a large
-    reply in small pieces costs linear time.
-    """
+class _GetBulkParser:
+    """The record count of a get_bulk reply, then its records, consumed as
+    soon as each is complete (linear time whatever the pieces the reply
+    arrives in).  One parser per reply."""
 
     _remaining: int
-    _result: BulkRecords
 
     def __init__(self) -> None:
         self._remaining = -1
-        self._result = BulkRecords()
 
-    def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
+    def _read(self, buf: ReceiveBuffer, records: Optional[BulkRecords],
+              found: Optional[Found]) -> bool:
+        """True once the whole reply has been read."""
         if self._remaining < 0:
             n = _parse_count(buf, MAGIC_GET_BULK, "get_bulk")
             if n is None:
-                return None
+                return False
             self._remaining = n
-        remaining = _read_records(buf, self._result, self._remaining, "get_bulk reply")
-        self._remaining = remaining
-        if remaining > 0:
-            return None
-        return self._result
+        self._remaining = _read_records(buf, records, found, self._remaining,
+                                        "get_bulk reply")
+        return self._remaining == 0
+
+
+@final
+class GetBulkReplyParser(_GetBulkParser):
+    """Parses a get_bulk reply into ``BulkRecords``."""
+
+    _result: BulkRecords
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._result = BulkRecords()
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
+        if self._read(buf, self._result, None):
+            return self._result
+        return None
+
+
+@final
+class GetBulkDictParser(_GetBulkParser):
+    """Parses a get_bulk reply straight into {key: value}, keys as text
+    with ``text_keys`` and values with ``text_values`` (kt.protocol.convert's
+    ``text``), without the records' databases and expiration times: what
+    the clients' get_bulk returns, without building BulkRecords first.  A
+    key found twice keeps its last value."""
+
+    _found: Found
+
+    def __init__(self, text_keys: bool, text_values: bool) -> None:
+        super().__init__()
+        self._found = Found(text_keys, text_values)
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[Dict[Text, Text]]:
+        if self._read(buf, None, self._found):
+            return self._found.items
+        return None
 
 
 @final
@@ -775,7 +860,7 @@ class RequestParser:
         raise ProtocolError("unknown binary command 0x%02x" % magic)
 
     def _parse_full(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:
-        self._remaining = _read_records(buf, records, self._remaining, "set_bulk")
+        self._remaining = _read_records(buf, records, None, self._remaining, "set_bulk")
         return self._remaining == 0
 
     def _parse_keys(self, buf: ReceiveBuffer, records: BulkRecords) -> bool:

@@ -59,10 +59,11 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Dict, Final, List, Optional, Tuple, Union, final
+from typing import Collection, Dict, Final, Iterable, List, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
+from kt.protocol.convert import Found, Text, to_bytes, value_bytes
 from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
     COND_FTS_AND as COND_FTS_AND,
     COND_FTS_EX as COND_FTS_EX,
@@ -298,6 +299,18 @@ def _sized_items(parts: List[bytes], what: str, items: List[bytes], limit: int) 
         parts.append(item)
 
 
+def _sized_keys(parts: List[bytes], what: str, items: List[object]) -> None:
+    """``_sized_items`` of keys as a client holds them (``to_bytes``)."""
+    key: bytes
+    for item in items:
+        key = item if isinstance(item, bytes) else to_bytes(item, "key")
+        n = len(key)
+        if n > MAX_ARG_SIZE:
+            _check_bytes(what, key, MAX_ARG_SIZE)
+        parts.append(_LEN4[n] if n < 4096 else _U32.pack(n))
+        parts.append(key)
+
+
 # ---------------------------------------------------------------------------
 # Error codes
 # ---------------------------------------------------------------------------
@@ -464,6 +477,16 @@ def encode_mget(keys: List[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def encode_mget_keys(keys: Iterable[object]) -> bytes:
+    """``encode_mget`` of keys as a client holds them: str keys travel as
+    UTF-8 (kt.protocol.convert's ``to_bytes``, converted while encoded)."""
+    items: List[object] = keys if isinstance(keys, list) else list(keys)
+    _check_list("keys", items, MAX_ARG_NUM)
+    parts: List[bytes] = [_REQ_K.pack(MAGIC, CMD_MGET, len(items))]
+    _sized_keys(parts, "key", items)
+    return b"".join(parts)
+
+
 def encode_vsiz(key: bytes) -> bytes:
     """vsiz 0x38: size of a value (reply: parse_vsiz_reply)."""
     return _encode_k(CMD_VSIZ, key)
@@ -599,6 +622,47 @@ def encode_misc(name: bytes, args: List[bytes], opts: int = 0) -> bytes:
     _check_int("opts", opts, 0, _U32_MAX)
     parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, len(args)), name]
     _sized_items(parts, "argument", args, MAX_ARG_SIZE)
+    return b"".join(parts)
+
+
+def encode_misc_keys(name: bytes, keys: Iterable[object], opts: int = 0) -> bytes:
+    """``encode_misc`` whose arguments are keys as a client holds them
+    (outlist): str keys travel as UTF-8, converted while encoded."""
+    _check_text("name", name, MAX_NAME_SIZE)
+    items: List[object] = keys if isinstance(keys, list) else list(keys)
+    _check_list("args", items, MAX_ARG_NUM)
+    _check_int("opts", opts, 0, _U32_MAX)
+    parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, len(items)), name]
+    _sized_keys(parts, "argument", items)
+    return b"".join(parts)
+
+
+def encode_misc_items(name: bytes, items: Collection[Tuple[object, object]], text_values: bool,
+                      opts: int = 0) -> bytes:
+    """``encode_misc`` whose arguments are the keys and values of ``items``
+    in turn (putlist), converted while they are encoded (kt.protocol.convert's
+    rules): str keys travel as UTF-8, and so do str values with
+    ``text_values``; any other value that is not bytes raises TypeError."""
+    _check_text("name", name, MAX_NAME_SIZE)
+    count = 2 * len(items)
+    if count > MAX_ARG_NUM:
+        raise ValueError("args has %d items; the limit is %d" % (count, MAX_ARG_NUM))
+    _check_int("opts", opts, 0, _U32_MAX)
+    parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, count), name]
+    key: bytes
+    value: bytes
+    for item_key, item_value in items:
+        key = item_key if isinstance(item_key, bytes) else to_bytes(item_key, "key")
+        value = item_value if isinstance(item_value, bytes) else value_bytes(item_value, text_values)
+        ksiz = len(key)
+        vsiz = len(value)
+        if ksiz > MAX_ARG_SIZE or vsiz > MAX_ARG_SIZE:
+            _check_bytes("argument", key, MAX_ARG_SIZE)
+            _check_bytes("argument", value, MAX_ARG_SIZE)
+        parts.append(_LEN4[ksiz] if ksiz < 4096 else _U32.pack(ksiz))
+        parts.append(key)
+        parts.append(_LEN4[vsiz] if vsiz < 4096 else _U32.pack(vsiz))
+        parts.append(value)
     return b"".join(parts)
 
 
@@ -763,6 +827,30 @@ class _CountedReplyParser:
         return True
 
 
+def _read_pairs(buf: ReceiveBuffer, records: Optional[List[Tuple[bytes, bytes]]],
+                found: Optional[Found], remaining: int) -> int:
+    """Consume complete mget records ``[ksiz u32][vsiz u32][key][value]``,
+    at most ``remaining``, into ``records`` or else ``found``; return how
+    many are left."""
+    while remaining > 0 and buf.ensure(8):
+        p = buf.pos
+        ksiz: int = _u32_at(buf.data, p) if _NATIVE else _U32.unpack_from(buf.data, p)[0]
+        vsiz: int = _u32_at(buf.data, p + 4) if _NATIVE else _U32.unpack_from(buf.data, p + 4)[0]
+        if not buf.ensure(8 + ksiz + vsiz):
+            break
+        kstart = buf.pos + 8
+        vstart = kstart + ksiz
+        end = vstart + vsiz
+        data = buf.data
+        if records is not None:
+            records.append((data[kstart:vstart], data[vstart:end]))
+        elif found is not None:
+            found.add(data[kstart:vstart], data[vstart:end])
+        buf.pos = end
+        remaining -= 1
+    return remaining
+
+
 @final
 class MgetReplyParser(_CountedReplyParser):
     """mget reply: (status, [(key, value), ...]) in the server's order.
@@ -784,34 +872,35 @@ class MgetReplyParser(_CountedReplyParser):
             if not self._start(buf):
                 return None
             self._records = []
-        remaining = self._remaining
         records = self._records
-        while remaining > 0:
-            if not buf.ensure(8):
-                break
-            ksiz: int
-            vsiz: int
-            if _NATIVE:
-                ksiz = _u32_at(buf.data, buf.pos)
-                vsiz = _u32_at(buf.data, buf.pos + 4)
-            else:
-                ksiz, vsiz = _U32X2.unpack_from(buf.data, buf.pos)
-            if not buf.ensure(8 + ksiz + vsiz):
-                break
-            kstart = buf.pos + 8
-            vstart = kstart + ksiz
-            end = vstart + vsiz
-            data = buf.data
-            records.append((data[kstart:vstart], data[vstart:end]))
-            buf.pos = end
-            remaining -= 1
-        self._remaining = remaining
-        if remaining > 0:
+        self._remaining = _read_pairs(buf, records, None, self._remaining)
+        if self._remaining > 0:
             return None
-        result = (self._status, records)
         self._started = False
         self._records = []
-        return result
+        return (self._status, records)
+
+
+@final
+class MgetDictParser(_CountedReplyParser):
+    """mget reply as (status, {key: value}), keys as text with
+    ``text_keys`` and values with ``text_values`` (kt.protocol.convert's
+    ``text``): what the clients' get_bulk returns, built while the reply is
+    read.  A key found twice keeps its last value.  One parser per reply."""
+
+    _found: Found
+
+    def __init__(self, text_keys: bool, text_values: bool) -> None:
+        super().__init__()
+        self._found = Found(text_keys, text_values)
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[Tuple[int, Dict[Text, Text]]]:
+        if not self._started and not self._start(buf):
+            return None
+        self._remaining = _read_pairs(buf, None, self._found, self._remaining)
+        if self._remaining > 0:
+            return None
+        return (self._status, self._found.items)
 
 
 class _ListReplyParser(_CountedReplyParser):

@@ -20,10 +20,10 @@ ALLOWED: Dict[str, Set[str]] = {
     "kt_tsv": set(),
     "http": {"buffer", "kt_tsv"},
     "kt_http": {"buffer", "http", "kt_tsv"},
-    "kt_binary": {"buffer"},
+    "kt_binary": {"buffer", "convert"},
     "kt_repl": {"buffer", "kt_binary"},
     "tt_table": set(),
-    "tt_binary": {"buffer", "tt_table"},
+    "tt_binary": {"buffer", "convert", "tt_table"},
 }
 
 
