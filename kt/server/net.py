@@ -40,7 +40,8 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 
-__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "Session", "SessionProtocol", "ThreadedServer",
+__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "Server", "Session", "SessionProtocol", "ThreadedServer",
+           "bind_listener",
            "announce", "engine_protocol", "install_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
@@ -62,6 +63,10 @@ class Session(TypingProtocol):
     KyotoSession, kt.server.tyrant.engine's TyrantSession)."""
 
     takeover: Optional[Takeover]
+    #: Set when ``process`` stopped before a request that may block (see
+    #: the module text); cleared by the next ``process`` call, which
+    #: serves that request first.
+    deferred: bool
 
     def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]: ...
 
@@ -90,6 +95,11 @@ class Protocol:
         module text); None while the server serves it request by request."""
         return None
 
+    def deferred(self) -> bool:
+        """Whether the last ``process`` stopped before a request that may
+        block, which the next call (made off the event loop) serves."""
+        return False
+
 
 class SessionProtocol(Protocol):
     """A Protocol that hands the bytes to an engine's session."""
@@ -107,11 +117,34 @@ class SessionProtocol(Protocol):
     def takeover(self) -> Optional[Takeover]:
         return self.session.takeover
 
+    def deferred(self) -> bool:
+        return self.session.deferred
+
 
 class Engine(TypingProtocol):
     """What hands out sessions (KyotoEngine, TyrantEngine)."""
 
     def session(self, peer: str) -> Session: ...
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host`` (all interfaces if empty) and
+    ``port`` (0: a free one), for either server class."""
+    infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC,
+                               socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    last: Optional[OSError] = None
+    for family, kind, proto, _, addr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(1024)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise last if last is not None else OSError("cannot bind %s:%d" % (host, port))
 
 
 def engine_protocol(engine: Engine) -> Callable[[str], Protocol]:
@@ -143,24 +176,10 @@ class ThreadedServer:
 
     def bind(self) -> Tuple[str, int]:
         """Open the listening socket; returns the address actually bound."""
-        infos = socket.getaddrinfo(self.host or None, self.port, socket.AF_UNSPEC,
-                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-        last: Optional[OSError] = None
-        for family, kind, proto, _, addr in infos:
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(addr)
-                sock.listen(128)
-            except OSError as exc:
-                sock.close()
-                last = exc
-                continue
-            self._listener = sock
-            bound = sock.getsockname()
-            self.port = bound[1]
-            return str(bound[0]), int(bound[1])
-        raise last if last is not None else OSError("cannot bind %s:%d" % (self.host, self.port))
+        self._listener = bind_listener(self.host, self.port)
+        bound = self._listener.getsockname()
+        self.port = int(bound[1])
+        return str(bound[0]), int(bound[1])
 
     def serve_forever(self) -> None:
         listener = self._listener
@@ -228,6 +247,10 @@ class ThreadedServer:
                 buf.feed(chunk)
                 try:
                     out, close = protocol.process(buf)
+                    # A deferred request runs right here, in this thread.
+                    while not close and protocol.deferred():
+                        more, close = protocol.process(buf)
+                        out.extend(more)
                 except ProtocolError as exc:
                     self.logger.info("(%s): bad request, closing the connection: %s" % (peer, exc))
                     break
@@ -260,7 +283,20 @@ class ThreadedServer:
                 pass
 
 
-def install_signal_handlers(server: ThreadedServer) -> None:
+class Server(TypingProtocol):
+    """What kt.server.loop's make_server returns: a LoopServer, or with
+    ``-threaded`` a ThreadedServer."""
+
+    logger: Logger
+
+    def bind(self) -> Tuple[str, int]: ...
+
+    def serve_forever(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def install_signal_handlers(server: Server) -> None:
     """SIGTERM and SIGINT stop the server (the caller then flushes and
     exits 0)."""
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
+
+import pytest
 
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
-from kt.server.net import Protocol, Takeover, ThreadedServer
+from kt.server.loop import LoopServer
+from kt.server.net import Protocol, Server, Takeover, ThreadedServer
+
+SERVERS = [ThreadedServer, LoopServer]
 
 
 class LineProtocol(Protocol):
@@ -62,14 +67,15 @@ def _recv_until(sock: socket.socket, tail: bytes) -> bytes:
     return data
 
 
-def test_requests_then_takeover() -> None:
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_requests_then_takeover(server_class: Callable[..., Server]) -> None:
     made: List[LineProtocol] = []
 
     def factory(peer: str) -> Protocol:
         made.append(LineProtocol(peer))
         return made[-1]
 
-    server = ThreadedServer("127.0.0.1", 0, factory, Logger(level="NONE"))
+    server = server_class("127.0.0.1", 0, factory, Logger(level="NONE"))
     host, port = server.bind()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -41,7 +41,8 @@ from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
 from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
 from kt.server.kyoto.storage import Database, DBError, open_database, open_warnings
 from kt.server.log import Logger
-from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
+from kt.server.loop import make_server
+from kt.server.net import announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
     PeriodicTask, ServerArgumentParser, parse_command_line, refuse_lua, remove_pid_file,
     write_pid_file,
@@ -50,7 +51,7 @@ from kt.server.runtime import (
 __all__ = ["main", "parse_args"]
 
 USAGE = """usage: python -m kt.server kyoto [-host str] [-port num] [-tout num] [-th num]
-        [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [-oas]
+        [-threaded] [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [-oas]
         [db...]
 """
 
@@ -83,6 +84,7 @@ def _parser() -> ServerArgumentParser:
     p.add_argument("-port", type=_port, default=DEFAULT_PORT)
     p.add_argument("-tout", dest="timeout", type=_number, default=DEFAULT_TIMEOUT)
     p.add_argument("-th", dest="threads", type=_threads, default=DEFAULT_THREADS)
+    p.add_argument("-threaded", action="store_true")
     p.add_argument("-log", dest="log_path")
     p.set_defaults(log_level="DEBUG")
     for flag, level in (("-li", "INFO"), ("-ls", "SYSTEM"), ("-le", "ERROR"), ("-lz", "NONE")):
@@ -189,9 +191,8 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
     engine = KyotoEngine(dbs, logger, None, opts.threads)
     if opts.script is not None:
         _load_script(opts.script, dbs, engine, logger)
-    server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
-                            logger, timeout=opts.timeout if opts.timeout > 0 else None,
-                            name="kyoto")
+    server = make_server(opts.threaded, opts.host, opts.port, engine_protocol(engine), logger,
+                         opts.timeout if opts.timeout > 0 else None, "kyoto", opts.threads)
     try:
         host_bound, port = server.bind()
     except OSError as exc:
