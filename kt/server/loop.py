@@ -1,5 +1,5 @@
 """The built-in servers' default listening loop: every connection served
-by one event loop thread (epoll, or whatever ``selectors`` offers), with a
+by one event loop thread (epoll on Linux, poll elsewhere), with a
 small worker pool for requests that may block.
 
 Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (``LoopServer``;
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import queue
-import selectors
+import select
 import socket
 import threading
 import time
@@ -49,8 +49,14 @@ from kt.server.net import (
 
 __all__ = ["LoopServer", "make_server"]
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
+# epoll where there is one (Linux), else poll: the same calls and event bits.
+_HAVE_EPOLL = hasattr(select, "epoll")
+_READ = select.POLLIN
+_WRITE = select.POLLOUT
+
+
+def _poller() -> "select.poll":
+    return select.epoll() if _HAVE_EPOLL else select.poll()  # type: ignore[return-value]
 
 
 class _Conn:
@@ -106,7 +112,7 @@ class LoopServer:
         self._conns: Dict[int, _Conn] = {}
         self._taken: Set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._sel = selectors.DefaultSelector()
+        self._poll = _poller()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -149,23 +155,27 @@ class LoopServer:
         if listener is None:
             raise RuntimeError("bind() first")
         listener.setblocking(False)
-        sel = self._sel
-        sel.register(listener, _READ, None)
-        sel.register(self._wake_r, _READ, None)
+        poller = self._poll
         lfd = listener.fileno()
+        poller.register(lfd, _READ)
+        poller.register(self._wake_r, _READ)
         conns = self._conns
         sweep_every = 1.0 if self.timeout is None else max(0.05, min(1.0, self.timeout / 4))
+        # epoll takes seconds, poll milliseconds
+        wait = sweep_every if _HAVE_EPOLL else sweep_every * 1000
         next_sweep = time.monotonic() + sweep_every
+        poll = poller.poll
+        stopping = self._stopping
         try:
-            while not self._stopping.is_set():
-                for key, events in sel.select(sweep_every):
-                    conn = conns.get(key.fd)
+            while not stopping.is_set():
+                for fd, events in poll(wait):
+                    conn = conns.get(fd)
                     if conn is not None:
                         if events & _WRITE:
                             self._flush(conn)
-                        elif events & _READ:
+                        else:
                             self._read(conn)
-                    elif key.fd == lfd:
+                    elif fd == lfd:
                         self._accept(listener)
                     else:
                         self._finish_jobs()
@@ -183,14 +193,11 @@ class LoopServer:
         for _ in self._threads:
             self._jobs.put(None)
         try:
-            self._sel.unregister(listener)
-        except (KeyError, ValueError):
-            pass
-        try:
             listener.close()
         except OSError:
             pass
-        self._sel.close()
+        if _HAVE_EPOLL:
+            self._poll.close()  # type: ignore[attr-defined]
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -222,11 +229,11 @@ class LoopServer:
         if events == conn.events:
             return
         if conn.events == 0:
-            self._sel.register(conn.fd, events, None)
+            self._poll.register(conn.fd, events)
         elif events == 0:
-            self._sel.unregister(conn.fd)
+            self._poll.unregister(conn.fd)
         else:
-            self._sel.modify(conn.fd, events, None)
+            self._poll.modify(conn.fd, events)
         conn.events = events
 
     def _read(self, conn: _Conn) -> None:
