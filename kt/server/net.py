@@ -245,17 +245,18 @@ class ThreadedServer:
                 else:
                     size = RECV_SIZE
                 buf.feed(chunk)
+                close = False
                 try:
-                    out, close = protocol.process(buf)
-                    # A deferred request runs right here, in this thread.
-                    while not close and protocol.deferred():
-                        more, close = protocol.process(buf)
-                        out.extend(more)
+                    while True:
+                        out, close = protocol.process(buf)
+                        if out:
+                            sendall(out[0] if len(out) == 1 else b"".join(out))
+                        # A deferred request runs right here, in this thread.
+                        if close or not protocol.deferred():
+                            break
                 except ProtocolError as exc:
                     self.logger.info("(%s): bad request, closing the connection: %s" % (peer, exc))
                     break
-                if out:
-                    sendall(out[0] if len(out) == 1 else b"".join(out))
                 if close:
                     break
                 hand = protocol.takeover()
