@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -37,12 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from _load import builtin_servers, call, free_port, rate, run_on_server  # noqa: E402
-from kt.protocol import kt_binary as kb  # noqa: E402
-from kt.protocol import tt_binary as tb  # noqa: E402
+import server_kyoto  # noqa: E402
+import server_tyrant  # noqa: E402
+from _load import builtin_servers, free_port, run_on_server  # noqa: E402
 
-VALUE = bytes(range(100))
-NKEYS = 1000
 CONNS = (1, 8, 32)
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
 
@@ -57,38 +54,11 @@ def _arg(name: str, default: float) -> float:
 
 
 def _kyoto_load(port: int, seconds: float) -> Dict[str, float]:
-    keys = [b"key-%06d" % i for i in range(NKEYS)]
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        for i in range(0, NKEYS, 100):
-            call(sock, kb.encode_set_bulk([(k, VALUE) for k in keys[i:i + 100]]),
-                 kb.parse_set_bulk_reply)
-    record = 18 + len(keys[0]) + len(VALUE)
-    gets = [kb.encode_get_bulk([k]) for k in keys]
-    sets = [kb.encode_set_bulk([(k, VALUE)]) for k in keys]
-    bulks = [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
-    out: Dict[str, float] = {}
-    for conns in CONNS:
-        out["get x%d" % conns] = rate(port, gets, 5 + record, conns, seconds)
-        out["set x%d" % conns] = rate(port, sets, 5, conns, seconds)
-        out["get_bulk 100 x%d" % conns] = rate(port, bulks, 5 + 100 * record, conns, seconds)
-    return out
+    return server_kyoto.workloads(port, seconds, CONNS)
 
 
 def _tyrant_load(port: int, seconds: float) -> Dict[str, float]:
-    keys = [b"key-%06d" % i for i in range(NKEYS)]
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        for key in keys:
-            call(sock, tb.encode_put(key, VALUE), tb.parse_status_reply)
-    gets = [tb.encode_get(k) for k in keys]
-    puts = [tb.encode_put(k, VALUE) for k in keys]
-    mgets = [tb.encode_mget(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
-    mget_size = 5 + sum(8 + len(k) + len(VALUE) for k in keys[:100])
-    out: Dict[str, float] = {}
-    for conns in CONNS:
-        out["get x%d" % conns] = rate(port, gets, 5 + len(VALUE), conns, seconds)
-        out["put x%d" % conns] = rate(port, puts, 1, conns, seconds)
-        out["mget 100 x%d" % conns] = rate(port, mgets, mget_size, conns, seconds)
-    return out
+    return server_tyrant.kv_workloads(port, seconds, CONNS)
 
 
 def _contenders(kind: str, pin: List[str]) -> List[Contender]:

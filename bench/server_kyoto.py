@@ -49,7 +49,9 @@ NKEYS = 1000
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
 
 
-def _workloads(port: int, seconds: float) -> Dict[str, float]:
+def workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8)) -> Dict[str, float]:
+    """get, set and get_bulk 100 with each number of connections (also
+    run by bench/server_concurrency.py)."""
     keys = [b"key-%06d" % i for i in range(NKEYS)]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for i in range(0, NKEYS, 100):
@@ -63,7 +65,7 @@ def _workloads(port: int, seconds: float) -> Dict[str, float]:
     sets = [kb.encode_set_bulk([(k, VALUE)]) for k in keys]
     bulks = [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
     out: Dict[str, float] = {}
-    for conns in (1, 8):
+    for conns in conn_counts:
         out["get x%d" % conns] = rate(port, gets, 5 + record, conns, seconds)
         out["set x%d" % conns] = rate(port, sets, 5, conns, seconds)
         out["get_bulk 100 x%d" % conns] = rate(port, bulks, 5 + 100 * record, conns, seconds)
@@ -117,7 +119,7 @@ def _measure(cmd: List[str], env: Dict[str, str], port: Optional[int],
             if compiled != (build == "compiled"):
                 raise SystemExit("the %s build's server reports compiled=%s"
                                  % (build, compiled))
-        return _workloads(port, seconds)
+        return workloads(port, seconds)
 
     workdir = tempfile.mkdtemp(prefix="kt-bench-kt-")
     try:

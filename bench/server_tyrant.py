@@ -45,7 +45,9 @@ VALUE = bytes(range(100))
 NKEYS = 1000
 
 
-def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
+def kv_workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8)) -> Dict[str, float]:
+    """get, put and mget 100 with each number of connections (also run by
+    bench/server_concurrency.py)."""
     keys = [b"key-%06d" % i for i in range(NKEYS)]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for key in keys:
@@ -60,7 +62,7 @@ def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
     mget_size = 5 + sum(8 + len(k) + len(VALUE) for k in keys[:100])
     mget_sizes = [mget_size] * len(mgets)
     out: Dict[str, float] = {}
-    for conns in (1, 8):
+    for conns in conn_counts:
         out["get x%d" % conns] = rate(port, gets, get_sizes, conns, seconds)
         out["put x%d" % conns] = rate(port, puts, put_sizes, conns, seconds)
         out["mget 100 x%d" % conns] = rate(port, mgets, mget_sizes, conns, seconds)
@@ -121,7 +123,7 @@ def _measure(cmd: List[str], env: Dict[str, str], real: bool,
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        for db, workload in ((_kv_db(), _kv_workloads), ("t.tct", _search_workloads)):
+        for db, workload in ((_kv_db(), kv_workloads), ("t.tct", _search_workloads)):
             full = cmd + [db]
             port = free_port() if real else None
             if port is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Callable, List, Optional, TypeVar
+from typing import Callable, List, Optional, TypeVar, Union
 
 import pytest
 
@@ -16,7 +16,7 @@ from kt import KyotoTycoon, TokyoTyrant
 from kt.protocol import kt_binary as kb
 from kt.protocol import tt_binary as tb
 from kt.protocol.buffer import ReceiveBuffer
-from servers import RunningServer, make_workdir
+from servers import RunningServer, make_workdir, recv_exact
 
 T = TypeVar("T")
 
@@ -52,15 +52,6 @@ def _server(kind: str, source: str, extra: List[str]) -> RunningServer:
     return RunningServer(kind, "builtin", args=[option, path] + extra, workdir=workdir)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, "the server closed the connection"
-        data += chunk
-    return data
-
-
 def _parse(sock: socket.socket, buf: ReceiveBuffer, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
     while True:
         result = parse(buf)
@@ -82,46 +73,44 @@ def _nothing_to_read(sock: socket.socket) -> bool:
     return False
 
 
+def _blocking_request(kind: str, flag: str) -> bytes:
+    """The procedure that waits for ``flag``, then a get of "k"."""
+    if kind == "kyoto":
+        return (kb.encode_play_script(b"wait", [(b"path", flag.encode())])
+                + kb.encode_get_bulk([b"k"]))
+    return tb.encode_ext(b"wait", flag.encode(), b"") + tb.encode_get(b"k")
+
+
+def _check_replies(kind: str, sock: socket.socket) -> None:
+    buf = ReceiveBuffer()
+    if kind == "kyoto":
+        assert _parse(sock, buf, kb.PlayScriptReplyParser().parse) == [(b"waited", b"yes")]
+        found = _parse(sock, buf, kb.GetBulkReplyParser().parse)
+        assert isinstance(found, kb.BulkRecords)
+        assert found.keys == [b"k"] and found.values == [b"v"]
+    else:
+        want = tb.encode_value_reply(b"waited") + tb.encode_value_reply(b"v")
+        assert recv_exact(sock, len(want)) == want
+
+
 @pytest.mark.parametrize("extra", [[], ["-threaded"]], ids=["loop", "threaded"])
-def test_kyoto_blocking_procedure_does_not_stall_others(extra: List[str]) -> None:
-    with _server("kyoto", KYOTO_SCRIPT, extra) as server:
+@pytest.mark.parametrize("kind", ["kyoto", "tyrant"])
+def test_blocking_procedure_does_not_stall_others(kind: str, extra: List[str]) -> None:
+    """A procedure (ext call) waiting for a file; other connections are
+    served meanwhile, and the get sent behind it is answered after it."""
+    with _server(kind, KYOTO_SCRIPT if kind == "kyoto" else TYRANT_EXT, extra) as server:
         flag = os.path.join(server.workdir, "go")
-        client = KyotoTycoon(port=server.port)
+        client: Union[KyotoTycoon, TokyoTyrant] = (
+            KyotoTycoon(port=server.port) if kind == "kyoto" else TokyoTyrant(port=server.port))
         client.set("k", "v")
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
-            # The blocking procedure, then a get behind it in the same packet.
-            sock.sendall(kb.encode_play_script(b"wait", [(b"path", flag.encode())])
-                         + kb.encode_get_bulk([b"k"]))
-            # Other connections are served while it waits.
+            sock.sendall(_blocking_request(kind, flag))
             for i in range(20):
                 assert client.set("other%d" % i, "x")
                 assert client.get("k") == "v"
             assert _nothing_to_read(sock)
             open(flag, "w").close()
-            buf = ReceiveBuffer()
-            assert _parse(sock, buf, kb.PlayScriptReplyParser().parse) == [(b"waited", b"yes")]
-            found = _parse(sock, buf, kb.GetBulkReplyParser().parse)
-            assert isinstance(found, kb.BulkRecords)
-            assert found.keys == [b"k"] and found.values == [b"v"]
-        client.close()
-
-
-@pytest.mark.parametrize("extra", [[], ["-threaded"]], ids=["loop", "threaded"])
-def test_tyrant_blocking_ext_does_not_stall_others(extra: List[str]) -> None:
-    with _server("tyrant", TYRANT_EXT, extra) as server:
-        flag = os.path.join(server.workdir, "go")
-        client = TokyoTyrant(port=server.port)
-        client.set("k", "v")
-        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
-            sock.sendall(tb.encode_ext(b"wait", flag.encode(), b"")
-                         + tb.encode_get(b"k"))
-            for i in range(20):
-                assert client.set("other%d" % i, "x") is True
-                assert client.get("k") == "v"
-            assert _nothing_to_read(sock)
-            open(flag, "w").close()
-            want = tb.encode_value_reply(b"waited") + tb.encode_value_reply(b"v")
-            assert _recv_exact(sock, len(want)) == want
+            _check_replies(kind, sock)
         client.close()
 
 
@@ -138,7 +127,7 @@ def test_many_idle_connections_without_threads() -> None:
                 sock.sendall(kb.encode_set_bulk([(b"idle%d" % i, b"x")]))
                 socks.append(sock)
             for sock in socks:
-                assert _recv_exact(sock, 5) == kb.encode_set_bulk_reply(1)
+                assert recv_exact(sock, 5) == kb.encode_set_bulk_reply(1)
             client = KyotoTycoon(port=server.port)
             assert client.count() == 500
             threads = _thread_count(server)
@@ -163,7 +152,7 @@ def test_idle_timeout_closes_only_idle_connections() -> None:
     with RunningServer("tyrant", "builtin", args=["-tout", "0.3"]) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as idle:
             idle.sendall(tb.encode_put(b"a", b"1"))
-            assert _recv_exact(idle, 1) == b"\x00"
+            assert recv_exact(idle, 1) == b"\x00"
             assert idle.recv(1) == b""  # closed once idle long enough
         client = TokyoTyrant(port=server.port)
         assert client.get("a") == "1"

@@ -44,7 +44,7 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 from kt.server.net import (
-    MAX_FIELD, RECV_MAX, RECV_SIZE, Protocol, Server, Takeover, ThreadedServer, bind_listener,
+    MAX_FIELD, RECV_MAX, RECV_SIZE, BaseServer, Protocol, Takeover, ThreadedServer,
 )
 
 __all__ = ["LoopServer", "make_server"]
@@ -89,7 +89,7 @@ class _Conn:
 _Done = Tuple[_Conn, List[bytes], bool, Optional[BaseException], str]
 
 
-class LoopServer:
+class LoopServer(BaseServer):
     """A TCP listener serving every connection from one event loop thread.
 
     ``workers`` bounds the threads that run requests which may block;
@@ -100,18 +100,10 @@ class LoopServer:
     def __init__(self, host: str, port: int, protocol_factory: Callable[[str], Protocol],
                  logger: Logger, timeout: Optional[float] = None, name: str = "server",
                  workers: int = 8) -> None:
-        self.host = host
-        self.port = port
-        self.protocol_factory = protocol_factory
-        self.logger = logger
-        self.timeout = timeout
-        self.name = name
+        super().__init__(host, port, protocol_factory, logger, timeout, name)
         self.workers = max(1, workers)
-        self._listener: Optional[socket.socket] = None
-        self._stopping = threading.Event()
         self._conns: Dict[int, _Conn] = {}
         self._taken: Set[socket.socket] = set()
-        self._lock = threading.Lock()
         self._poll = _poller()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -122,13 +114,6 @@ class LoopServer:
         #: Connections handed to a worker and not yet back (loop thread only).
         self._jobs_out = 0
 
-    def bind(self) -> Tuple[str, int]:
-        """Open the listening socket; returns the address actually bound."""
-        self._listener = bind_listener(self.host, self.port)
-        bound = self._listener.getsockname()
-        self.port = int(bound[1])
-        return str(bound[0]), int(bound[1])
-
     def stop(self) -> None:
         """Stop accepting and close every connection (callable from a
         signal handler or another thread)."""
@@ -136,11 +121,7 @@ class LoopServer:
         self._wake()
         with self._lock:
             taken = list(self._taken)
-        for sock in taken:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._shut(taken)
 
     def _wake(self) -> None:
         try:
@@ -151,9 +132,7 @@ class LoopServer:
     # -- the loop ----------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        listener = self._listener
-        if listener is None:
-            raise RuntimeError("bind() first")
+        listener = self._bound()
         listener.setblocking(False)
         poller = self._poll
         lfd = listener.fileno()
@@ -275,13 +254,8 @@ class LoopServer:
             if conn.pending:
                 conn.pending += data
             else:
-                try:
-                    sent = conn.sock.send(data)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError as exc:
-                    self.logger.info("(%s): connection error: %s" % (conn.peer, exc))
-                    self._close(conn)
+                sent = self._send(conn, data)
+                if sent < 0:
                     return
                 if sent < len(data):
                     conn.pending = data[sent:]
@@ -301,14 +275,21 @@ class LoopServer:
         else:
             self._watch(conn, _WRITE if conn.pending else _READ)
 
-    def _flush(self, conn: _Conn) -> None:
+    def _send(self, conn: _Conn, data: bytes) -> int:
+        """Send what the socket takes of ``data`` now: the count, -1 when
+        the connection failed (and is closed)."""
         try:
-            sent = conn.sock.send(conn.pending)
+            return conn.sock.send(data)
         except (BlockingIOError, InterruptedError):
-            return
+            return 0
         except OSError as exc:
             self.logger.info("(%s): connection error: %s" % (conn.peer, exc))
             self._close(conn)
+            return -1
+
+    def _flush(self, conn: _Conn) -> None:
+        sent = self._send(conn, conn.pending)
+        if sent <= 0:
             return
         conn.pending = conn.pending[sent:]
         conn.last = time.monotonic()
@@ -447,7 +428,7 @@ class LoopServer:
 
 def make_server(threaded: bool, host: str, port: int,
                 protocol_factory: Callable[[str], Protocol], logger: Logger,
-                timeout: Optional[float], name: str, workers: int) -> Server:
+                timeout: Optional[float], name: str, workers: int) -> BaseServer:
     """The server the cli modules run: a LoopServer with ``workers``
     worker threads, or with ``threaded`` (``-threaded``) the fallback
     ThreadedServer, one thread per connection."""

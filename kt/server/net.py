@@ -40,7 +40,7 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 
-__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "Server", "Session", "SessionProtocol", "ThreadedServer",
+__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "BaseServer", "Session", "SessionProtocol", "ThreadedServer",
            "bind_listener",
            "announce", "engine_protocol", "install_signal_handlers"]
 
@@ -154,12 +154,10 @@ def engine_protocol(engine: Engine) -> Callable[[str], Protocol]:
     return factory
 
 
-class ThreadedServer:
-    """A TCP listener that serves each connection in its own thread.
-
-    ``timeout`` (seconds, None for none) closes connections idle that long,
-    as ktserver's ``-tout`` does.
-    """
+class BaseServer:
+    """What both server classes share: the listening socket, the protocol
+    factory, the idle ``timeout`` (seconds, None for none; connections
+    idle that long are closed, as ktserver's ``-tout`` does)."""
 
     def __init__(self, host: str, port: int, protocol_factory: Callable[[str], Protocol],
                  logger: Logger, timeout: Optional[float] = None, name: str = "server") -> None:
@@ -171,7 +169,6 @@ class ThreadedServer:
         self.name = name
         self._listener: Optional[socket.socket] = None
         self._stopping = threading.Event()
-        self._conns: Set[socket.socket] = set()
         self._lock = threading.Lock()
 
     def bind(self) -> Tuple[str, int]:
@@ -182,9 +179,39 @@ class ThreadedServer:
         return str(bound[0]), int(bound[1])
 
     def serve_forever(self) -> None:
-        listener = self._listener
-        if listener is None:
+        """Serve until ``stop``."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop accepting and close every connection."""
+        raise NotImplementedError
+
+    def _bound(self) -> socket.socket:
+        if self._listener is None:
             raise RuntimeError("bind() first")
+        return self._listener
+
+    @staticmethod
+    def _shut(socks: List[socket.socket]) -> None:
+        """Shut ``socks`` down (their threads see the end and close them)."""
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class ThreadedServer(BaseServer):
+    """A TCP listener that serves each connection in its own thread (the
+    ``-threaded`` fallback of the cli modules)."""
+
+    def __init__(self, host: str, port: int, protocol_factory: Callable[[str], Protocol],
+                 logger: Logger, timeout: Optional[float] = None, name: str = "server") -> None:
+        super().__init__(host, port, protocol_factory, logger, timeout, name)
+        self._conns: Set[socket.socket] = set()
+
+    def serve_forever(self) -> None:
+        listener = self._bound()
         listener.settimeout(0.5)
         while not self._stopping.is_set():
             try:
@@ -211,11 +238,7 @@ class ThreadedServer:
         self._stopping.set()
         with self._lock:
             conns = list(self._conns)
-        for sock in conns:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._shut(conns)
 
     def _serve_connection(self, sock: socket.socket, peer: str) -> None:
         with self._lock:
@@ -284,20 +307,7 @@ class ThreadedServer:
                 pass
 
 
-class Server(TypingProtocol):
-    """What kt.server.loop's make_server returns: a LoopServer, or with
-    ``-threaded`` a ThreadedServer."""
-
-    logger: Logger
-
-    def bind(self) -> Tuple[str, int]: ...
-
-    def serve_forever(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-def install_signal_handlers(server: Server) -> None:
+def install_signal_handlers(server: BaseServer) -> None:
     """SIGTERM and SIGINT stop the server (the caller then flushes and
     exits 0)."""
 

@@ -13,7 +13,7 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 from kt.server.loop import LoopServer
-from kt.server.net import Protocol, Server, Takeover, ThreadedServer
+from kt.server.net import BaseServer, Protocol, Takeover, ThreadedServer
 
 SERVERS = [ThreadedServer, LoopServer]
 
@@ -69,7 +69,7 @@ def _recv_until(sock: socket.socket, tail: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("server_class", SERVERS)
-def test_requests_then_takeover(server_class: Callable[..., Server]) -> None:
+def test_requests_then_takeover(server_class: Callable[..., BaseServer]) -> None:
     made: List[LineProtocol] = []
 
     def factory(peer: str) -> Protocol:
@@ -144,8 +144,8 @@ class DeferringProtocol(Protocol):
         self.lost.set()
 
 
-def _start(server_class: Callable[..., Server], made: List[DeferringProtocol],
-           **kwargs: object) -> Tuple[Server, threading.Thread, int]:
+def _start(server_class: Callable[..., BaseServer], made: List[DeferringProtocol],
+           **kwargs: object) -> Tuple[BaseServer, threading.Thread, int]:
     def factory(peer: str) -> Protocol:
         made.append(DeferringProtocol(peer))
         return made[-1]
@@ -159,7 +159,7 @@ def _start(server_class: Callable[..., Server], made: List[DeferringProtocol],
 
 @pytest.mark.parametrize("server_class", SERVERS)
 def test_deferred_request_keeps_order_and_others_go_on(
-        server_class: Callable[..., Server]) -> None:
+        server_class: Callable[..., BaseServer]) -> None:
     made: List[DeferringProtocol] = []
     DeferringProtocol.gate.clear()
     server, thread, port = _start(server_class, made)
@@ -183,7 +183,7 @@ def test_deferred_request_keeps_order_and_others_go_on(
 
 
 @pytest.mark.parametrize("server_class", SERVERS)
-def test_errors_close_only_their_connection(server_class: Callable[..., Server]) -> None:
+def test_errors_close_only_their_connection(server_class: Callable[..., BaseServer]) -> None:
     made: List[DeferringProtocol] = []
     server, thread, port = _start(server_class, made)
     try:
@@ -210,7 +210,7 @@ def test_errors_close_only_their_connection(server_class: Callable[..., Server])
 
 
 @pytest.mark.parametrize("server_class", SERVERS)
-def test_large_replies_to_a_slow_reader(server_class: Callable[..., Server]) -> None:
+def test_large_replies_to_a_slow_reader(server_class: Callable[..., BaseServer]) -> None:
     """Replies larger than the socket takes at once arrive whole and in
     order, while another connection is served."""
     made: List[DeferringProtocol] = []
