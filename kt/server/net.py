@@ -1,12 +1,28 @@
-"""The listening loop shared by the built-in servers: one thread per
-connection, the ready line, signals.
+"""What the built-in servers' listening code shares: the Protocol
+contract between a server and a connection's session, the listening
+socket, the thread-per-connection server, the ready line, signals.
 
-Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (``ThreadedServer``,
-``engine_protocol``, ``announce``, ``install_signal_handlers``).  Each
-connection gets its own ``Protocol`` object (for both servers a
-``SessionProtocol`` around the engine's session), which is handed the
-connection's ReceiveBuffer after every read and answers with bytes to
-send.  The loop here never interprets bytes itself.
+Who calls it: kt.server.loop (``LoopServer``, the default server, built on
+``BaseServer``), kt.server.kyoto.cli and kt.server.tyrant.cli
+(``engine_protocol``, ``announce``, ``install_signal_handlers``; with
+``-threaded``, ``ThreadedServer``).  Each connection gets its own
+``Protocol`` object (for both servers a ``SessionProtocol`` around the
+engine's session), which is handed the connection's ReceiveBuffer after
+every read and answers with bytes to send.  The servers never interpret
+bytes themselves.
+
+Server model: LoopServer (kt.server.loop) serves every connection from one
+event-loop thread and runs requests that may block in a worker pool;
+ThreadedServer here, the fallback, gives each connection a thread that
+reads, processes and sends with blocking calls.  Both honour the same
+contract:
+
+A protocol whose ``process`` stopped before a request that may block or
+run long (a script procedure, an ext call; ``deferred()`` returns True)
+is called again for it: LoopServer calls it in a worker thread and does not
+read that connection meanwhile, ThreadedServer right away in the
+connection's thread.  The replies before it are sent first, and the
+connection's replies stay in order.
 
 A session may take a connection over for good (Kyoto Tycoon's replication
 stream, which pushes log messages and heartbeats instead of answering
@@ -18,10 +34,11 @@ in a thread of its own.  The callable owns the connection until it
 returns; the server then closes the socket and calls ``connection_lost``.
 
 A protocol object ends a connection by returning ``close=True`` from
-``process`` (after the bytes it returns are sent) or by raising ProtocolError (logged, the
-connection is closed, the server goes on).  Any other exception in a
-protocol is a bug: it is logged with its traceback and only that
-connection is closed.
+``process`` (after the bytes it returns are sent) or by raising
+ProtocolError (logged, the connection is closed, the server goes on).  Any
+other exception in a protocol is a bug: it is logged with its traceback
+and only that connection is closed.  Connections idle for ``timeout``
+seconds are closed (ktserver's ``-tout``).
 """
 
 from __future__ import annotations
