@@ -124,10 +124,15 @@ class LoopServer(BaseServer):
         self._shut(taken)
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # the pipe is full (the loop wakes anyway) or closed
+        # Under the lock: a worker finishing after the loop closed the pipe
+        # must not write to a descriptor number that was reused since.
+        with self._lock:
+            if self._wake_w < 0:
+                return
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass  # the pipe is full: the loop wakes anyway
 
     # -- the loop ----------------------------------------------------------------
 
@@ -177,8 +182,10 @@ class LoopServer(BaseServer):
             pass
         if _HAVE_EPOLL:
             self._poll.close()  # type: ignore[attr-defined]
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._lock:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_w = -1
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(64):
@@ -187,7 +194,9 @@ class LoopServer(BaseServer):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
+                # Out of descriptors, say: wait a little rather than spin.
                 self.logger.error("accept failed: %s" % exc)
+                time.sleep(0.05)
                 return
             peer = "%s:%s" % (addr[0], addr[1]) if isinstance(addr, tuple) else str(addr)
             try:

@@ -186,7 +186,9 @@ class BaseServer:
         self.name = name
         self._listener: Optional[socket.socket] = None
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
+        # Reentrant: ``stop`` may run in a signal handler that interrupted
+        # the same thread while it held the lock.
+        self._lock = threading.RLock()
 
     def bind(self) -> Tuple[str, int]:
         """Open the listening socket; returns the address actually bound."""
