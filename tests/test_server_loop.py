@@ -149,7 +149,7 @@ def _thread_count(server: RunningServer) -> int:
 
 
 def test_idle_timeout_closes_only_idle_connections() -> None:
-    with RunningServer("tyrant", "builtin", args=["-tout", "0.3"]) as server:
+    with RunningServer("tyrant", "builtin", args=["-tout", "1"]) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as idle:
             idle.sendall(tb.encode_put(b"a", b"1"))
             assert recv_exact(idle, 1) == b"\x00"

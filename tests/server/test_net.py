@@ -230,7 +230,7 @@ def test_large_replies_to_a_slow_reader(server_class: Callable[..., BaseServer])
 
 def test_loop_server_idle_timeout_and_stop() -> None:
     made: List[DeferringProtocol] = []
-    server, thread, port = _start(LoopServer, made, timeout=0.2)
+    server, thread, port = _start(LoopServer, made, timeout=1.0)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
         idle.sendall(b"x\n")
         assert _recv_until(idle, b"X\n") == b"X\n"

@@ -5,13 +5,18 @@ server manager and the test suite, which start it as a subprocess.  It
 wires kt.server.kyoto.storage (the databases), kt.server.kyoto.engine
 (requests), kt.server.kyoto.scripting and kt.server.kyoto.luascript
 (``-scr`` FILE.py or FILE.lua) and the shared
-kt.server.net / log / runtime.
+kt.server.loop / net / log / runtime.
 
 Usage (ktserver's options, with ktserver's meaning)::
 
-    python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N]
+    python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N] [-threaded]
         [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.lua|FILE.py] [-pid FILE]
         [-asi SEC] [-ash] [-oas] [DB ...]
+
+Connections are served by one event-loop thread (kt.server.loop); ``-th N``
+is the number of worker threads for requests that may block (script
+procedures, synchronize), and ``-threaded`` (this server's own option)
+serves each connection in a thread of its own instead (kt.server.net).
 
 ``-port 0`` picks a free port.  Once the socket listens, one line goes to
 standard output: ``kt.server kyoto listening on HOST:PORT pid=N``.  Log

@@ -4,18 +4,23 @@ Who calls it: kt.server.__main__ (``main``), hence kt.embedded and the
 test suite (as a subprocess).  It wires kt.server.tyrant.storage (the
 database), kt.server.tyrant.engine (requests, ttserver 1.1.41's binary
 protocol), kt.server.tyrant.scripting (``-ext``) and the shared
-kt.server.net / log / runtime.
+kt.server.loop / net / log / runtime.
 
     python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]
-                              [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [-oas] [DB]
+                              [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [-oas]
+                              [-thnum N] [-threaded] [DB]
 
 DB as ttserver takes it: ``*`` (default) on-memory hash, ``+`` on-memory
 tree, ``name.tch`` hash, ``name.tcb`` B+ tree, ``name.tcf`` fixed-length,
 ``name.tct`` table, tuning options after ``#`` (``#width=N#limsiz=N`` are
 honoured for fixed-length databases, others are accepted and ignored).
+Connections are served by one event-loop thread (kt.server.loop);
+``-thnum N`` is the number of worker threads for commands that may block
+(ext, sync, optimize, copy, restore), and ``-threaded`` (this server's own
+option) serves each connection in a thread of its own (kt.server.net).
 ``-port 0`` picks a free port; the ready line
 ``kt.server tyrant listening on HOST:PORT pid=N`` is printed once the
-server listens.  ``-thnum``, ``-dmn``, ``-ulog`` and the other ttserver
+server listens.  ``-dmn``, ``-ulog`` and the other ttserver
 options that make no sense here are accepted and ignored with a log line.
 
 Durability: every change to a file database is appended to its journal
