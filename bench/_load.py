@@ -68,6 +68,10 @@ def load(args: Tuple[int, List[bytes], List[int], float]) -> int:
     return done
 
 
+#: The signature of ``rate`` (benchmarks take another measuring function of it).
+Rate = Callable[[int, List[bytes], Union[int, List[int]], int, float], float]
+
+
 def rate(port: int, requests: List[bytes], sizes: Union[int, List[int]], conns: int,
          seconds: float) -> float:
     """Requests per second with ``conns`` connections (one process each)."""

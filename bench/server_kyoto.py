@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
 from _load import (  # noqa: E402
-    builtin_servers, call, free_port, print_table, rate, run_on_server,
+    Rate, builtin_servers, call, free_port, print_table, rate, run_on_server,
 )
 from kt.protocol import kt_binary as kb  # noqa: E402
 from kt.protocol import kt_http as kh  # noqa: E402
@@ -49,7 +49,10 @@ NKEYS = 1000
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
 
 
-def _workloads(port: int, seconds: float) -> Dict[str, float]:
+def workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8),
+              measure: Rate = rate) -> Dict[str, float]:
+    """get, set and get_bulk 100 with each number of connections (also
+    run by bench/server_concurrency.py, whose ``measure`` also times the server)."""
     keys = [b"key-%06d" % i for i in range(NKEYS)]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for i in range(0, NKEYS, 100):
@@ -63,10 +66,10 @@ def _workloads(port: int, seconds: float) -> Dict[str, float]:
     sets = [kb.encode_set_bulk([(k, VALUE)]) for k in keys]
     bulks = [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
     out: Dict[str, float] = {}
-    for conns in (1, 8):
-        out["get x%d" % conns] = rate(port, gets, 5 + record, conns, seconds)
-        out["set x%d" % conns] = rate(port, sets, 5, conns, seconds)
-        out["get_bulk 100 x%d" % conns] = rate(port, bulks, 5 + 100 * record, conns, seconds)
+    for conns in conn_counts:
+        out["get x%d" % conns] = measure(port, gets, 5 + record, conns, seconds)
+        out["set x%d" % conns] = measure(port, sets, 5, conns, seconds)
+        out["get_bulk 100 x%d" % conns] = measure(port, bulks, 5 + 100 * record, conns, seconds)
     return out
 
 
@@ -117,7 +120,7 @@ def _measure(cmd: List[str], env: Dict[str, str], port: Optional[int],
             if compiled != (build == "compiled"):
                 raise SystemExit("the %s build's server reports compiled=%s"
                                  % (build, compiled))
-        return _workloads(port, seconds)
+        return workloads(port, seconds)
 
     workdir = tempfile.mkdtemp(prefix="kt-bench-kt-")
     try:

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
 from _load import (  # noqa: E402
-    builtin_servers, call, free_port, print_table, rate, run_on_server,
+    Rate, builtin_servers, call, free_port, print_table, rate, run_on_server,
 )
 from kt.protocol import tt_binary as tb  # noqa: E402
 
@@ -45,7 +45,10 @@ VALUE = bytes(range(100))
 NKEYS = 1000
 
 
-def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
+def kv_workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8),
+                 measure: Rate = rate) -> Dict[str, float]:
+    """get, put and mget 100 with each number of connections (also run by
+    bench/server_concurrency.py, whose ``measure`` also times the server)."""
     keys = [b"key-%06d" % i for i in range(NKEYS)]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for key in keys:
@@ -60,10 +63,10 @@ def _kv_workloads(port: int, seconds: float) -> Dict[str, float]:
     mget_size = 5 + sum(8 + len(k) + len(VALUE) for k in keys[:100])
     mget_sizes = [mget_size] * len(mgets)
     out: Dict[str, float] = {}
-    for conns in (1, 8):
-        out["get x%d" % conns] = rate(port, gets, get_sizes, conns, seconds)
-        out["put x%d" % conns] = rate(port, puts, put_sizes, conns, seconds)
-        out["mget 100 x%d" % conns] = rate(port, mgets, mget_sizes, conns, seconds)
+    for conns in conn_counts:
+        out["get x%d" % conns] = measure(port, gets, get_sizes, conns, seconds)
+        out["put x%d" % conns] = measure(port, puts, put_sizes, conns, seconds)
+        out["mget 100 x%d" % conns] = measure(port, mgets, mget_sizes, conns, seconds)
     return out
 
 
@@ -121,7 +124,7 @@ def _measure(cmd: List[str], env: Dict[str, str], real: bool,
     workdir = tempfile.mkdtemp(prefix="kt-bench-tt-")
     try:
         results: Dict[str, float] = {}
-        for db, workload in ((_kv_db(), _kv_workloads), ("t.tct", _search_workloads)):
+        for db, workload in ((_kv_db(), kv_workloads), ("t.tct", _search_workloads)):
             full = cmd + [db]
             port = free_port() if real else None
             if port is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -33,6 +34,16 @@ from kt.embedded import EmbeddedServer, EmbeddedTokyoTyrantServer
 
 
 _WORKDIRS: List[str] = []
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    """Exactly ``n`` bytes from ``sock`` (fails if it closes first)."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return data
 
 
 def make_workdir(prefix: str = "kt-test-") -> str:

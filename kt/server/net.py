@@ -1,12 +1,28 @@
-"""The listening loop shared by the built-in servers: one thread per
-connection, the ready line, signals.
+"""What the built-in servers' listening code shares: the Protocol
+contract between a server and a connection's session, the listening
+socket, the thread-per-connection server, the ready line, signals.
 
-Who calls it: kt.server.kyoto.cli and kt.server.tyrant.cli (``ThreadedServer``,
-``engine_protocol``, ``announce``, ``install_signal_handlers``).  Each
-connection gets its own ``Protocol`` object (for both servers a
-``SessionProtocol`` around the engine's session), which is handed the
-connection's ReceiveBuffer after every read and answers with bytes to
-send.  The loop here never interprets bytes itself.
+Who calls it: kt.server.loop (``LoopServer``, the default server, built on
+``BaseServer``), kt.server.kyoto.cli and kt.server.tyrant.cli
+(``engine_protocol``, ``announce``, ``install_signal_handlers``; with
+``-threaded``, ``ThreadedServer``).  Each connection gets its own
+``Protocol`` object (for both servers a ``SessionProtocol`` around the
+engine's session), which is handed the connection's ReceiveBuffer after
+every read and answers with bytes to send.  The servers never interpret
+bytes themselves.
+
+Server model: LoopServer (kt.server.loop) serves every connection from one
+event-loop thread and runs requests that may block in a worker pool;
+ThreadedServer here, the fallback, gives each connection a thread that
+reads, processes and sends with blocking calls.  Both honour the same
+contract:
+
+A protocol whose ``process`` stopped before a request that may block or
+run long (a script procedure, an ext call; ``deferred()`` returns True)
+is called again for it: LoopServer calls it in a worker thread and does not
+read that connection meanwhile, ThreadedServer right away in the
+connection's thread.  The replies before it are sent first, and the
+connection's replies stay in order.
 
 A session may take a connection over for good (Kyoto Tycoon's replication
 stream, which pushes log messages and heartbeats instead of answering
@@ -18,10 +34,11 @@ in a thread of its own.  The callable owns the connection until it
 returns; the server then closes the socket and calls ``connection_lost``.
 
 A protocol object ends a connection by returning ``close=True`` from
-``process`` (after the bytes it returns are sent) or by raising ProtocolError (logged, the
-connection is closed, the server goes on).  Any other exception in a
-protocol is a bug: it is logged with its traceback and only that
-connection is closed.
+``process`` (after the bytes it returns are sent) or by raising
+ProtocolError (logged, the connection is closed, the server goes on).  Any
+other exception in a protocol is a bug: it is logged with its traceback
+and only that connection is closed.  Connections idle for ``timeout``
+seconds are closed (ktserver's ``-tout``).
 """
 
 from __future__ import annotations
@@ -40,7 +57,8 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 
-__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "Session", "SessionProtocol", "ThreadedServer",
+__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "BaseServer", "Session", "SessionProtocol", "ThreadedServer",
+           "bind_listener",
            "announce", "engine_protocol", "install_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
@@ -62,6 +80,10 @@ class Session(TypingProtocol):
     KyotoSession, kt.server.tyrant.engine's TyrantSession)."""
 
     takeover: Optional[Takeover]
+    #: Set when ``process`` stopped before a request that may block (see
+    #: the module text); cleared by the next ``process`` call, which
+    #: serves that request first.
+    deferred: bool
 
     def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]: ...
 
@@ -90,6 +112,11 @@ class Protocol:
         module text); None while the server serves it request by request."""
         return None
 
+    def deferred(self) -> bool:
+        """Whether the last ``process`` stopped before a request that may
+        block, which the next call (made off the event loop) serves."""
+        return False
+
 
 class SessionProtocol(Protocol):
     """A Protocol that hands the bytes to an engine's session."""
@@ -107,11 +134,34 @@ class SessionProtocol(Protocol):
     def takeover(self) -> Optional[Takeover]:
         return self.session.takeover
 
+    def deferred(self) -> bool:
+        return self.session.deferred
+
 
 class Engine(TypingProtocol):
     """What hands out sessions (KyotoEngine, TyrantEngine)."""
 
     def session(self, peer: str) -> Session: ...
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host`` (all interfaces if empty) and
+    ``port`` (0: a free one), for either server class."""
+    infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC,
+                               socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    last: Optional[OSError] = None
+    for family, kind, proto, _, addr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(1024)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise last if last is not None else OSError("cannot bind %s:%d" % (host, port))
 
 
 def engine_protocol(engine: Engine) -> Callable[[str], Protocol]:
@@ -121,12 +171,10 @@ def engine_protocol(engine: Engine) -> Callable[[str], Protocol]:
     return factory
 
 
-class ThreadedServer:
-    """A TCP listener that serves each connection in its own thread.
-
-    ``timeout`` (seconds, None for none) closes connections idle that long,
-    as ktserver's ``-tout`` does.
-    """
+class BaseServer:
+    """What both server classes share: the listening socket, the protocol
+    factory, the idle ``timeout`` (seconds, None for none; connections
+    idle that long are closed, as ktserver's ``-tout`` does)."""
 
     def __init__(self, host: str, port: int, protocol_factory: Callable[[str], Protocol],
                  logger: Logger, timeout: Optional[float] = None, name: str = "server") -> None:
@@ -138,34 +186,51 @@ class ThreadedServer:
         self.name = name
         self._listener: Optional[socket.socket] = None
         self._stopping = threading.Event()
-        self._conns: Set[socket.socket] = set()
-        self._lock = threading.Lock()
+        # Reentrant: ``stop`` may run in a signal handler that interrupted
+        # the same thread while it held the lock.
+        self._lock = threading.RLock()
 
     def bind(self) -> Tuple[str, int]:
         """Open the listening socket; returns the address actually bound."""
-        infos = socket.getaddrinfo(self.host or None, self.port, socket.AF_UNSPEC,
-                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-        last: Optional[OSError] = None
-        for family, kind, proto, _, addr in infos:
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(addr)
-                sock.listen(128)
-            except OSError as exc:
-                sock.close()
-                last = exc
-                continue
-            self._listener = sock
-            bound = sock.getsockname()
-            self.port = bound[1]
-            return str(bound[0]), int(bound[1])
-        raise last if last is not None else OSError("cannot bind %s:%d" % (self.host, self.port))
+        self._listener = bind_listener(self.host, self.port)
+        bound = self._listener.getsockname()
+        self.port = int(bound[1])
+        return str(bound[0]), int(bound[1])
 
     def serve_forever(self) -> None:
-        listener = self._listener
-        if listener is None:
+        """Serve until ``stop``."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop accepting and close every connection."""
+        raise NotImplementedError
+
+    def _bound(self) -> socket.socket:
+        if self._listener is None:
             raise RuntimeError("bind() first")
+        return self._listener
+
+    @staticmethod
+    def _shut(socks: List[socket.socket]) -> None:
+        """Shut ``socks`` down (their threads see the end and close them)."""
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class ThreadedServer(BaseServer):
+    """A TCP listener that serves each connection in its own thread (the
+    ``-threaded`` fallback of the cli modules)."""
+
+    def __init__(self, host: str, port: int, protocol_factory: Callable[[str], Protocol],
+                 logger: Logger, timeout: Optional[float] = None, name: str = "server") -> None:
+        super().__init__(host, port, protocol_factory, logger, timeout, name)
+        self._conns: Set[socket.socket] = set()
+
+    def serve_forever(self) -> None:
+        listener = self._bound()
         listener.settimeout(0.5)
         while not self._stopping.is_set():
             try:
@@ -192,11 +257,7 @@ class ThreadedServer:
         self._stopping.set()
         with self._lock:
             conns = list(self._conns)
-        for sock in conns:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._shut(conns)
 
     def _serve_connection(self, sock: socket.socket, peer: str) -> None:
         with self._lock:
@@ -226,13 +287,18 @@ class ThreadedServer:
                 else:
                     size = RECV_SIZE
                 buf.feed(chunk)
+                close = False
                 try:
-                    out, close = protocol.process(buf)
+                    while True:
+                        out, close = protocol.process(buf)
+                        if out:
+                            sendall(out[0] if len(out) == 1 else b"".join(out))
+                        # A deferred request runs right here, in this thread.
+                        if close or not protocol.deferred():
+                            break
                 except ProtocolError as exc:
                     self.logger.info("(%s): bad request, closing the connection: %s" % (peer, exc))
                     break
-                if out:
-                    sendall(out[0] if len(out) == 1 else b"".join(out))
                 if close:
                     break
                 hand = protocol.takeover()
@@ -260,7 +326,7 @@ class ThreadedServer:
                 pass
 
 
-def install_signal_handlers(server: ThreadedServer) -> None:
+def install_signal_handlers(server: BaseServer) -> None:
     """SIGTERM and SIGINT stop the server (the caller then flushes and
     exits 0)."""
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
+import pytest
+
+from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
-from kt.server.net import Protocol, Takeover, ThreadedServer
+from kt.server.loop import LoopServer
+from kt.server.net import BaseServer, Protocol, Takeover, ThreadedServer
+
+SERVERS = [ThreadedServer, LoopServer]
 
 
 class LineProtocol(Protocol):
@@ -62,14 +68,15 @@ def _recv_until(sock: socket.socket, tail: bytes) -> bytes:
     return data
 
 
-def test_requests_then_takeover() -> None:
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_requests_then_takeover(server_class: Callable[..., BaseServer]) -> None:
     made: List[LineProtocol] = []
 
     def factory(peer: str) -> Protocol:
         made.append(LineProtocol(peer))
         return made[-1]
 
-    server = ThreadedServer("127.0.0.1", 0, factory, Logger(level="NONE"))
+    server = server_class("127.0.0.1", 0, factory, Logger(level="NONE"))
     host, port = server.bind()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -85,3 +92,155 @@ def test_requests_then_takeover() -> None:
     finally:
         server.stop()
         thread.join(10)
+
+
+class DeferringProtocol(Protocol):
+    """Lines: ``block`` waits (off the loop) for ``gate``; ``big N``
+    answers N bytes; ``bad`` raises ProtocolError; ``bug`` raises
+    RuntimeError; anything else is echoed upper-cased."""
+
+    gate = threading.Event()
+
+    def __init__(self, peer: str) -> None:
+        super().__init__(peer)
+        self._held = False
+        self.lost = threading.Event()
+        self.threads: List[str] = []
+
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
+        out: List[bytes] = []
+        hold = not self._held
+        if self._held:
+            self._held = False
+            self.threads.append(threading.current_thread().name)
+            assert self.gate.wait(30)
+            out.append(b"UNBLOCKED\n")
+        while True:
+            data = buf.unread()
+            end = data.find(b"\n")
+            if end < 0:
+                return out, False
+            if data[:end] == b"block" and hold:
+                buf.take(end + 1)
+                self._held = True
+                return out, False
+            line = buf.take(end + 1)[:-1]
+            if line == b"bad":
+                raise ProtocolError("bad line")
+            if line == b"bug":
+                raise RuntimeError("a bug")
+            if line == b"quit":
+                out.append(b"BYE\n")
+                return out, True
+            if line.startswith(b"big "):
+                out.append(b"x" * int(line[4:]) + b"\n")
+            else:
+                out.append(line.upper() + b"\n")
+
+    def deferred(self) -> bool:
+        return self._held
+
+    def connection_lost(self) -> None:
+        self.lost.set()
+
+
+def _start(server_class: Callable[..., BaseServer], made: List[DeferringProtocol],
+           **kwargs: object) -> Tuple[BaseServer, threading.Thread, int]:
+    def factory(peer: str) -> Protocol:
+        made.append(DeferringProtocol(peer))
+        return made[-1]
+
+    server = server_class("127.0.0.1", 0, factory, Logger(level="NONE"), **kwargs)
+    _, port = server.bind()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, port
+
+
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_deferred_request_keeps_order_and_others_go_on(
+        server_class: Callable[..., BaseServer]) -> None:
+    made: List[DeferringProtocol] = []
+    DeferringProtocol.gate.clear()
+    server, thread, port = _start(server_class, made)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as blocked, \
+                socket.create_connection(("127.0.0.1", port), timeout=10) as other:
+            blocked.sendall(b"one\nblock\ntwo\n")
+            assert _recv_until(blocked, b"ONE\n") == b"ONE\n"
+            # The other connection is answered while the first one waits.
+            for i in range(5):
+                other.sendall(b"ping%d\n" % i)
+                assert _recv_until(other, b"\n") == b"PING%d\n" % i
+            blocked.sendall(b"three\n")
+            DeferringProtocol.gate.set()
+            assert _recv_until(blocked, b"THREE\n") == b"UNBLOCKED\nTWO\nTHREE\n"
+        if server_class is LoopServer:
+            assert made[0].threads == ["server-worker"]
+    finally:
+        server.stop()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_errors_close_only_their_connection(server_class: Callable[..., BaseServer]) -> None:
+    made: List[DeferringProtocol] = []
+    server, thread, port = _start(server_class, made)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as keep:
+            for line in (b"bad\n", b"bug\n", b"quit\n"):
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    sock.sendall(b"a\n")
+                    assert _recv_until(sock, b"A\n") == b"A\n"
+                    sock.sendall(line)
+                    rest = b""
+                    while True:
+                        chunk = sock.recv(100)
+                        if not chunk:
+                            break
+                        rest += chunk
+                    assert rest == (b"BYE\n" if line == b"quit\n" else b"")
+                keep.sendall(b"still\n")
+                assert _recv_until(keep, b"\n") == b"STILL\n"
+        for protocol in made:
+            assert protocol.lost.wait(10)
+    finally:
+        server.stop()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_large_replies_to_a_slow_reader(server_class: Callable[..., BaseServer]) -> None:
+    """Replies larger than the socket takes at once arrive whole and in
+    order, while another connection is served."""
+    made: List[DeferringProtocol] = []
+    server, thread, port = _start(server_class, made)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow, \
+                socket.create_connection(("127.0.0.1", port), timeout=10) as other:
+            slow.sendall(b"big 4000000\nbig 3000000\nend\n")
+            other.sendall(b"hello\n")
+            assert _recv_until(other, b"\n") == b"HELLO\n"
+            data = _recv_until(slow, b"END\n")
+            assert data == b"x" * 4000000 + b"\n" + b"x" * 3000000 + b"\nEND\n"
+    finally:
+        server.stop()
+        thread.join(10)
+
+
+def test_loop_server_idle_timeout_and_stop() -> None:
+    made: List[DeferringProtocol] = []
+    server, thread, port = _start(LoopServer, made, timeout=1.0)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+        idle.sendall(b"x\n")
+        assert _recv_until(idle, b"X\n") == b"X\n"
+        assert idle.recv(10) == b""  # closed once idle
+    assert made[0].lost.wait(10)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"y\n")
+        assert _recv_until(sock, b"Y\n") == b"Y\n"
+        server.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert sock.recv(10) == b""  # stop() closes the connections
+    assert made[1].lost.wait(10)

@@ -5,14 +5,19 @@ server manager and the test suite, which start it as a subprocess.  It
 wires kt.server.kyoto.storage (the databases), kt.server.kyoto.engine
 (requests), kt.server.kyoto.scripting and kt.server.kyoto.luascript
 (``-scr`` FILE.py or FILE.lua) and the shared
-kt.server.net / log / runtime.
+kt.server.loop / net / log / runtime.
 
 Usage (ktserver's options, with ktserver's meaning)::
 
-    python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N]
+    python -m kt.server kyoto [-host H] [-port P] [-tout SEC] [-th N] [-threaded]
         [-log FILE] [-li|-ls|-le|-lz] [-scr FILE.lua|FILE.py] [-pid FILE]
         [-asi SEC] [-ash] [-oas] [-ulog DIR] [-ulim SIZE] [-uasi SEC]
         [-sid N] [-mhost H] [-mport P] [-rts FILE] [-riv MSEC] [DB ...]
+
+Connections are served by one event-loop thread (kt.server.loop); ``-th N``
+is the number of worker threads for requests that may block (script
+procedures, synchronize), and ``-threaded`` (this server's own option)
+serves each connection in a thread of its own instead (kt.server.net).
 
 ``-port 0`` picks a free port.  Once the socket listens, one line goes to
 standard output: ``kt.server kyoto listening on HOST:PORT pid=N``.  Log
@@ -47,7 +52,8 @@ from kt.server.kyoto.scripting import ScriptHost, ScriptLoadError
 from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
 from kt.server.kyoto.storage import Database, DBError, open_database, open_warnings
 from kt.server.log import Logger
-from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
+from kt.server.loop import make_server
+from kt.server.net import announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
     PeriodicTask, ServerArgumentParser, parse_command_line, refuse_lua, remove_pid_file,
     write_pid_file,
@@ -56,8 +62,8 @@ from kt.server.runtime import (
 __all__ = ["main", "parse_args"]
 
 USAGE = """usage: python -m kt.server kyoto [-host str] [-port num] [-tout num] [-th num]
-        [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash] [-oas]
-        [-ulog dir] [-ulim num] [-uasi num] [-sid num] [-mhost str] [-mport num]
+        [-threaded] [-log file] [-li|-ls|-le|-lz] [-scr file.py] [-pid file] [-asi num] [-ash]
+        [-oas] [-ulog dir] [-ulim num] [-uasi num] [-sid num] [-mhost str] [-mport num]
         [-rts file] [-riv num] [db...]
 """
 
@@ -99,6 +105,7 @@ def _parser() -> ServerArgumentParser:
     p.add_argument("-port", type=_port, default=DEFAULT_PORT)
     p.add_argument("-tout", dest="timeout", type=_number, default=DEFAULT_TIMEOUT)
     p.add_argument("-th", dest="threads", type=_threads, default=DEFAULT_THREADS)
+    p.add_argument("-threaded", action="store_true")
     p.add_argument("-log", dest="log_path")
     p.set_defaults(log_level="DEBUG")
     for flag, level in (("-li", "INFO"), ("-ls", "SYSTEM"), ("-le", "ERROR"), ("-lz", "NONE")):
@@ -220,9 +227,8 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
         return 1
     if opts.script is not None:
         _load_script(opts.script, dbs, engine, logger)
-    server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
-                            logger, timeout=opts.timeout if opts.timeout > 0 else None,
-                            name="kyoto")
+    server = make_server(opts.threaded, opts.host, opts.port, engine_protocol(engine), logger,
+                         opts.timeout if opts.timeout > 0 else None, "kyoto", opts.threads)
     try:
         host_bound, port = server.bind()
     except OSError as exc:

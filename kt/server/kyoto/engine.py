@@ -94,6 +94,8 @@ _ERR_NO_CUR: Final = b"no such cursor"
 _SET_BULK_REPLY_1: Final = kb.encode_set_bulk_reply(1)
 _SET_BULK_REPLY_0: Final = kb.encode_set_bulk_reply(0)
 _ERROR_REPLY: Final = kb.encode_error_reply()
+#: RPC procedures that may block or run long: run off the event loop.
+_MAY_BLOCK: Final = frozenset(["play_script", "synchronize"])
 _EMPTY_GET_BULK: Final = kb.encode_get_bulk_reply(kb.BulkRecords())
 
 
@@ -303,11 +305,19 @@ class KyotoSession:
     takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]]
     #: The replication request that took it over.
     _repl: Optional[kb.BinaryRequest]
+    #: ``process`` stopped before a request that may block (kt.server.net),
+    #: kept in ``_held_binary`` or ``_held_http`` for the next call.
+    deferred: bool
+    _held_binary: Optional[kb.BinaryRequest]
+    _held_http: Optional[kh.HttpRequest]
 
     def __init__(self, engine: KyotoEngine, peer: str) -> None:
         self.engine = engine
         self.takeover = None
         self._repl = None
+        self.deferred = False
+        self._held_binary = None
+        self._held_http = None
         self.peer = peer
         self.counts = engine.board.register()
         self.cursors = {}
@@ -328,13 +338,33 @@ class KyotoSession:
         engine = self.engine
         engine.busy += 1
         try:
-            return self._process(buf)
+            out: List[bytes] = []
+            resumed = self.deferred
+            if resumed and not self._resume(out):
+                return out, True
+            return self._process(buf, out, not resumed)
         finally:
             engine.busy -= 1
             engine.last_activity = time.monotonic()
 
-    def _process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
-        out: List[bytes] = []
+    def _resume(self, out: List[bytes]) -> bool:
+        """Serve the request a previous call deferred; False to close."""
+        self.deferred = False
+        breq = self._held_binary
+        hreq = self._held_http
+        self._held_binary = None
+        self._held_http = None
+        if breq is not None:
+            return self._serve_binary(breq, out)
+        if hreq is not None:
+            return self._serve_http(hreq, out)
+        return True
+
+    def _process(self, buf: ReceiveBuffer, out: List[bytes],
+                 hold: bool) -> Tuple[List[bytes], bool]:
+        """Answer the complete requests in ``buf``; with ``hold``, stop
+        before one that may block (script procedures, synchronize) and set
+        ``deferred``."""
         http = self._http
         while True:
             parser = self._binary
@@ -350,6 +380,11 @@ class KyotoSession:
                 if parser is None:
                     hreq = http.parse(buf)
                     if hreq is None:
+                        return out, False
+                    if hold and hreq.path.startswith(b"/rpc/") and (
+                            kh.rpc_procedure(hreq.path) in _MAY_BLOCK):
+                        self._held_http = hreq
+                        self.deferred = True
                         return out, False
                     if not self._serve_http(hreq, out):
                         return out, True
@@ -372,6 +407,10 @@ class KyotoSession:
                 self._binary = parser
                 return out, False
             self._binary = None
+            if hold and req.magic == kb.MAGIC_PLAY_SCRIPT:
+                self._held_binary = req
+                self.deferred = True
+                return out, False
             if not self._serve_binary(req, out):
                 return out, True
             if self.takeover is not None:

@@ -4,18 +4,23 @@ Who calls it: kt.server.__main__ (``main``), hence kt.embedded and the
 test suite (as a subprocess).  It wires kt.server.tyrant.storage (the
 database), kt.server.tyrant.engine (requests, ttserver 1.1.41's binary
 protocol), kt.server.tyrant.scripting (``-ext``) and the shared
-kt.server.net / log / runtime.
+kt.server.loop / net / log / runtime.
 
     python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]
-                              [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [-oas] [DB]
+                              [-ld | -le] [-pid FILE] [-tout SEC] [-sid N] [-oas]
+                              [-thnum N] [-threaded] [DB]
 
 DB as ttserver takes it: ``*`` (default) on-memory hash, ``+`` on-memory
 tree, ``name.tch`` hash, ``name.tcb`` B+ tree, ``name.tcf`` fixed-length,
 ``name.tct`` table, tuning options after ``#`` (``#width=N#limsiz=N`` are
 honoured for fixed-length databases, others are accepted and ignored).
+Connections are served by one event-loop thread (kt.server.loop);
+``-thnum N`` is the number of worker threads for commands that may block
+(ext, sync, optimize, copy, restore), and ``-threaded`` (this server's own
+option) serves each connection in a thread of its own (kt.server.net).
 ``-port 0`` picks a free port; the ready line
 ``kt.server tyrant listening on HOST:PORT pid=N`` is printed once the
-server listens.  ``-thnum``, ``-dmn``, ``-ulog`` and the other ttserver
+server listens.  ``-dmn``, ``-ulog`` and the other ttserver
 options that make no sense here are accepted and ignored with a log line.
 
 Durability: every change to a file database is appended to its journal
@@ -41,7 +46,8 @@ from typing import Callable, List, Optional
 
 from kt.server.journal import SYNC_ALWAYS, SYNC_SECOND
 from kt.server.log import Logger
-from kt.server.net import ThreadedServer, announce, engine_protocol, install_signal_handlers
+from kt.server.loop import make_server
+from kt.server.net import announce, engine_protocol, install_signal_handlers
 from kt.server.runtime import (
     PeriodicTask, ServerArgumentParser, UsageError, parse_command_line, remove_pid_file,
     write_pid_file,
@@ -53,14 +59,16 @@ from kt.server.tyrant.storage import StorageError, open_database
 __all__ = ["main", "parse_args"]
 
 DEFAULT_PORT = 1978
+#: Worker threads for requests that may block (ext, sync, copy ...), -thnum.
+DEFAULT_WORKERS = 8
 #: Seconds between checks of the journal (fsync, compaction).
 FLUSH_INTERVAL = 1.0
 
 USAGE = ("usage: python -m kt.server tyrant [-host H] [-port P] [-ext FILE.lua|FILE.py] [-log FILE]\n"
-         "         [-ld|-le] [-pid FILE] [-tout SEC] [-sid N] [-oas] [DB]\n")
+         "         [-ld|-le] [-pid FILE] [-tout SEC] [-sid N] [-oas] [-thnum N] [-threaded] [DB]\n")
 
 #: ttserver options that make no sense here: accepted, logged, ignored.
-_IGNORED_WITH_VALUE = ("-thnum", "-ulog", "-ulim", "-mhost", "-mport", "-rts", "-skel", "-mul",
+_IGNORED_WITH_VALUE = ("-ulog", "-ulim", "-mhost", "-mport", "-rts", "-skel", "-mul",
                        "-bt", "-extpc", "-mask", "-unmask")
 _IGNORED_FLAGS = ("-dmn", "-uas", "-rcc", "-kl")
 
@@ -68,6 +76,10 @@ _IGNORED_FLAGS = ("-dmn", "-uas", "-rcc", "-kl")
 def _timeout(text: str) -> Optional[float]:
     value = float(text)
     return value if value > 0 else None
+
+
+def _thnum(text: str) -> int:
+    return max(1, int(text))
 
 
 def _labelled(flag: str) -> Callable[[str], str]:
@@ -91,6 +103,8 @@ def _parser() -> ServerArgumentParser:
     p.add_argument("-tout", dest="timeout", type=_timeout, default=None)
     p.add_argument("-sid", type=int, default=0)
     p.add_argument("-oas", dest="sync_always", action="store_true")
+    p.add_argument("-thnum", type=_thnum, default=DEFAULT_WORKERS)
+    p.add_argument("-threaded", action="store_true")
     p.set_defaults(ignored=[])
     for flag in _IGNORED_WITH_VALUE:
         p.add_argument(flag, dest="ignored", action="append", type=_labelled(flag))
@@ -166,8 +180,8 @@ def _run(opts: argparse.Namespace, logger: Logger) -> int:
             sys.stderr.write("%s\n" % exc)
             logger.error(str(exc))
             return 1
-    server = ThreadedServer(opts.host, opts.port, engine_protocol(engine),
-                            logger, timeout=opts.timeout, name="tyrant")
+    server = make_server(opts.threaded, opts.host, opts.port, engine_protocol(engine), logger,
+                         opts.timeout, "tyrant", opts.thnum)
     try:
         bound_host, bound_port = server.bind()
     except OSError as exc:

@@ -144,6 +144,10 @@ class TyrantSession:
         self.engine = engine
         #: Set by a request that takes the connection over (kt.server.net).
         self.takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]] = None
+        #: ``process`` stopped before a request that may block
+        #: (kt.server.net), kept in ``_held`` for the next call.
+        self.deferred = False
+        self._held: Optional[tb.TTRequest] = None
         self.peer = peer
         self.db = engine.db
         self.lock = engine.lock
@@ -160,15 +164,26 @@ class TyrantSession:
         parse = self.parser.parse
         handlers = _HANDLERS
         counts = self.counts
+        # Requests that may block stop the call (``deferred``) unless it
+        # is the one serving such a request, off the event loop.
+        hold = not self.deferred
+        req: Optional[tb.TTRequest] = self._held
+        self.deferred = False
+        self._held = None
         while True:
-            try:
-                req = parse(buf)
-            except ProtocolError as exc:
-                self.engine.logger.info("(%s): bad request, closing the connection: %s"
-                                        % (self.peer, exc))
-                return out, True
             if req is None:
-                return out, False
+                try:
+                    req = parse(buf)
+                except ProtocolError as exc:
+                    self.engine.logger.info("(%s): bad request, closing the connection: %s"
+                                            % (self.peer, exc))
+                    return out, True
+                if req is None:
+                    return out, False
+                if hold and req.cmd in _MAY_BLOCK:
+                    self._held = req
+                    self.deferred = True
+                    return out, False
             entry = handlers.get(req.cmd)
             if entry is None:
                 reply: Optional[bytes] = self.do_management(req, "?")
@@ -177,6 +192,7 @@ class TyrantSession:
                 reply = entry[1](self, req)
             if reply is not None:
                 out.append(reply)
+            req = None
 
     # -- records ---------------------------------------------------------------
     def do_get(self, req: tb.TTRequest) -> Optional[bytes]:
@@ -366,3 +382,6 @@ def _handlers() -> Dict[int, Tuple[int, Handler]]:
 
 
 _HANDLERS: Dict[int, Tuple[int, Handler]] = _handlers()
+#: Commands that may block or run long (scripts, file copies): they run
+#: off the event loop (kt.server.loop).
+_MAY_BLOCK = frozenset([tb.CMD_EXT, tb.CMD_SYNC, tb.CMD_OPTIMIZE, tb.CMD_COPY, tb.CMD_RESTORE])
