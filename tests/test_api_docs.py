@@ -204,3 +204,17 @@ def test_docstrings_document_params_returns_raises() -> None:
                     problems += _style_problems(base.__name__, item,  # type: ignore[arg-type]
                                                 ast.get_docstring(item) or "")
     assert problems == [], "\n".join(problems)
+
+
+def test_public_functions_document_params_returns_raises() -> None:
+    problems: List[str] = []
+    for name in kt.__all__:
+        obj = getattr(kt, name)
+        if not inspect.isfunction(obj):
+            continue
+        source = Path(inspect.getsourcefile(obj) or "")
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == obj.__name__:
+                problems += _style_problems(source.stem, node, ast.get_docstring(node) or "")
+    assert problems == [], "\n".join(problems)

@@ -17,8 +17,18 @@ _SCRIPTS = {"kyoto": "kyoto.lua", "tyrant": "tyrant.lua"}
 
 
 def lua_script_path(server: str = "kyoto") -> str:
-    """The absolute path of the helper library for ``server`` ("kyoto" for
-    Kyoto Tycoon, "tyrant" for Tokyo Tyrant)."""
+    """The absolute path of kt's Lua helper library for a server.
+
+    Args:
+        server: "kyoto" for Kyoto Tycoon (load it with ``ktserver -scr``) or
+            "tyrant" for Tokyo Tyrant (``ttserver -ext``).
+
+    Returns:
+        The path of the ``.lua`` file shipped with kt.
+
+    Raises:
+        ValueError: ``server`` is neither "kyoto" nor "tyrant".
+    """
     name = _SCRIPTS.get(server)
     if name is None:
         raise ValueError("server must be 'kyoto' or 'tyrant', not %r" % (server,))
