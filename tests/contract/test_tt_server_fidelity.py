@@ -131,6 +131,28 @@ def test_on_memory_tree_iterator_points_at_the_next_node(open_db: Open) -> None:
     assert _next(tt) == "end"
 
 
+def test_on_memory_tree_iterinit_past_the_last_key(open_db: Open) -> None:
+    # tctreeiterinit2 moves the iterator to the next key; past the last key
+    # there is none, and the iterator stays where it was
+    tt = open_db("+")
+    assert tt.put(b"ba", b"1") == 0
+    assert tt.misc(b"iterinit", [b"a"])[0] == 0
+    assert tt.misc(b"range", [b"\xff"]) == (0, [b"ba", b"1"])
+    assert tt.misc(b"iterinit", [b"\xff"])[0] == 0
+    assert _next(tt) == "end"  # the range walked the iterator to the end
+
+
+def test_on_memory_tree_iterator_moves_on_when_its_node_is_removed(open_db: Open) -> None:
+    tt = open_db("+")
+    for key in (b"a", b"b", b"c"):
+        assert tt.put(key, b"1") == 0
+    assert tt.iterinit() == 0
+    assert _next(tt) == b"a"  # the iterator points at "b"
+    assert tt.out(b"b") == 0  # ... and moves to "c" at once
+    assert tt.put(b"bb", b"1") == 0
+    assert [_next(tt), _next(tt)] == [b"c", "end"]
+
+
 @pytest.mark.parametrize("database", ["*", "+"])
 def test_copy_of_an_on_memory_database_fails(open_db: Open, database: str) -> None:
     tt = open_db(database)

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, List
+from typing import Any, List, Set, Tuple
 
 import pytest
 
@@ -32,10 +32,9 @@ from tools.difffuzz.servers import real_path  # noqa: E402
 
 CASES = [(kyoto, k) for k in kyoto.KINDS] + [(tyrant, k) for k in tyrant.KINDS]
 IDS = ["%s-%s" % (p.NAME, k) for p, k in CASES]
-# known to differ from the real server (docs/server-tyrant.md, "What is
-# still different"): where ttserver's on-memory tree starts iterating from a
-# key it does not hold depends on the shape of its splay tree
-REAL_KNOWN = {("tyrant", "mtree")}
+# known to differ from the real server (none at the moment; a pair listed
+# here runs as an expected failure, see docs/server-*.md)
+REAL_KNOWN: Set[Tuple[str, str]] = set()
 REAL_CASES = [pytest.param(p, k, id="%s-%s" % (p.NAME, k),
                            marks=[pytest.mark.xfail(reason="documented divergence", strict=False)]
                            if (p.NAME, k) in REAL_KNOWN else [])
