@@ -77,6 +77,13 @@ def _between(expr: bytes) -> List[bytes]:
     return [low, high]
 
 
+def _tree(index: "Index") -> Optional["TreeIndex"]:
+    """The index as a lexical or decimal B+ tree, or None."""
+    from kt.server.tyrant.table import TreeIndex
+
+    return index if isinstance(index, TreeIndex) else None
+
+
 class Search:
     """One run of tctdbqrysearchimpl()."""
 
@@ -207,16 +214,9 @@ class Search:
             self.max = min(self.max, len(self.nmap))
         self.pick_single()
         op = cond.op
-        if index.type_code in (tb.INDEX_LEXICAL, tb.INDEX_DECIMAL):
-            tree: "TreeIndex" = index  # type: ignore[assignment]
-            if op in _MAIN_LEXICAL:
-                self.main_lexical(cond, tree)
-            elif op == tb.COND_NUM_EQ or op == tb.COND_NUM_OREQ:
-                self.main_numeq(cond, tree)
-            elif op == tb.COND_NUM_BT:
-                self.main_numbt(cond, tree)
-            else:
-                self.main_numrange(cond, tree)
+        tree = _tree(index)
+        if tree is not None:
+            self.walk_tree(cond, tree, False)
             return
         # token and q-gram indexes: the set they give, in natural order;
         # the condition is checked again (kt's token and q-gram sets are
@@ -234,6 +234,25 @@ class Search:
             if not self.room(walk_all):
                 break
             self.offer(pk)
+
+    def walk_tree(self, cond: "Condition", tree: "TreeIndex", aux: bool) -> None:
+        """The walk of a lexical or decimal index for a main condition, or
+        (``aux``) for an auxiliary one: never limited, NUMGT/GE and
+        NUMLT/LE from their jump key to the end."""
+        op = cond.op
+        if op in _MAIN_LEXICAL:
+            self.main_lexical(cond, tree)
+        elif op == tb.COND_NUM_EQ or op == tb.COND_NUM_OREQ:
+            self.main_numeq(cond, tree)
+        elif op == tb.COND_NUM_BT:
+            self.main_numbt(cond, tree)
+        elif not aux:
+            self.main_numrange(cond, tree)
+        else:
+            greater = op in (tb.COND_NUM_GT, tb.COND_NUM_GE)
+            inclusive = op in (tb.COND_NUM_GE, tb.COND_NUM_LE)
+            self.walk_range(tree, tc_atof(cond.expr), greater, inclusive, greater, True, False,
+                            (b"\x00" if greater else b"\x7f") + cond.expr)
 
     def limited(self, walk_all: bool) -> None:
         if not walk_all and self.max < INT_MAX:
@@ -397,7 +416,8 @@ class Search:
             self.oname = None
 
     def walk_range(self, index: "TreeIndex", num: float, greater: bool, inclusive: bool,
-                   forward: bool, walk_all: bool, stop: bool, start: Optional[bytes] = None) -> None:
+                   forward: bool, walk_all: bool, stop: bool,
+                   start: Optional[bytes] = None) -> None:
         keys = index.keys
         if start is None:
             ki = 0 if forward else len(keys) - 1
@@ -428,22 +448,9 @@ class Search:
         self.res, self.nmap, self.max, self.acnum, self.single = [], None, INT_MAX, 0, None
         self.oname = b"\x00"  # walk everything, no order side effects
         hint_at = len(self.hint)
-        op = cond.op
-        if index.type_code in (tb.INDEX_LEXICAL, tb.INDEX_DECIMAL):
-            tree: "TreeIndex" = index  # type: ignore[assignment]
-            if op in _MAIN_LEXICAL:
-                self.main_lexical(cond, tree)
-            elif op == tb.COND_NUM_EQ or op == tb.COND_NUM_OREQ:
-                self.main_numeq(cond, tree)
-            elif op == tb.COND_NUM_BT:
-                self.main_numbt(cond, tree)
-            else:
-                num = tc_atof(cond.expr)
-                greater = op in (tb.COND_NUM_GT, tb.COND_NUM_GE)
-                inclusive = op in (tb.COND_NUM_GE, tb.COND_NUM_LE)
-                self.walk_range(index=tree, num=num, greater=greater, inclusive=inclusive,
-                                forward=greater, walk_all=True, stop=False,
-                                start=(b"\x00" if greater else b"\x7f") + cond.expr)
+        tree = _tree(index)
+        if tree is not None:
+            self.walk_tree(cond, tree, True)
             found = set(self.res)
         else:
             found = set(index.candidates(cond) or set())
@@ -458,8 +465,8 @@ class Search:
     def filter_index(self, i: int) -> None:
         cond = self.conds[i]
         index = self.index_of(cond)
-        assert index is not None
-        tree: "TreeIndex" = index  # type: ignore[assignment]
+        tree = _tree(index) if index is not None else None
+        assert tree is not None
         self.kill(i)
         self.pick_single()
         asc = True
@@ -498,9 +505,9 @@ class Search:
         oname = self.oname
         assert oname is not None
         index = self.db.indexes.get(oname)
-        if index is None or index.type_code not in (tb.INDEX_LEXICAL, tb.INDEX_DECIMAL):
+        tree = _tree(index) if index is not None else None
+        if tree is None:
             return False
-        tree: "TreeIndex" = index  # type: ignore[assignment]
         if tree.decimal:
             pairs = {tb.ORDER_NUM_ASC: True, tb.ORDER_NUM_DESC: False}
         else:
