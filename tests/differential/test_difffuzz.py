@@ -43,16 +43,14 @@ REAL_CASES = [pytest.param(p, k, id="%s-%s" % (p.NAME, k),
 
 def _check(proto: Any, kind: str, specs: List[str], seed: int, count: int) -> None:
     ops = runner.generate(proto, kind, seed, count)
-    pair = runner.Pair(proto, specs, kind)
-    try:
-        found = pair.run(ops, limit=5)
-    finally:
-        pair.stop()
+    # a first divergence that a replay on fresh servers does not bring back
+    # was timing (an idle server purging expired records): run again
+    found, _ = runner.run_checked(proto, specs, kind, ops, retries=2)
     if found:
         seq, best = runner.shrink(proto, specs, kind, ops, found[0], budget=20.0)
         pytest.fail("%s %s seed %d: %s vs %s diverge\n%s\n%s" % (
             proto.NAME, kind, seed, specs[0], specs[1],
-            "\n".join(repr(d) for d in found), runner.repro_text(seq, best)))
+            "\n".join(repr(d) for d in found[:5]), runner.repro_text(seq, best)))
 
 
 def _compiled_in_subprocess(pure: bool) -> str:
