@@ -229,11 +229,7 @@ class Search:
         self.note('using an index: "%s" inverted (%s)\n' % (self.name(cond), what))
         walk_all = self.oname is not None
         self.limited(walk_all)
-        found = index.candidates(cond) or set()
-        for pk in self.db.natural(found):
-            if not self.room(walk_all):
-                break
-            self.offer(pk)
+        self.offer_all(self.db.natural(index.candidates(cond) or set()), walk_all)
 
     def walk_tree(self, cond: "Condition", tree: "TreeIndex", aux: bool) -> None:
         """The walk of a lexical or decimal index for a main condition, or
@@ -253,6 +249,31 @@ class Search:
             inclusive = op in (tb.COND_NUM_GE, tb.COND_NUM_LE)
             self.walk_range(tree, tc_atof(cond.expr), greater, inclusive, greater, True, False,
                             (b"\x00" if greater else b"\x7f") + cond.expr)
+
+    def offer_all(self, pks: List[bytes], walk_all: bool) -> None:
+        for pk in pks:
+            if not self.room(walk_all):
+                return
+            self.offer(pk)
+
+    def same_order_tokens(self, cond: "Condition", tokens: List[bytes], asc: int,
+                          desc: int) -> None:
+        """STROREQ / NUMOREQ ordered by their own column: the tokens are
+        walked in that order and the result needs no sort."""
+        if self.same_order(cond) and self.otype in (asc, desc):
+            if self.otype == desc:
+                tokens.reverse()
+            self.oname = None
+
+    def same_order_result(self, cond: "Condition", asc: int, desc: int) -> None:
+        """STRBW / NUMBT ordered by their own column: the walk's order, or
+        its reverse, is the result's."""
+        if self.same_order(cond):
+            if self.otype == asc:
+                self.oname = None
+            elif self.otype == desc:
+                self.res.reverse()
+                self.oname = None
 
     def limited(self, walk_all: bool) -> None:
         if not walk_all and self.max < INT_MAX:
@@ -278,10 +299,7 @@ class Search:
                 not self.same_order(cond) or self.otype != tb.ORDER_STR_ASC)
         else:
             tokens = sorted(set(_split_tokens(cond.expr)))
-            if self.same_order(cond) and self.otype in (tb.ORDER_STR_ASC, tb.ORDER_STR_DESC):
-                if self.otype == tb.ORDER_STR_DESC:
-                    tokens.reverse()
-                self.oname = None
+            self.same_order_tokens(cond, tokens, tb.ORDER_STR_ASC, tb.ORDER_STR_DESC)
             walk_all = self.oname is not None
         self.limited(walk_all)
         prefix = op == tb.COND_STR_BW
@@ -289,12 +307,8 @@ class Search:
             if op == tb.COND_STR_OREQ and not token:
                 continue
             self.walk_equal(index, token, prefix, walk_all)
-        if op == tb.COND_STR_BW and self.same_order(cond):
-            if self.otype == tb.ORDER_STR_ASC:
-                self.oname = None
-            elif self.otype == tb.ORDER_STR_DESC:
-                self.res.reverse()
-                self.oname = None
+        if op == tb.COND_STR_BW:
+            self.same_order_result(cond, tb.ORDER_STR_ASC, tb.ORDER_STR_DESC)
 
     def walk_equal(self, index: "TreeIndex", token: bytes, prefix: bool, walk_all: bool) -> None:
         """From tcbdbcurjump(token[NUL]) while the key's value is the token
@@ -307,10 +321,7 @@ class Search:
             value = key[:-3] if trim else key
             if not (value.startswith(token) if prefix else value == token):
                 return
-            for pk in index.dups[key]:
-                if not self.room(walk_all):
-                    return
-                self.offer(pk)
+            self.offer_all(index.dups[key], walk_all)
             ki += 1
 
     # -- decimal conditions ------------------------------------------------
@@ -325,10 +336,7 @@ class Search:
         else:
             self.note('using an index: "%s" skip (NUMOREQ)\n' % self.name(cond))
             tokens = self.numeric_tokens(cond.expr)
-            if self.same_order(cond) and self.otype in (tb.ORDER_NUM_ASC, tb.ORDER_NUM_DESC):
-                if self.otype == tb.ORDER_NUM_DESC:
-                    tokens.reverse()
-                self.oname = None
+            self.same_order_tokens(cond, tokens, tb.ORDER_NUM_ASC, tb.ORDER_NUM_DESC)
         walk_all = self.oname is not None
         self.limited(walk_all)
         keys = index.keys
@@ -341,10 +349,7 @@ class Search:
                 key = keys[ki]
                 if _key_num(key) != num:
                     break
-                for pk in index.dups[key]:
-                    if not self.room(walk_all):
-                        break
-                    self.offer(pk)
+                self.offer_all(index.dups[key], walk_all)
                 ki += 1
 
     @staticmethod
@@ -373,17 +378,9 @@ class Search:
             key = keys[ki]
             if _key_num(key) > upper:
                 break
-            for pk in index.dups[key]:
-                if not self.room(walk_all):
-                    break
-                self.offer(pk)
+            self.offer_all(index.dups[key], walk_all)
             ki += 1
-        if self.same_order(cond):
-            if self.otype == tb.ORDER_NUM_ASC:
-                self.oname = None
-            elif self.otype == tb.ORDER_NUM_DESC:
-                self.res.reverse()
-                self.oname = None
+        self.same_order_result(cond, tb.ORDER_NUM_ASC, tb.ORDER_NUM_DESC)
 
     def main_numrange(self, cond: "Condition", index: "TreeIndex") -> None:
         """NUMGT/NUMGE and NUMLT/NUMLE: from one end of the index when the
@@ -433,11 +430,7 @@ class Search:
             if stop and passed:
                 break
             if hit:
-                pks = index.dups[key] if forward else index.dups[key][::-1]
-                for pk in pks:
-                    if not self.room(walk_all):
-                        break
-                    self.offer(pk)
+                self.offer_all(index.dups[key] if forward else index.dups[key][::-1], walk_all)
             ki += 1 if forward else -1
 
     # -- the auxiliary index (ncond) ---------------------------------------
