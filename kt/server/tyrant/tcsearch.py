@@ -536,16 +536,20 @@ class Search:
         walk_all = self.oname is not None
         self.limited(walk_all)
         conds = self.conds
+        res = self.res
+        limit = INT_MAX if walk_all else self.max
+        if limit < 1:
+            return
         for pk, cols in self.db.records.items():
-            if not self.room(walk_all):
-                break
             ok = True
             for cond in conds:
                 if not cond.matches(pk, cols):
                     ok = False
                     break
             if ok:
-                self.res.append(pk)
+                res.append(pk)
+                if len(res) >= limit:
+                    break
 
     # -- order, skip and limit ---------------------------------------------
     def sort(self) -> None:
