@@ -116,3 +116,19 @@ def test_increment_reading_int64_min_fails(tree: KTWire) -> None:
     assert tree.rpc("increment", key=b"n", num=b"-9223372036854775808", orig=b"set").status == 450
     assert tree.rpc("increment", key=b"n", num=b"0").status == 450
     assert tree.rpc("increment", key=b"n", num=b"1")["num"] == b"-9223372036854775807"
+
+
+def test_bulk_keys_tick_the_expiration_cursor_in_key_order(tree: KTWire) -> None:
+    # ktserver takes remove_bulk's (and get_bulk's) keys from its std::map
+    # of inputs, in key order, each with its own expiration tick
+    for key in (b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"):
+        assert tree.rpc("set", key=key, value=b"v").status == 200
+    # the 8th write positioned the expiration cursor on "a"
+    assert tree.rpc("set", key=b"i", value=b"v", xt=b"-1").status == 200
+    for _ in range(6):
+        assert tree.rpc("set", key=b"a", value=b"v").status == 200
+    # 7 writes of the next 8: removing "a" (first in key order, though
+    # second in the request) is the 8th, and the cursor then steps from
+    # where "a" was over 8 records, "b" to the expired "i"
+    assert tree.rpc("remove_bulk", _z=b"", _a=b"").status == 200
+    assert _keys(tree) == [b"b", b"c", b"d", b"e", b"f", b"g", b"h"]

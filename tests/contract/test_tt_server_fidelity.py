@@ -131,6 +131,28 @@ def test_on_memory_tree_iterator_points_at_the_next_node(open_db: Open) -> None:
     assert _next(tt) == "end"
 
 
+def test_on_memory_tree_iterinit_past_the_last_key(open_db: Open) -> None:
+    # tctreeiterinit2 moves the iterator to the next key; past the last key
+    # there is none, and the iterator stays where it was
+    tt = open_db("+")
+    assert tt.put(b"ba", b"1") == 0
+    assert tt.misc(b"iterinit", [b"a"])[0] == 0
+    assert tt.misc(b"range", [b"\xff"]) == (0, [b"ba", b"1"])
+    assert tt.misc(b"iterinit", [b"\xff"])[0] == 0
+    assert _next(tt) == "end"  # the range walked the iterator to the end
+
+
+def test_on_memory_tree_iterator_moves_on_when_its_node_is_removed(open_db: Open) -> None:
+    tt = open_db("+")
+    for key in (b"a", b"b", b"c"):
+        assert tt.put(key, b"1") == 0
+    assert tt.iterinit() == 0
+    assert _next(tt) == b"a"  # the iterator points at "b"
+    assert tt.out(b"b") == 0  # ... and moves to "c" at once
+    assert tt.put(b"bb", b"1") == 0
+    assert [_next(tt), _next(tt)] == [b"c", "end"]
+
+
 @pytest.mark.parametrize("database", ["*", "+"])
 def test_copy_of_an_on_memory_database_fails(open_db: Open, database: str) -> None:
     tt = open_db(database)
@@ -145,3 +167,55 @@ def test_table_putshl_works_on_the_stored_bytes(open_db: Open) -> None:
     assert tt.get(b"pk") == b"\x00-3"  # a column with an empty name
     status, found = tt.search([b"get"])
     assert status == 0 and found == [b"\x00pk"]  # the primary key takes its place
+
+
+def _table_with_decimal_index(open_db: Open, values: List[bytes]) -> TTWire:
+    tt = open_db("casket.tct")
+    assert tt.misc(b"setindex", [b"n", b"1"])[0] == 0  # decimal
+    for i, value in enumerate(values):
+        assert tt.put(b"k%d" % i, b"n\x00" + value) == 0
+    return tt
+
+
+def _found(tt: TTWire, args: List[bytes]) -> List[bytes]:
+    status, found = tt.search(args)
+    assert status == 0
+    return found
+
+
+def test_table_decimal_index_walk_for_numle(open_db: Open) -> None:
+    # NUMLE walks the index down from "\x7f0" in tccmpdecimal order: a
+    # value that reads as 0 but sorts after that key is not found, where a
+    # scan (no-index flag) finds it
+    tt = _table_with_decimal_index(open_db, [b"-1", b"0", b"abc", b"\xc3\xa9x"])
+    assert sorted(_found(tt, [b"addcond\x00n\x0012\x000"])) == [b"k0", b"k1", b"k2"]
+    assert sorted(_found(tt, [b"addcond\x00n\x00%d\x000" % (12 | 1 << 25)])) == [
+        b"k0", b"k1", b"k2", b"k3"]
+
+
+def test_table_decimal_index_walk_for_numgt(open_db: Open) -> None:
+    # "+7" reads as 7 but sorts with the zeros (tccmpdecimal takes no "+"):
+    # NUMGT 5 starts its walk after it
+    tt = _table_with_decimal_index(open_db, [b"+7", b"6", b"1"])
+    assert _found(tt, [b"addcond\x00n\x009\x005"]) == [b"k1"]
+    assert sorted(_found(tt, [b"addcond\x00n\x00%d\x005" % (9 | 1 << 25)])) == [b"k0", b"k1"]
+
+
+def test_table_index_order_without_setorder(open_db: Open) -> None:
+    # records found through an index come in the index's order
+    tt = _table_with_decimal_index(open_db, [b"10", b"9", b"2", b"30"])
+    assert _found(tt, [b"addcond\x00n\x0010\x000"]) == [b"k2", b"k1", b"k0", b"k3"]
+    assert _found(tt, [b"addcond\x00n\x0011\x0050"]) == [b"k3", b"k0", b"k1", b"k2"]
+
+
+def test_table_primary_key_index(open_db: Open) -> None:
+    # an index of the column "" indexes the primary keys; NUMEQ on it
+    # jumps to "\x00" + the number and stops at the first key that reads
+    # otherwise, so "\x00a" (0 as a C string) sorts before the jump key and
+    # is not found, where a scan finds it
+    tt = open_db("casket.tct")
+    for pk in (b"\x00a", b"b", b"1"):
+        assert tt.put(pk, b"n\x001") == 0
+    assert tt.misc(b"setindex", [b"", b"1"])[0] == 0
+    assert _found(tt, [b"addcond\x00\x008\x00b c"]) == [b"b"]
+    assert sorted(_found(tt, [b"addcond\x00\x00%d\x00b c" % (8 | 1 << 25)])) == [b"\x00a", b"b"]

@@ -6,7 +6,7 @@ executes one on a server and returns the normalised answer."""
 from __future__ import annotations
 
 import random
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from kt.protocol import tt_binary as tb
 
@@ -371,9 +371,8 @@ def tie_normal(args: Tuple[bytes, ...], els: List[bytes], limited: bool) -> obje
     column, otype = parts[1], int(parts[2]) if len(parts) > 2 else 0
 
     def key(el: bytes) -> object:
-        fields = el.split(b"\x00")[1:]
-        cols = dict(zip(fields[2::2], fields[3::2]))
-        cols[b""] = fields[0] if fields else b""
+        pk, cols = parse_record(el)
+        cols[b""] = pk
         value = cols.get(column)
         if value is None:
             return None
@@ -391,6 +390,19 @@ def tie_normal(args: Tuple[bytes, ...], els: List[bytes], limited: bool) -> obje
         out.extend(sorted(el for _, el in keyed[i:j]))
         i = j
     return out
+
+
+def parse_record(el: bytes) -> Tuple[bytes, Dict[bytes, bytes]]:
+    """A search ``get`` element (NUL, primary key, then NUL-separated column
+    names and values) as (primary key, columns).  Generated column names and
+    values hold no NUL and a generated key at most one, so the parity of
+    the number of fields tells whether the key holds one."""
+    fields = el.split(b"\x00")[1:]
+    if len(fields) % 2 == 0:
+        pk, rest = b"\x00".join(fields[:2]), fields[2:]
+    else:
+        pk, rest = fields[0], fields[1:]
+    return pk, dict(zip(rest[0::2], rest[1::2]))
 
 
 def tc_atof(text: bytes) -> float:

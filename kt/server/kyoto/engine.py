@@ -824,7 +824,9 @@ class KyotoSession:
         """get_bulk and remove_bulk: the keys are the ``_``-prefixed inputs."""
         if db is None:
             return _fail(outmap, 400, _ERR_NO_DB)
-        keys = [k[1:] for k in inmap if k[:1] == b"_"]
+        # ktserver collects the keys from its std::map of inputs: key order,
+        # which is the order in which each one ticks the expiration cursor
+        keys = sorted(k[1:] for k in inmap if k[:1] == b"_")
         counts = self.counts
         if name == "get_bulk":
             found = db.get_bulk(keys, b"atomic" in inmap)

@@ -806,6 +806,9 @@ class TreeDatabase(Database):
         del self.values[key]
         i = bisect_left(self.keys, key)
         del self.keys[i]
+        if self._node == key:
+            # tctreeout: the iterator moves to the removed node's successor
+            self._node = self.keys[i] if i < len(self.keys) else None
 
     def out(self, key: bytes) -> bool:
         vals = self.values.get(key)
@@ -876,7 +879,8 @@ class TreeDatabase(Database):
         """Binary iterinit (tcbdbcurfirst; ttserver reports success even on
         an empty database)."""
         if not self.allow_dups:
-            self._node = self.keys[0] if self.keys else None
+            if self.keys:  # tctreeiterinit leaves an empty tree's iterator alone
+                self._node = self.keys[0]
             return True
         self._cur_first()
         return True
@@ -914,8 +918,11 @@ class TreeDatabase(Database):
 
     def iterinit_at(self, key: bytes) -> bool:
         if not self.allow_dups:
+            # tctreeiterinit2: the last node where the search went left, the
+            # next key; past the last key the iterator stays where it was
             i = bisect_left(self.keys, key)
-            self._node = self.keys[i] if i < len(self.keys) else None
+            if i < len(self.keys):
+                self._node = self.keys[i]
             return True
         self._cur_on = True
         self._cur_k = bisect_left(self.keys, key)

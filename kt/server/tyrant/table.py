@@ -23,24 +23,28 @@ follows Tokyo Cabinet 1.4.48's tctdb as ttserver exposes it:
 * limit and offset, count, out (remove), get (records, optionally reduced to
   some columns, the primary key as the column ""), hint, and metasearch
   (union, intersection, difference);
-* indexes (lexical, decimal, token, q-gram; optimise; void) narrow the
-  records a search examines; every condition is still checked on every
-  candidate, so an index changes speed, never results.  Without an order,
-  results come in the records' natural order (insertion order here, storage
-  order in Tokyo Cabinet: clients cannot rely on either).
+* indexes (lexical, decimal, token, q-gram; optimise; void) kept as
+  Tokyo Cabinet keeps them, and searches planned and run with them as
+  tctdbqrysearchimpl() does (kt.server.tyrant.tcsearch): an index walk is
+  not checked against its own condition again, so an index can change
+  results exactly where it changes them in ttserver.  Without an order,
+  results come in the index's order or the records' natural order
+  (insertion order here, storage order in Tokyo Cabinet: clients cannot
+  rely on the latter).
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from typing import Callable, Dict, Final, List, Optional, Pattern, Set, Tuple
 
 from kt.protocol import tt_binary as tb
 from kt.server.cnum import atoi32, isnum, tc_atof
 from kt.server.ere import compile_tc_regex
 from kt.server.snapshot import SnapshotError, SnapshotReader
+from kt.server.tyrant.tcsearch import Search
 from kt.server.tyrant.storage import (
     KIND_TABLE, TCEINVALID, TCEKEEP, TCENOREC, Database, open_file, prefix_keys, read_records_at,
     write_file,
@@ -427,112 +431,117 @@ class Index:
         return None
 
 
-class LexicalIndex(Index):
-    type_code = tb.INDEX_LEXICAL
-    type_name = "lexical"
+def idx_hash(pk: bytes) -> bytes:
+    """tctdbidxhash(): the 16-bit hash of a primary key that Tokyo Cabinet
+    appends (big-endian, after a NUL) to a value in a column index."""
+    h = 19780211
+    for c in pk:
+        h = (h * 37 + c) & 0xFFFFFFFF
+    return bytes(((h >> 8) & 0xFF, h & 0xFF))
 
-    def __init__(self, column: bytes) -> None:
+
+def _wrap64(n: int) -> int:
+    return ((n + (1 << 63)) & 0xFFFFFFFFFFFFFFFF) - (1 << 63)
+
+
+def decimal_key(key: bytes) -> Tuple[int, float, bytes]:
+    """A sort key that orders like tccmpdecimal(): the integer part (after
+    blanks and a "-", as a wrapping 64-bit number), then the fraction when
+    a "." follows it (up to 16 characters), then the bytes."""
+    n = len(key)
+    i = 0
+    while i < n and (key[i] <= 0x20 or key[i] == 0x7F):
+        i += 1
+    sign = 1
+    if i < n and key[i] == 0x2D:
+        sign = -1
+        i += 1
+    num = 0
+    while i < n and 0x30 <= key[i] <= 0x39:
+        num = _wrap64(num * 10 + key[i] - 0x30)
+        i += 1
+    frac = 0.0
+    if n - i > 1 and key[i] == 0x2E:
+        i += 1
+        end = min(n, i + 16)
+        base = 10.0
+        while i < end and 0x30 <= key[i] <= 0x39:
+            frac += (key[i] - 0x30) / base
+            base *= 10.0
+            i += 1
+        frac *= sign
+    return (_wrap64(num * sign), frac, key)
+
+
+class TreeIndex(Index):
+    """A lexical or decimal index as Tokyo Cabinet keeps it: a B+ tree from
+    ``value NUL hash(pk)`` (the primary key itself for an index of the
+    column "") to primary keys, duplicates in the order they were put,
+    ordered bytewise or with tccmpdecimal().  The query planner
+    (kt.server.tyrant.tcsearch) walks it with cursors: positions in
+    ``keys``, then in the key's list of primary keys."""
+
+    def __init__(self, column: bytes, decimal: bool) -> None:
         Index.__init__(self, column)
-        self.by_value: Dict[bytes, Set[bytes]] = {}
-        self.sorted_values: List[bytes] = []
+        self.decimal = decimal
+        self.type_code = tb.INDEX_DECIMAL if decimal else tb.INDEX_LEXICAL
+        self.type_name = "decimal" if decimal else "lexical"
+        self.trim = bool(column)
+        self.order: List[Tuple[int, float, bytes]] = []
+        self.keys: List[bytes] = []
+        self.dups: Dict[bytes, List[bytes]] = {}
+        self.count = 0
+
+    def sort_key(self, key: bytes) -> Tuple[int, float, bytes]:
+        return decimal_key(key) if self.decimal else (0, 0.0, key)
+
+    def entry(self, pk: bytes, value: bytes) -> bytes:
+        return value + b"\x00" + idx_hash(pk) if self.trim else pk
 
     def add(self, pk: bytes, value: bytes) -> None:
         self.present.add(pk)
-        pks = self.by_value.get(value)
+        key = self.entry(pk, value)
+        pks = self.dups.get(key)
         if pks is None:
-            self.by_value[value] = {pk}
-            insort(self.sorted_values, value)
-        else:
-            pks.add(pk)
+            sk = self.sort_key(key)
+            i = bisect_left(self.order, sk)
+            self.order.insert(i, sk)
+            self.keys.insert(i, key)
+            self.dups[key] = [pk]
+            self.count += 1
+        elif self.trim:
+            pks.append(pk)
+            self.count += 1
 
     def remove(self, pk: bytes, value: bytes) -> None:
         self.present.discard(pk)
-        pks = self.by_value.get(value)
-        if pks is not None:
-            pks.discard(pk)
-            if not pks:
-                del self.by_value[value]
-                i = bisect_left(self.sorted_values, value)
-                del self.sorted_values[i]
+        key = self.entry(pk, value)
+        pks = self.dups.get(key)
+        if pks is None or pk not in pks:
+            return
+        pks.remove(pk)
+        self.count -= 1
+        if not pks:
+            del self.dups[key]
+            i = bisect_left(self.order, self.sort_key(key))
+            del self.order[i]
+            del self.keys[i]
 
-    def candidates(self, cond: Condition) -> Optional[Set[bytes]]:
-        op = cond.op
-        if op == tb.COND_STR_EQ:
-            return set(self.by_value.get(cond.expr, ()))
-        if op == tb.COND_STR_OREQ:
-            out: Set[bytes] = set()
-            for t in cond.tokens:
-                out.update(self.by_value.get(t, ()))
-            return out
-        if op == tb.COND_STR_BW:
-            out = set()
-            values = self.sorted_values
-            i = bisect_left(values, cond.expr)
-            while i < len(values) and values[i].startswith(cond.expr):
-                out.update(self.by_value[values[i]])
-                i += 1
-            return out
-        return None
+    def jump(self, key: bytes) -> int:
+        """tcbdbcurjump(): the first key not before ``key``."""
+        return bisect_left(self.order, self.sort_key(key))
+
+    def jumpback(self, key: bytes) -> int:
+        """tcbdbcurjumpback(): the last key not after ``key`` (-1: none)."""
+        return bisect_right(self.order, self.sort_key(key)) - 1
 
 
-class DecimalIndex(Index):
-    type_code = tb.INDEX_DECIMAL
-    type_name = "decimal"
+def _lexical_index(column: bytes) -> Index:
+    return TreeIndex(column, False)
 
-    def __init__(self, column: bytes) -> None:
-        Index.__init__(self, column)
-        self.entries: List[Tuple[float, bytes]] = []
 
-    def add(self, pk: bytes, value: bytes) -> None:
-        self.present.add(pk)
-        num = tc_atof(_cstr(value))
-        if not math.isnan(num):
-            insort(self.entries, (num, pk))
-
-    def remove(self, pk: bytes, value: bytes) -> None:
-        self.present.discard(pk)
-        num = tc_atof(_cstr(value))
-        if not math.isnan(num):
-            i = bisect_left(self.entries, (num, pk))
-            if i < len(self.entries) and self.entries[i] == (num, pk):
-                del self.entries[i]
-
-    def _span(self, low: float, high: float, low_inc: bool, high_inc: bool) -> Set[bytes]:
-        entries = self.entries
-        i = bisect_left(entries, (low,)) if low_inc else bisect_right(entries, (low, b"\xff" * 8 + b"\xff" * 1024))
-        while i < len(entries) and entries[i][0] == low and not low_inc:
-            i += 1
-        out: Set[bytes] = set()
-        n = len(entries)
-        while i < n:
-            num, pk = entries[i]
-            if num > high or (num == high and not high_inc):
-                break
-            out.add(pk)
-            i += 1
-        return out
-
-    def candidates(self, cond: Condition) -> Optional[Set[bytes]]:
-        op = cond.op
-        inf = math.inf
-        if op == tb.COND_NUM_EQ:
-            return self._span(cond.num, cond.num, True, True)
-        if op == tb.COND_NUM_GT:
-            return self._span(cond.num, inf, False, True)
-        if op == tb.COND_NUM_GE:
-            return self._span(cond.num, inf, True, True)
-        if op == tb.COND_NUM_LT:
-            return self._span(-inf, cond.num, True, False)
-        if op == tb.COND_NUM_LE:
-            return self._span(-inf, cond.num, True, True)
-        if op == tb.COND_NUM_BT:
-            return self._span(cond.numbers[0], cond.numbers[1], True, True)
-        if op == tb.COND_NUM_OREQ:
-            out: Set[bytes] = set()
-            for num in cond.numbers:
-                out.update(self._span(num, num, True, True))
-            return out
-        return None
+def _decimal_index(column: bytes) -> Index:
+    return TreeIndex(column, True)
 
 
 class TokenIndex(Index):
@@ -628,8 +637,8 @@ class QgramIndex(Index):
 
 
 _INDEX_CLASSES: Final[Dict[int, Callable[[bytes], Index]]] = {
-    tb.INDEX_LEXICAL: LexicalIndex,
-    tb.INDEX_DECIMAL: DecimalIndex,
+    tb.INDEX_LEXICAL: _lexical_index,
+    tb.INDEX_DECIMAL: _decimal_index,
     tb.INDEX_TOKEN: TokenIndex,
     tb.INDEX_QGRAM: QgramIndex,
 }
@@ -659,43 +668,12 @@ def index_type_from_text(text: bytes) -> int:
     return -1
 
 
-# ---------------------------------------------------------------------------
-# Ordering
-# ---------------------------------------------------------------------------
-
-
-_OP_NAMES: Final[Dict[int, str]] = {
-    tb.COND_STR_EQ: "STREQ", tb.COND_STR_BW: "STRBW", tb.COND_STR_OREQ: "STROREQ",
-    tb.COND_STR_AND: "STRAND", tb.COND_STR_OR: "STROR", tb.COND_NUM_EQ: "NUMEQ",
-    tb.COND_NUM_GT: "NUMGT/NUMGE", tb.COND_NUM_GE: "NUMGT/NUMGE", tb.COND_NUM_LT: "NUMLT/NUMLE",
-    tb.COND_NUM_LE: "NUMLT/NUMLE", tb.COND_NUM_BT: "NUMBT", tb.COND_NUM_OREQ: "NUMOREQ",
-    tb.COND_FTS_PH: "FTS", tb.COND_FTS_AND: "FTS", tb.COND_FTS_OR: "FTS", tb.COND_FTS_EX: "FTS",
-}
-
-
 def _varint_len(n: int) -> int:
     size = 1
     while n >= 128:
         n >>= 7
         size += 1
     return size
-
-
-def _decimal_key(pk: bytes) -> Tuple[int, bytes]:
-    """tccmpdecimal(): the integer part (blanks, "-", digits), then bytes."""
-    i = 0
-    n = len(pk)
-    while i < n and (pk[i] <= 0x20 or pk[i] == 0x7F):
-        i += 1
-    sign = 1
-    if i < n and pk[i] == 0x2D:
-        sign = -1
-        i += 1
-    j = i
-    while j < n and 0x30 <= pk[j] <= 0x39:
-        j += 1
-    num = int(pk[i:j][-19:]) if j > i else 0
-    return (sign * num, pk)
 
 
 # ---------------------------------------------------------------------------
@@ -729,13 +707,14 @@ class TableDatabase(Database):
 
     def _index_remove(self, pk: bytes, cols: Columns) -> None:
         for name, index in self.indexes.items():
-            value = cols.get(name)
+            value = cols.get(name) if name else pk
             if value is not None:
                 index.remove(pk, value)
 
     def _index_add(self, pk: bytes, cols: Columns) -> None:
+        # an index of the column "" indexes the primary keys
         for name, index in self.indexes.items():
-            value = cols.get(name)
+            value = cols.get(name) if name else pk
             if value is not None:
                 index.add(pk, value)
 
@@ -932,67 +911,35 @@ class TableDatabase(Database):
             return False
         index = factory(column)
         for pk, cols in self.records.items():
-            value = cols.get(column)
+            value = cols.get(column) if column else pk
             if value is not None:
                 index.add(pk, value)
+        # a new index goes after the others, as in Tokyo Cabinet
+        self.indexes.pop(column, None)
         self.indexes[column] = index
         self._meta_changed()
         return True
 
     # -- queries ----------------------------------------------------------
-    def _natural(self, pks: Set[bytes]) -> List[bytes]:
+    def natural(self, pks: Set[bytes]) -> List[bytes]:
+        """Primary keys in the records' natural order."""
         seq = self.seq
         return sorted(pks, key=seq.__getitem__)
 
     def run_query(self, query: tb.TTQuery, hint: List[str]) -> List[bytes]:
-        """The primary keys a query finds, in order, limited."""
+        """The primary keys a query finds, in order, limited: planned and
+        run as Tokyo Cabinet does (kt.server.tyrant.tcsearch)."""
         conds = [Condition(c.column, c.op, c.expr) for c in query.conditions]
-        records = self.records
-        candidates: Optional[Set[bytes]] = None
-        for cond in conds:
-            if not cond.sign or cond.noidx or not cond.column:
-                continue
-            index = self.indexes.get(cond.column)
-            if index is None:
-                continue
-            found = index.candidates(cond)
-            if found is not None:
-                candidates = found
-                hint.append('using an index: "%s" asc (%s)\n'
-                            % (cond.column.decode("utf-8", "replace"),
-                               _OP_NAMES.get(cond.op, str(cond.op))))
-                break
-        if candidates is None:
-            hint.append("scanning the whole table\n")
-            pool: List[bytes] = list(records)
-        else:
-            pool = self._natural(candidates)
-        result: List[bytes] = []
-        for pk in pool:
-            cols = records.get(pk)
-            if cols is None:
-                continue
-            ok = True
-            for cond in conds:
-                if not cond.matches(pk, cols):
-                    ok = False
-                    break
-            if ok:
-                result.append(pk)
-        hint.append("result set size: %d\n" % len(result))
+        oname: Optional[bytes] = None
+        otype = 0
         if query.orders:
             order = query.orders[-1]
-            result = self._sort(result, order.column, order.type)
-            hint.append('sorting the result set: "%s"\n' % order.column.decode("utf-8", "replace"))
-        else:
-            hint.append("leaving the natural order\n")
-        if query.offset > 0:
-            result = result[query.offset:]
-        if query.limit >= 0:
-            result = result[:query.limit]
-        return result
+            oname, otype = _cstr(order.column), order.type
+        return Search(self, conds, query.limit, query.offset, oname, otype, hint).run()
 
-    def _sort(self, pks: List[bytes], column: bytes, otype: int) -> List[bytes]:
+    def sort_keys(self, pks: List[bytes], column: bytes, otype: int) -> List[bytes]:
+        """Primary keys sorted by a column (or the primary key, column "")
+        as tctdbqrysearchimpl sorts them: records without it last."""
         column = _cstr(column)
         desc = otype == tb.ORDER_STR_DESC or otype == tb.ORDER_NUM_DESC
         numeric = otype == tb.ORDER_NUM_ASC or otype == tb.ORDER_NUM_DESC
@@ -1000,7 +947,7 @@ class TableDatabase(Database):
             return pks
         if not column:
             if numeric:
-                return sorted(pks, key=_decimal_key, reverse=desc)
+                return sorted(pks, key=decimal_key, reverse=desc)
             return sorted(pks, reverse=desc)
         have: List[bytes] = []
         missing: List[bytes] = []
@@ -1115,7 +1062,7 @@ class TableDatabase(Database):
         out = list(uset)
         if mstype == tb.MS_UNION and first.orders:
             order = first.orders[-1]
-            out = self._sort(out, order.column, order.type)
+            out = self.sort_keys(out, order.column, order.type)
         if first.offset > 0:
             out = out[first.offset:]
         if first.limit >= 0:
