@@ -239,11 +239,13 @@ class ShardedMethods:
         self._single = len(shards) == 1
         self._groups: List[List[_Server]] = []
         for shard in shards:
-            group = [_Server("%s:%d" % shard.master, self._client_class(
-                shard.master[0], shard.master[1], **client_kwargs), "master")]
-            for host, port in shard.replicas:
-                group.append(_Server("%s:%d" % (host, port),
-                                     self._client_class(host, port, **client_kwargs), "replica"))
+            # Each server is named as its client names it in errors
+            # (``host:port``, IPv6 hosts in brackets).
+            group: List[_Server] = []
+            for role, (host, port) in [("master", shard.master)] + [
+                    ("replica", replica) for replica in shard.replicas]:
+                client = self._client_class(host, port, **client_kwargs)
+                group.append(_Server(client.address, client, role))
             self._groups.append(group)
 
     # -- placement -----------------------------------------------------------------

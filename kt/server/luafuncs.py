@@ -22,6 +22,7 @@ import time
 import zlib
 from typing import Dict, Final, List, Optional, Sequence, Tuple, Union
 
+from kt.protocol.kt_repl import encode_varnum
 from kt.server.ere import compile_ere, key_matches
 from kt.server.cnum import atof as kc_atof
 from kt.server.cnum import atoi as kc_atoi
@@ -269,14 +270,9 @@ def ucs_to_utf(codes: Sequence[float]) -> bytes:
 # -- serialization ------------------------------------------------------------------
 
 
-def varnum(num: int) -> bytes:
-    """Kyoto Cabinet's variable-length number (big-endian base 128)."""
-    out = [num & 0x7F]
-    num >>= 7
-    while num:
-        out.append((num & 0x7F) | 0x80)
-        num >>= 7
-    return bytes(reversed(out))
+#: Kyoto Cabinet's variable-length number (big-endian base 128), the
+#: update log's encoding.
+varnum = encode_varnum
 
 
 def _read_varnum(data: bytes, pos: int) -> Tuple[int, int]:
