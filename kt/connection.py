@@ -34,10 +34,10 @@ import socket
 import threading
 import time
 from types import ModuleType
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import Any, Callable, Final, List, Optional, TypeVar
 
 from kt.errors import ServerConnectionError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import Payload, ReceiveBuffer
 
 T = TypeVar("T")
 _T = TypeVar("_T")
@@ -64,7 +64,11 @@ RECV_MAX = 1024 * 1024
 # Incremented in every forked child (os.register_at_fork), so that pools and
 # connections can tell "we are in a child now" without a getpid() system
 # call per request.
-_fork_epoch = [0]
+_fork_epoch: Final = [0]
+
+#: Bound once: mypyc keeps Final module names in C statics, so the hot path
+#: reads the clock without a lookup in the module's globals.
+_monotonic: Final = time.monotonic
 
 
 def _after_fork_in_child() -> None:
@@ -102,7 +106,7 @@ class Connection:
         self.buf = ReceiveBuffer()
         self.pid = os.getpid()
         self.epoch = _fork_epoch[0]
-        self.last_used = time.monotonic()
+        self.last_used = _monotonic()
         self.requests = 0
         self.generation = generation
         self._socket_module = settings.socket_module
@@ -132,15 +136,21 @@ class Connection:
         self.epoch = _fork_epoch[0]
         return sock
 
-    def send(self, data: bytes) -> None:
-        """Send ``data`` whole (connects first if needed)."""
+    def send(self, data: Payload) -> None:
+        """Send ``data`` whole (connects first if needed): bytes in one
+        call, a Pieces piece by piece as they are encoded."""
         sock = self.sock
         if sock is None:
             sock = self.connect()
         try:
-            sock.sendall(data)
+            if isinstance(data, bytes):
+                sock.sendall(data)
+            else:
+                sendall = sock.sendall
+                for piece in data.pieces():
+                    sendall(piece)
         except OSError as exc:
-            raise self._lost(exc) from exc
+            raise read_error(self.address, exc, False, self.timeout) from exc
 
     def read(self, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
         """Read until ``parse`` returns a result."""
@@ -170,7 +180,7 @@ class Connection:
             if result is not None:
                 return result
 
-    def request(self, data: bytes, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
+    def request(self, data: Payload, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
         """Send ``data`` and read the reply with ``parse``."""
         self.send(data)
         result = self.read(parse)
@@ -186,9 +196,6 @@ class Connection:
                 sock.close()
             except OSError:
                 pass
-
-    def _lost(self, exc: OSError) -> ServerConnectionError:
-        return read_error(self.address, exc, True, self.timeout)
 
     def __repr__(self) -> str:
         state = "open" if self.sock is not None else "closed"
@@ -292,6 +299,9 @@ class ConnectionPool(PoolSettings):
     def _reset(self) -> None:
         self._epoch = _fork_epoch[0]
         self._lock = threading.Lock()
+        # bound once: every request takes the lock twice
+        self._lock_acquire = self._lock.acquire
+        self._lock_release = self._lock.release
         # Only a bounded pool waits for connections to come back.
         self._cond: Optional[threading.Condition] = (
             threading.Condition(self._lock) if self.max_connections is not None else None)
@@ -313,22 +323,28 @@ class ConnectionPool(PoolSettings):
         """Check a connection out (it may not be connected yet)."""
         if self._epoch != _fork_epoch[0]:
             self._check_fork()
-        with self._lock:
+        conn: Optional[Connection] = None
+        self._lock_acquire()
+        try:
             if self._abandoned:
                 self._settle()
             idle = self._idle
             if idle:
                 conn = idle.pop()
-                self._in_use += 1
-                if (self.max_idle_time is not None
-                        and time.monotonic() - conn.last_used > self.max_idle_time):
-                    conn.close()
-                return conn
-            if self._cond is not None:
+            elif self._cond is not None:
                 self._wait_for_room()
+                if self._idle:
+                    conn = self._idle.pop()
             self._in_use += 1
             generation = self._generation
-        return Connection(self, generation)
+        finally:
+            self._lock_release()
+        if conn is None:
+            return Connection(self, generation)
+        max_idle = self.max_idle_time
+        if max_idle is not None and _monotonic() - conn.last_used > max_idle:
+            conn.close()
+        return conn
 
     def abandon(self, conn: Connection) -> None:
         """Give up a checked-out connection from a finalizer (``__del__``).
@@ -381,19 +397,23 @@ class ConnectionPool(PoolSettings):
 
     def release(self, conn: Connection) -> None:
         """Check a healthy connection back in."""
-        if conn.epoch != _fork_epoch[0] or self._epoch != _fork_epoch[0]:
+        epoch = _fork_epoch[0]
+        if conn.epoch != epoch or self._epoch != epoch:
             conn.close()
             self._check_fork()
             return
         if self.max_idle_time is not None:
-            conn.last_used = time.monotonic()
-        with self._lock:
+            conn.last_used = _monotonic()
+        self._lock_acquire()
+        try:
             self._in_use -= 1
             stale = conn.generation != self._generation
             if conn.sock is not None and not stale:
                 self._idle.append(conn)
             if self._cond is not None:
                 self._cond.notify()
+        finally:
+            self._lock_release()
         if stale:
             conn.close()
 
@@ -410,7 +430,7 @@ class ConnectionPool(PoolSettings):
 
     def execute(
         self,
-        data: bytes,
+        data: Payload,
         parse: Callable[[ReceiveBuffer], Optional[T]],
         idempotent: bool = False,
         reusable: Optional[Callable[[T], bool]] = None,
@@ -447,7 +467,7 @@ class ConnectionPool(PoolSettings):
             self.release(conn)
         return result
 
-    def send_only(self, data: bytes) -> None:
+    def send_only(self, data: Payload) -> None:
         """Send a request that has no reply (no-reply flag, putnr)."""
         conn = self.acquire()
         try:

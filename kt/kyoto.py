@@ -51,7 +51,7 @@ from kt.errors import KyotoTycoonError, ProtocolError, ServerConnectionError, Se
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol import kt_repl as kr
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import Payload, ReceiveBuffer
 from kt.protocol.convert import texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
@@ -265,7 +265,7 @@ class KyotoMethods(PooledClient):
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, _first_raw, None)
 
-    def _write_reply(self, data: bytes, no_reply: bool, parse: Parse) -> Any:
+    def _write_reply(self, data: Payload, no_reply: bool, parse: Parse) -> Any:
         if no_reply:
             return self._send(data)
         return self._call(data, parse, True, None, None, None)
@@ -358,7 +358,7 @@ class KyotoMethods(PooledClient):
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
 
     def _get_bulk(self, keys: Iterable[Key], db: Optional[int], finish: Finish, arg: Any) -> Any:
-        data = kb.encode_get_bulk_keys(keys, self._db(db))
+        data = kb.get_bulk_payload(keys, self._db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, finish, arg)
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
@@ -403,7 +403,7 @@ class KyotoMethods(PooledClient):
         return self._get_dict(keys, db, False)
 
     def _get_dict(self, keys: Iterable[Key], db: Optional[int], text_values: bool) -> Any:
-        data = kb.encode_get_bulk_keys(keys, self._db(db))
+        data = kb.get_bulk_payload(keys, self._db(db))
         return self._call(data, kb.GetBulkDictParser(self.decode_keys, text_values).parse, True,
                           None, None, None)
 
@@ -458,12 +458,11 @@ class KyotoMethods(PooledClient):
         items = merge_items(__data, kwargs)
         flags = kb.FLAG_NO_REPLY if no_reply else 0
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
-            data = kb.encode_set_bulk_items(items.items(), True, self._db(db),
-                                            _xt_arg(expire_time), flags)
+            data = kb.set_bulk_payload(items, True, self._db(db), _xt_arg(expire_time), flags)
         else:
             encode = self._encode
-            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-            data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time), flags)
+            encoded = {k: encode(v) for k, v in items.items()}
+            data = kb.set_bulk_payload(encoded, False, self._db(db), _xt_arg(expire_time), flags)
         return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
@@ -482,8 +481,7 @@ class KyotoMethods(PooledClient):
             ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
         """
-        data = kb.encode_remove_bulk_keys(keys, self._db(db),
-                                          kb.FLAG_NO_REPLY if no_reply else 0)
+        data = kb.remove_bulk_payload(keys, self._db(db), kb.FLAG_NO_REPLY if no_reply else 0)
         return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
 
     # -- scripts -------------------------------------------------------------

@@ -30,12 +30,12 @@ so that a client can build its result with a single ``zip``.
 from __future__ import annotations
 
 import struct
-from typing import (Collection, Dict, Final, Iterable, List, NoReturn, Optional, Sequence, Tuple,
-                    final)
+from typing import (Collection, Dict, Final, Iterable, List, Mapping, NoReturn, Optional, Sequence,
+                    Tuple, final)
 
 from kt.errors import ProtocolError, ServerError
-from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
-from kt.protocol.convert import Found, Text, to_bytes, value_bytes
+from kt.protocol.buffer import PIECE_RECORDS, FieldsRecord, Payload, Pieces, ReceiveBuffer
+from kt.protocol.convert import Found, Text, bytes_in_place, to_bytes, value_bytes
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -323,6 +323,105 @@ def _encode_set_bulk(items: Iterable[Tuple[object, object]], count: int, convert
         parts.append(key)
         parts.append(value)
     return b"".join(parts)
+
+
+@final
+class _RecordPieces(Pieces):
+    """set_bulk records ``[db][ksiz][vsiz][xt][key][value]``, all in one
+    database with one expiration time."""
+
+    db: int
+    xt: int
+
+    def __init__(self, head: bytes, keys: List[bytes], values: List[bytes], piece: int,
+                 db: int, xt: int) -> None:
+        super().__init__(head, keys, values, piece)
+        self.db = db
+        self.xt = xt
+
+    def _encode(self, parts: List[bytes], start: int, end: int) -> None:
+        keys = self.keys
+        values = self.values
+        last_k = -1
+        last_v = -1
+        header = b""
+        for i in range(start, end):
+            key = keys[i]
+            value = values[i]
+            if len(key) != last_k or len(value) != last_v:
+                last_k = len(key)
+                last_v = len(value)
+                header = _full_header(self.db, last_k, last_v, self.xt)
+            parts.append(header)
+            parts.append(key)
+            parts.append(value)
+
+
+@final
+class _KeyPieces(Pieces):
+    """get_bulk / remove_bulk keys ``[db][ksiz][key]``, all in one database."""
+
+    db_field: bytes
+
+    def __init__(self, head: bytes, keys: List[bytes], piece: int, db: int) -> None:
+        super().__init__(head, keys, [], piece)
+        self.db_field = _DB2[db] if db < 256 else _U16.pack(db)
+
+    def _encode(self, parts: List[bytes], start: int, end: int) -> None:
+        keys = self.keys
+        last = -1
+        header = b""
+        for i in range(start, end):
+            key = keys[i]
+            if len(key) != last:
+                last = len(key)
+                header = self.db_field + _len4(last)
+            parts.append(header)
+            parts.append(key)
+
+
+def set_bulk_payload(
+    records: Mapping[object, object],
+    text_values: bool,
+    db: int = 0,
+    xt: int = XT_NONE,
+    flags: int = 0,
+    piece: int = PIECE_RECORDS,
+) -> Payload:
+    """``encode_set_bulk_items`` of a mapping's records; more than ``piece``
+    records come as Pieces (kt.protocol.buffer), every record checked and
+    converted first."""
+    if len(records) <= piece:
+        return encode_set_bulk_items(records.items(), text_values, db, xt, flags)
+    _check_db(db)
+    _check_xt(xt)
+    _check_u32(flags, "flags")
+    _check_count(len(records))
+    keys = bytes_in_place(list(records), True, "key", DATA_MAX, _check_key)
+    values = bytes_in_place(list(records.values()), text_values, "value", DATA_MAX, _check_key)
+    return _RecordPieces(_HEAD.pack(MAGIC_SET_BULK, flags, len(keys)), keys, values, piece, db, xt)
+
+
+def _keys_payload(magic: int, keys: Iterable[object], db: int, flags: int, piece: int) -> Payload:
+    items: List[object] = list(keys)
+    if len(items) <= piece:
+        return _encode_keys(magic, items, db, flags, True)
+    _check_db(db)
+    _check_u32(flags, "flags")
+    _check_count(len(items))
+    checked = bytes_in_place(items, True, "key", DATA_MAX, _check_key)
+    return _KeyPieces(_HEAD.pack(magic, flags, len(checked)), checked, piece, db)
+
+
+def get_bulk_payload(keys: Iterable[object], db: int = 0, piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_get_bulk_keys``; more than ``piece`` keys come as Pieces."""
+    return _keys_payload(MAGIC_GET_BULK, keys, db, 0, piece)
+
+
+def remove_bulk_payload(keys: Iterable[object], db: int = 0, flags: int = 0,
+                        piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_remove_bulk_keys``; more than ``piece`` keys come as Pieces."""
+    return _keys_payload(MAGIC_REMOVE_BULK, keys, db, flags, piece)
 
 
 def encode_set(key: bytes, value: bytes, db: int = 0, xt: int = XT_NONE, flags: int = 0) -> bytes:
