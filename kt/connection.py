@@ -57,8 +57,8 @@ __all__ = ["Connection", "ConnectionPool", "PoolSettings", "format_address", "my
 #: CPython allocates the whole size for every call, and a large allocation
 #: (an mmap) costs more than the round trip of a small request.  Reads that
 #: fill it grow the size fourfold, up to RECV_MAX, for the rest of that reply.
-RECV_SIZE = 16 * 1024
-RECV_MAX = 1024 * 1024
+RECV_SIZE: Final = 16 * 1024
+RECV_MAX: Final = 1024 * 1024
 
 
 # Incremented in every forked child (os.register_at_fork), so that pools and
@@ -342,8 +342,13 @@ class ConnectionPool(PoolSettings):
         if conn is None:
             return Connection(self, generation)
         max_idle = self.max_idle_time
-        if max_idle is not None and _monotonic() - conn.last_used > max_idle:
-            conn.close()
+        if max_idle is not None:
+            # Idle time counts from the last checkout (one clock read per
+            # request): it errs on the long side, which only reconnects early.
+            now = _monotonic()
+            if now - conn.last_used > max_idle:
+                conn.close()
+            conn.last_used = now
         return conn
 
     def abandon(self, conn: Connection) -> None:
@@ -402,8 +407,6 @@ class ConnectionPool(PoolSettings):
             conn.close()
             self._check_fork()
             return
-        if self.max_idle_time is not None:
-            conn.last_used = _monotonic()
         self._lock_acquire()
         try:
             self._in_use -= 1

@@ -32,6 +32,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    Final,
     Iterable,
     Iterator,
     List,
@@ -62,8 +63,11 @@ if TYPE_CHECKING:  # the Lua helper containers (kt.containers) import this modul
 
 Key = Union[str, bytes]
 
-_XT_NONE = kb.XT_NONE
-_XT_MAX = kb.XT_MAX
+_XT_NONE: Final = kb.XT_NONE
+_XT_MAX: Final = kb.XT_MAX
+# the parse functions of the hottest replies, read from statics (no module attribute lookup)
+_PARSE_SET: Final = kb.parse_set_bulk_reply
+_PARSE_REMOVE: Final = kb.parse_remove_bulk_reply
 _TRUE = b"true"
 
 
@@ -88,8 +92,8 @@ def _xt_out(xt: int) -> Optional[int]:
     return None if xt >= _XT_MAX else xt
 
 
-def _first_raw(recs: kb.BulkRecords, arg: Any) -> Optional[bytes]:
-    return recs.values[0] if recs.values else None
+def _first_raw(values: List[bytes], arg: Any) -> Optional[bytes]:
+    return values[0] if values else None
 
 
 class Change(NamedTuple):
@@ -242,11 +246,10 @@ class KyotoMethods(PooledClient):
             ServerError: the database does not exist on the server.
         """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._value_of_first,
-                          None)
+        return self._call(data, kb.GetValueParser().parse, True, None, self._value_of_first, None)
 
-    def _first_value(self, recs: kb.BulkRecords, arg: Any) -> Any:
-        return self._decode(recs.values[0]) if recs.values else None
+    def _first_value(self, values: List[bytes], arg: Any) -> Any:
+        return self._decode(values[0]) if values else None
 
     def get_raw(self, key: Key, db: Optional[int] = None) -> Any:
         """The bytes stored at ``key``, without the serializer.
@@ -263,7 +266,7 @@ class KyotoMethods(PooledClient):
             ServerError: there is no database ``db`` on the server.
         """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        return self._call(data, kb.GetBulkReplyParser().parse, True, None, _first_raw, None)
+        return self._call(data, kb.GetValueParser().parse, True, None, _first_raw, None)
 
     def _write_reply(self, data: Payload, no_reply: bool, parse: Parse) -> Any:
         if no_reply:
@@ -298,7 +301,7 @@ class KyotoMethods(PooledClient):
             key, value, self.default_db if db is None else self._check_db(db),
             _XT_NONE if expire_time is None else _xt_arg(expire_time),
             kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+        return self._write_reply(data, no_reply, _PARSE_SET)
 
     def get_bytes(self, key: Key, db: Optional[int] = None) -> Any:
         """The original library's name for :meth:`get_raw`.
@@ -355,7 +358,7 @@ class KyotoMethods(PooledClient):
         """
         data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
                                 kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
+        return self._write_reply(data, no_reply, _PARSE_REMOVE)
 
     def _get_bulk(self, keys: Iterable[Key], db: Optional[int], finish: Finish, arg: Any) -> Any:
         data = kb.get_bulk_payload(keys, self._db(db))
@@ -463,7 +466,7 @@ class KyotoMethods(PooledClient):
             encode = self._encode
             encoded = {k: encode(v) for k, v in items.items()}
             data = kb.set_bulk_payload(encoded, False, self._db(db), _xt_arg(expire_time), flags)
-        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+        return self._write_reply(data, no_reply, _PARSE_SET)
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Any:
@@ -482,7 +485,7 @@ class KyotoMethods(PooledClient):
             TypeError: a key is neither str nor bytes.
         """
         data = kb.remove_bulk_payload(keys, self._db(db), kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
+        return self._write_reply(data, no_reply, _PARSE_REMOVE)
 
     # -- scripts -------------------------------------------------------------
 

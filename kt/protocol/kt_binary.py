@@ -623,8 +623,9 @@ def _parse_count(buf: ReceiveBuffer, magic: int, command: str) -> Optional[int]:
         _check_magic(first, magic, command)
     if not buf.ensure(5):
         return None
-    n: int = _U32.unpack_from(buf.data, buf.pos + 1)[0]
-    buf.pos += 5
+    p = buf.pos + 1
+    n: int = _u32(buf.data, p) if _NATIVE else _U32.unpack_from(buf.data, p)[0]
+    buf.pos = p + 4
     return n
 
 
@@ -639,11 +640,11 @@ def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
 
 
 def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords], found: Optional[Found],
-                  remaining: int, what: str) -> int:
+                  remaining: int, what: str, values: Optional[List[bytes]] = None) -> int:
     """Consume complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
-    from ``buf``, at most ``remaining`` of them, into ``records`` or else
-    ``found`` (keys and values only); returns how many are still to come
-    (get_bulk replies, set_bulk requests)."""
+    from ``buf``, at most ``remaining`` of them, into ``records``, else
+    ``found`` (keys and values), else ``values`` (values only); returns
+    how many are still to come (get_bulk replies, set_bulk requests)."""
     rec = _REC_FULL
     db = 0
     xt = 0
@@ -677,6 +678,8 @@ def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords], found: Opt
             records.xts.append(xt)
         elif found is not None:
             found.add(data[start:mid], data[mid:end])
+        elif values is not None:
+            values.append(data[mid:end])
         buf.pos = end
         remaining -= 1
     return remaining
@@ -693,7 +696,7 @@ class _GetBulkParser:
         self._remaining = -1
 
     def _read(self, buf: ReceiveBuffer, records: Optional[BulkRecords],
-              found: Optional[Found]) -> bool:
+              found: Optional[Found], values: Optional[List[bytes]] = None) -> bool:
         """True once the whole reply has been read."""
         if self._remaining < 0:
             n = _parse_count(buf, MAGIC_GET_BULK, "get_bulk")
@@ -701,7 +704,7 @@ class _GetBulkParser:
                 return False
             self._remaining = n
         self._remaining = _read_records(buf, records, found, self._remaining,
-                                        "get_bulk reply")
+                                        "get_bulk reply", values)
         return self._remaining == 0
 
 
@@ -718,6 +721,24 @@ class GetBulkReplyParser(_GetBulkParser):
     def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
         if self._read(buf, self._result, None):
             return self._result
+        return None
+
+
+@final
+class GetValueParser(_GetBulkParser):
+    """Parses the get_bulk reply to a request of one key into the list of
+    the values it holds: ``[value]``, or ``[]`` when the key was not found
+    (no BulkRecords to build for the commonest request)."""
+
+    _values: List[bytes]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values = []
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[List[bytes]]:
+        if self._read(buf, None, None, self._values):
+            return self._values
         return None
 
 
