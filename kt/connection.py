@@ -1,7 +1,8 @@
 """Sockets and the connection pool shared by both clients.
 
 Who calls it: kt.kyoto and kt.tyrant.  It knows nothing about the protocols:
-a request is bytes to send plus a *parse function* from kt.protocol that
+a request is bytes to send (or a kt.protocol.buffer.Pieces, sent piece by
+piece as it is encoded) plus a *parse function* from kt.protocol that
 reads the reply from the connection's ReceiveBuffer.
 
 Rules it enforces:
@@ -18,9 +19,11 @@ Rules it enforces:
   ``host:port``; parsers raise ProtocolError / ServerError themselves.
 * A connection that sat idle in the pool may have been closed by the server
   (ktserver closes idle connections after its ``-tout``).  Connections idle
-  longer than ``max_idle_time`` are dropped at checkout, and a request the
-  caller marks *idempotent* is retried once on a fresh connection when a
-  reused connection turns out to be closed before any reply byte arrived.
+  longer than ``max_idle_time`` (counted from their last checkout) are
+  dropped at checkout, and a request the caller marks *idempotent* is
+  retried once on a fresh connection when a reused connection turns out to
+  be closed (or reset while the request was sent) before any reply byte
+  arrived.
 
 The socket module is a parameter (``socket_module``), so tests and gevent
 users can inject their own; by default it is looked up in ``socket`` at

@@ -25,12 +25,17 @@ negative one is minus an absolute UNIX time; anything at or above
 
 Records of bulk messages are handed over as parallel lists (``BulkRecords``)
 so that a client can build its result with a single ``zip``.
+
+The clients' bulk requests come from the ``*_payload`` functions: a request
+of more than PIECE_RECORDS records is a ``Pieces`` (kt.protocol.buffer),
+sent while it is encoded, which ktserver stores record by record as they
+arrive.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import (Collection, Dict, Final, Iterable, List, Mapping, NoReturn, Optional, Sequence,
+from typing import (Any, Collection, Dict, Final, Iterable, List, Mapping, NoReturn, Optional, Sequence,
                     Tuple, final)
 
 from kt.errors import ProtocolError, ServerError
@@ -381,7 +386,7 @@ class _KeyPieces(Pieces):
 
 
 def set_bulk_payload(
-    records: Mapping[object, object],
+    records: Mapping[Any, Any],
     text_values: bool,
     db: int = 0,
     xt: int = XT_NONE,

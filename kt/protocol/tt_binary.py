@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Collection, Dict, Final, Iterable, List, Mapping, Optional, Tuple, Union, final
+from typing import Any, Collection, Dict, Final, Iterable, List, Mapping, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import PIECE_RECORDS, FieldsRecord, Payload, Pieces, ReceiveBuffer
@@ -689,7 +689,7 @@ def _refuse_arg(item: bytes, what: str) -> None:
     _check_bytes("argument", item, MAX_ARG_SIZE)
 
 
-def misc_items_payload(name: bytes, records: Mapping[object, object], text_values: bool,
+def misc_items_payload(name: bytes, records: Mapping[Any, Any], text_values: bool,
                        opts: int = 0, piece: int = PIECE_RECORDS) -> Payload:
     """``encode_misc_items`` of a mapping's records (putlist); more than
     ``piece`` records come as Pieces (kt.protocol.buffer), every record
