@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Opti
 
 from kt.connection import ConnectionPool, mypyc_attr
 from kt.protocol.buffer import Payload, ReceiveBuffer
-from kt.protocol.convert import text
+from kt.protocol.convert import as_is, text, value_to_bytes
 from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 _C = TypeVar("_C", bound="PooledClient")
@@ -133,6 +133,11 @@ class PooledClient:
         self.timeout = timeout
         self._encode = serializer.encode
         self._decode = serializer.decode
+        if serializer is KT_BINARY or serializer is KT_NONE:
+            # the same conversions, as compiled functions (the serializers'
+            # methods are interpreted Python, called once per value)
+            self._encode = value_to_bytes
+            self._decode = text if serializer is KT_BINARY else as_is
         # KT_BINARY and KT_NONE values are converted in compiled loops
         # (kt.protocol.convert) rather than one serializer call per record.
         self._text_values: Optional[bool] = (

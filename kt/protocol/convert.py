@@ -33,6 +33,16 @@ def to_bytes(item: object, what: str) -> bytes:
     raise TypeError("%s must be str or bytes, not %s" % (what, type(item).__name__))
 
 
+def value_to_bytes(value: object) -> bytes:
+    """``to_bytes(value, "value")``: what KT_BINARY and KT_NONE encode, compiled."""
+    return to_bytes(value, "value")
+
+
+def as_is(data: bytes) -> bytes:
+    """KT_NONE's decoding (none), compiled."""
+    return data
+
+
 def keys_to_bytes(keys: Iterable[object]) -> List[bytes]:
     """Every key as bytes (TypeError names the first key of a wrong type)."""
     out: List[bytes] = []

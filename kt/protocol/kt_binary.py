@@ -95,6 +95,7 @@ _NATIVE: Final = type(_probe).__name__ != "function"
 _LEN4: Final[List[bytes]] = [struct.pack(">I", i) for i in range(4096)]
 _DB2: Final[List[bytes]] = [struct.pack(">H", i) for i in range(256)]
 _XT_NONE8: Final = struct.pack(">q", (1 << 63) - 1)
+_SET_ONE: Final = struct.pack(">BII", 0xB8, 0, 1)  # set_bulk, no flags, one record
 _XT_MAX8: Final = struct.pack(">q", (1 << 40) - 1)
 
 
@@ -441,6 +442,9 @@ def encode_set(key: bytes, value: bytes, db: int = 0, xt: int = XT_NONE, flags: 
         _check_db(db)
         _check_xt(xt)
         _check_u32(flags, "flags")
+    if flags == 0 and xt == XT_NONE and db < 256:  # the commonest set: pieces at hand
+        return b"".join((_SET_ONE, _DB2[db], _len4(len(key)), _len4(len(value)), _XT_NONE8,
+                         key, value))
     return _ONE_FULL.pack(MAGIC_SET_BULK, flags, 1, db, len(key), len(value), xt) + key + value
 
 
