@@ -283,10 +283,7 @@ class PoolSettings:
     @property
     def in_use_count(self) -> int:
         """Connections checked out (by requests or cursors)."""
-        return self._in_use - self._abandoned_count()
-
-    def _abandoned_count(self) -> int:
-        return 0
+        return self._in_use
 
 
 class ConnectionPool(PoolSettings):
@@ -302,14 +299,14 @@ class ConnectionPool(PoolSettings):
     def _reset(self) -> None:
         self._epoch = _fork_epoch[0]
         self._lock = threading.Lock()
-        # bound once: every request takes the lock twice
-        self._lock_acquire = self._lock.acquire
-        self._lock_release = self._lock.release
         # Only a bounded pool waits for connections to come back.
         self._cond: Optional[threading.Condition] = (
             threading.Condition(self._lock) if self.max_connections is not None else None)
         self._idle: List[Connection] = []
-        self._in_use = 0
+        # Connections made and retired (closed for good), counted under the
+        # lock; those in use are the rest of the made ones, less the idle.
+        self._made = 0
+        self._retired = 0
         self._generation = 0
         # connections given up by finalizers (see abandon), not yet counted
         self._abandoned: List[int] = []
@@ -323,27 +320,26 @@ class ConnectionPool(PoolSettings):
             self._reset()
 
     def acquire(self) -> Connection:
-        """Check a connection out (it may not be connected yet)."""
+        """Check a connection out (it may not be connected yet).
+
+        An unbounded pool takes an idle connection without its lock: popping
+        from a list is atomic (one C call, under the GIL), so two threads
+        never get the same connection.  Everything that counts connections
+        happens under the lock."""
         if self._epoch != _fork_epoch[0]:
             self._check_fork()
         conn: Optional[Connection] = None
-        self._lock_acquire()
-        try:
-            if self._abandoned:
-                self._settle()
-            idle = self._idle
-            if idle:
-                conn = idle.pop()
-            elif self._cond is not None:
-                self._wait_for_room()
-                if self._idle:
-                    conn = self._idle.pop()
-            self._in_use += 1
-            generation = self._generation
-        finally:
-            self._lock_release()
-        if conn is None:
-            return Connection(self, generation)
+        if self._cond is None and self._idle:
+            try:
+                conn = self._idle.pop()
+            except IndexError:  # another thread took the last one
+                conn = None
+        if conn is None or conn.generation != self._generation:
+            if conn is not None:  # idle across a close_all()
+                self._retire(conn)
+            conn = self._checkout()
+            if conn is None:
+                return Connection(self, self._generation)
         max_idle = self.max_idle_time
         if max_idle is not None:
             # Idle time counts from the last checkout (one clock read per
@@ -353,6 +349,27 @@ class ConnectionPool(PoolSettings):
                 conn.close()
             conn.last_used = now
         return conn
+
+    def _checkout(self) -> Optional[Connection]:
+        """Under the lock: an idle connection, or None after counting a new
+        one (a bounded pool first waits for room)."""
+        with self._lock:
+            if self._abandoned:
+                self._settle()
+            if not self._idle and self._cond is not None:
+                self._wait_for_room()
+            if self._idle:
+                return self._idle.pop()
+            self._made += 1
+            return None
+
+    def _retire(self, conn: Connection) -> None:
+        """Close a checked-out connection for good and count it."""
+        conn.close()
+        with self._lock:
+            self._retired += 1
+            if self._cond is not None:
+                self._cond.notify()
 
     def abandon(self, conn: Connection) -> None:
         """Give up a checked-out connection from a finalizer (``__del__``).
@@ -380,7 +397,7 @@ class ConnectionPool(PoolSettings):
         n = len(abandoned)
         if n:
             del abandoned[:n]
-            self._in_use -= n
+            self._retired += n
             if self._cond is not None:
                 self._cond.notify(n)
 
@@ -389,7 +406,7 @@ class ConnectionPool(PoolSettings):
         cond = self._cond
         assert cond is not None and self.max_connections is not None
         deadline: Optional[float] = None
-        while not self._idle and self._in_use >= self.max_connections:
+        while not self._idle and self._made - self._retired >= self.max_connections:
             if self._abandoned:
                 self._settle()
                 continue
@@ -404,35 +421,29 @@ class ConnectionPool(PoolSettings):
             cond.wait(remaining)
 
     def release(self, conn: Connection) -> None:
-        """Check a healthy connection back in."""
+        """Check a healthy connection back in (an unbounded pool without
+        its lock: appending to a list is atomic)."""
         epoch = _fork_epoch[0]
         if conn.epoch != epoch or self._epoch != epoch:
             conn.close()
             self._check_fork()
             return
-        self._lock_acquire()
-        try:
-            self._in_use -= 1
-            stale = conn.generation != self._generation
-            if conn.sock is not None and not stale:
+        if conn.sock is None or conn.generation != self._generation:
+            self._retire(conn)
+        elif self._cond is None:
+            self._idle.append(conn)
+        else:
+            with self._lock:
                 self._idle.append(conn)
-            if self._cond is not None:
                 self._cond.notify()
-        finally:
-            self._lock_release()
-        if stale:
-            conn.close()
 
     def discard(self, conn: Connection) -> None:
         """Close a connection that failed and forget it."""
-        conn.close()
         if self._epoch != _fork_epoch[0]:
+            conn.close()
             self._check_fork()
             return
-        with self._lock:
-            self._in_use -= 1
-            if self._cond is not None:
-                self._cond.notify()
+        self._retire(conn)
 
     def execute(
         self,
@@ -487,13 +498,21 @@ class ConnectionPool(PoolSettings):
         """Close idle connections unused for more than ``older_than`` seconds;
         returns how many were closed."""
         self._check_fork()
-        now = time.monotonic()
+        now = _monotonic()
+        closing: List[Connection] = []
         with self._lock:
+            # pop them one by one: a lock-free checkout or checkin may run
+            # meanwhile, and each connection must end up in one place
             keep: List[Connection] = []
-            closing: List[Connection] = []
-            for conn in self._idle:
+            idle = self._idle
+            while idle:
+                try:
+                    conn = idle.pop()
+                except IndexError:
+                    break
                 (closing if now - conn.last_used >= older_than else keep).append(conn)
-            self._idle = keep
+            idle.extend(reversed(keep))
+            self._retired += len(closing)
         for conn in closing:
             conn.close()
         return len(closing)
@@ -509,9 +528,11 @@ class ConnectionPool(PoolSettings):
     def idle_count(self) -> int:
         return len(self._idle)
 
-    def _abandoned_count(self) -> int:
-        return len(self._abandoned)
+    @property
+    def in_use_count(self) -> int:
+        """Connections checked out (by requests or cursors)."""
+        return self._made - self._retired - len(self._idle) - len(self._abandoned)
 
     def __repr__(self) -> str:
         return "<ConnectionPool %s idle=%d in_use=%d>" % (
-            self.address, len(self._idle), self._in_use)
+            self.address, len(self._idle), self.in_use_count)

@@ -5,6 +5,8 @@ request only, and connections idle too long are dropped at checkout."""
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from typing import Any, List, Optional
 
@@ -130,3 +132,72 @@ def test_without_a_socket_module_the_socket_module_connects() -> None:
     with pytest.raises(ServerConnectionError, match="cannot connect to 127.0.0.1:1"):
         pool.execute(b"x", kb.parse_set_bulk_reply)
     assert pool.in_use_count == 0
+
+
+class SharedCheck(FakeSocket):
+    """Answers every request; notes a socket used by two threads at once,
+    or used after it was closed."""
+
+    violations: List[str] = []
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.busy = False
+
+    def sendall(self, data: bytes) -> None:
+        if self.busy or self.closed:
+            SharedCheck.violations.append("shared" if self.busy else "used after close")
+        self.busy = True
+
+    def recv(self, size: int) -> bytes:
+        self.busy = False
+        return COUNT_REPLY
+
+
+class EndlessSockets:
+    def __init__(self) -> None:
+        self.made: List[SharedCheck] = []
+
+    def create_connection(self, address: Any, timeout: Any = None) -> SharedCheck:
+        sock = SharedCheck()
+        self.made.append(sock)
+        return sock
+
+
+@pytest.mark.parametrize("max_connections", [None, 3])
+def test_threads_share_a_pool_while_it_is_closed(max_connections: Optional[int]) -> None:
+    module = EndlessSockets()
+    pool = kc.ConnectionPool("127.0.0.1", 1978, max_connections=max_connections,
+                             socket_module=module)  # type: ignore[arg-type]
+    request = kb.encode_set(b"k", b"v")
+    SharedCheck.violations = []
+    stop = threading.Event()
+
+    def work() -> None:
+        for _ in range(3000):
+            assert pool.execute(request, kb.parse_set_bulk_reply) == 3
+
+    def close() -> None:
+        while not stop.is_set():
+            pool.close_all()
+            pool.close_idle(0.0)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # interleave the threads as much as possible
+    try:
+        closer = threading.Thread(target=close)
+        closer.start()
+        workers = [threading.Thread(target=work) for _ in range(6)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        stop.set()
+        closer.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert SharedCheck.violations == []
+    assert pool.in_use_count == 0
+    assert pool.idle_count == len([s for s in module.made if not s.closed])
+    if max_connections is not None:
+        assert pool.idle_count <= max_connections
