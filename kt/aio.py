@@ -32,6 +32,7 @@ from kt.client import Finish, Parse, Plan, Request, advance
 from kt.errors import KyotoTycoonError, ServerConnectionError
 from kt.kyoto import Change, CursorMethods, KyotoMethods
 from kt.protocol import kt_http as kh
+from kt.protocol.buffer import Payload
 from kt.protocol import kt_repl as kr
 from kt.tyrant import TyrantMethods
 
@@ -93,13 +94,13 @@ class _AsyncTransport(AwaitedOnly):
         """The asyncio connection pool of this client."""
         return self._apool
 
-    async def _call(self, data: bytes, parse: Parse, idempotent: bool,
+    async def _call(self, data: Payload, parse: Parse, idempotent: bool,
                     reusable: Optional[Callable[[Any], bool]], finish: Optional[Finish],
                     arg: Any) -> Any:
         reply = await self._apool.execute(data, parse, idempotent, reusable)
         return reply if finish is None else finish(reply, arg)
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: Payload) -> None:
         await self._apool.send_only(data)
 
     async def _done(self, value: Any) -> Any:

@@ -41,7 +41,7 @@ from kt.connection import (
     read_error,
 )
 from kt.errors import ServerConnectionError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import Payload, ReceiveBuffer
 
 __all__ = ["AsyncConnection", "AsyncConnectionPool"]
 
@@ -127,7 +127,7 @@ class AsyncConnection:
         self.transport = transport
         self.loop = loop
 
-    async def request(self, data: bytes, parse: Parse) -> Any:
+    async def request(self, data: Payload, parse: Parse) -> Any:
         """Send ``data`` and read the reply with ``parse`` (within ``timeout``)."""
         if self.timeout is None:
             result = await self._request(data, parse)
@@ -140,7 +140,7 @@ class AsyncConnection:
         self.requests += 1
         return result
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: Payload) -> None:
         """Send ``data`` whole (connects first if needed)."""
         try:
             await _within(self._send(data), self.timeout)
@@ -148,18 +148,22 @@ class AsyncConnection:
             raise ServerConnectionError("sending to %s timed out after %s seconds"
                                         % (self.address, self.timeout)) from None
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: Payload) -> None:
         if self.transport is None:
             await self.connect()
         transport = self.transport
         assert transport is not None
-        transport.write(data)
+        if isinstance(data, bytes):
+            transport.write(data)
+        else:  # written as encoded: the kernel sends each piece at once when it has room
+            for piece in data.pieces():
+                transport.write(piece)
         if self._paused:  # the kernel's buffer is full: wait for room
             assert self.loop is not None
             self._drained = self.loop.create_future()
             await self._drained
 
-    async def _request(self, data: bytes, parse: Parse) -> Any:
+    async def _request(self, data: Payload, parse: Parse) -> Any:
         buf = self.buf
         self._received = len(buf) > 0
         if self._received:  # bytes left over (never from a healthy server)
@@ -309,7 +313,7 @@ class AsyncConnectionPool(PoolSettings):
         except RuntimeError:  # closed meanwhile
             pass
 
-    async def execute(self, data: bytes, parse: Parse, idempotent: bool = False,
+    async def execute(self, data: Payload, parse: Parse, idempotent: bool = False,
                       reusable: Optional[Callable[[Any], bool]] = None) -> Any:
         """Send one request and return its parsed reply (see
         kt.connection.ConnectionPool.execute)."""
@@ -337,7 +341,7 @@ class AsyncConnectionPool(PoolSettings):
             self.discard(conn)
         return result
 
-    async def send_only(self, data: bytes) -> None:
+    async def send_only(self, data: Payload) -> None:
         """Send a request that has no reply."""
         conn = await self.acquire()
         try:

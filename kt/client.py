@@ -36,8 +36,8 @@ import functools
 from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, TypeVar
 
 from kt.connection import ConnectionPool, mypyc_attr
-from kt.protocol.buffer import ReceiveBuffer
-from kt.protocol.convert import text
+from kt.protocol.buffer import Payload, ReceiveBuffer
+from kt.protocol.convert import as_is, text, value_to_bytes
 from kt.serializers import KT_BINARY, KT_MSGPACK, KT_NONE, Serializer
 
 _C = TypeVar("_C", bound="PooledClient")
@@ -57,7 +57,7 @@ class Request:
 
     __slots__ = ("data", "parse", "idempotent", "reusable")
 
-    def __init__(self, data: bytes, parse: Parse, idempotent: bool = True,
+    def __init__(self, data: Payload, parse: Parse, idempotent: bool = True,
                  reusable: Optional[Callable[[Any], bool]] = None) -> None:
         self.data = data
         self.parse = parse
@@ -65,8 +65,12 @@ class Request:
         self.reusable = reusable
 
 
-def merge_items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) -> Dict[Any, Any]:
-    """The records of a ``(__data=None, **kwargs)`` call, as one dict."""
+def merge_items(data: Optional[Mapping[Any, Any]], kwargs: Mapping[str, Any]) -> Mapping[Any, Any]:
+    """The records of a ``(__data=None, **kwargs)`` call, as one mapping:
+    a dict ``data`` itself when there are no keyword records (never
+    modified: a large dict is not copied), else a new dict."""
+    if not kwargs and isinstance(data, dict):
+        return data
     items: Dict[Any, Any] = {}
     if data is not None:
         items.update(data)
@@ -129,6 +133,11 @@ class PooledClient:
         self.timeout = timeout
         self._encode = serializer.encode
         self._decode = serializer.decode
+        if serializer is KT_BINARY or serializer is KT_NONE:
+            # the same conversions, as compiled functions (the serializers'
+            # methods are interpreted Python, called once per value)
+            self._encode = value_to_bytes
+            self._decode = text if serializer is KT_BINARY else as_is
         # KT_BINARY and KT_NONE values are converted in compiled loops
         # (kt.protocol.convert) rather than one serializer call per record.
         self._text_values: Optional[bool] = (
@@ -156,13 +165,13 @@ class PooledClient:
 
     # -- the synchronous transport (kt.aio overrides these) -------------------
 
-    def _call(self, data: bytes, parse: Parse, idempotent: bool,
+    def _call(self, data: Payload, parse: Parse, idempotent: bool,
               reusable: Optional[Callable[[Any], bool]], finish: Optional[Finish],
               arg: Any) -> Any:
         reply = self._pool.execute(data, parse, idempotent, reusable)
         return reply if finish is None else finish(reply, arg)
 
-    def _send(self, data: bytes) -> Any:
+    def _send(self, data: Payload) -> Any:
         self._pool.send_only(data)
         return None
 

@@ -1,7 +1,8 @@
 """Sockets and the connection pool shared by both clients.
 
 Who calls it: kt.kyoto and kt.tyrant.  It knows nothing about the protocols:
-a request is bytes to send plus a *parse function* from kt.protocol that
+a request is bytes to send (or a kt.protocol.buffer.Pieces, sent piece by
+piece as it is encoded) plus a *parse function* from kt.protocol that
 reads the reply from the connection's ReceiveBuffer.
 
 Rules it enforces:
@@ -18,9 +19,11 @@ Rules it enforces:
   ``host:port``; parsers raise ProtocolError / ServerError themselves.
 * A connection that sat idle in the pool may have been closed by the server
   (ktserver closes idle connections after its ``-tout``).  Connections idle
-  longer than ``max_idle_time`` are dropped at checkout, and a request the
-  caller marks *idempotent* is retried once on a fresh connection when a
-  reused connection turns out to be closed before any reply byte arrived.
+  longer than ``max_idle_time`` (counted from their last checkout) are
+  dropped at checkout, and a request the caller marks *idempotent* is
+  retried once on a fresh connection when a reused connection turns out to
+  be closed (or reset while the request was sent) before any reply byte
+  arrived.
 
 The socket module is a parameter (``socket_module``), so tests and gevent
 users can inject their own; by default it is looked up in ``socket`` at
@@ -34,10 +37,10 @@ import socket
 import threading
 import time
 from types import ModuleType
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import Any, Callable, Final, List, Optional, TypeVar
 
 from kt.errors import ServerConnectionError
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import Payload, ReceiveBuffer
 
 T = TypeVar("T")
 _T = TypeVar("_T")
@@ -57,14 +60,18 @@ __all__ = ["Connection", "ConnectionPool", "PoolSettings", "format_address", "my
 #: CPython allocates the whole size for every call, and a large allocation
 #: (an mmap) costs more than the round trip of a small request.  Reads that
 #: fill it grow the size fourfold, up to RECV_MAX, for the rest of that reply.
-RECV_SIZE = 16 * 1024
-RECV_MAX = 1024 * 1024
+RECV_SIZE: Final = 16 * 1024
+RECV_MAX: Final = 1024 * 1024
 
 
 # Incremented in every forked child (os.register_at_fork), so that pools and
 # connections can tell "we are in a child now" without a getpid() system
 # call per request.
-_fork_epoch = [0]
+_fork_epoch: Final = [0]
+
+#: Bound once: mypyc keeps Final module names in C statics, so the hot path
+#: reads the clock without a lookup in the module's globals.
+_monotonic: Final = time.monotonic
 
 
 def _after_fork_in_child() -> None:
@@ -102,7 +109,7 @@ class Connection:
         self.buf = ReceiveBuffer()
         self.pid = os.getpid()
         self.epoch = _fork_epoch[0]
-        self.last_used = time.monotonic()
+        self.last_used = _monotonic()
         self.requests = 0
         self.generation = generation
         self._socket_module = settings.socket_module
@@ -132,15 +139,21 @@ class Connection:
         self.epoch = _fork_epoch[0]
         return sock
 
-    def send(self, data: bytes) -> None:
-        """Send ``data`` whole (connects first if needed)."""
+    def send(self, data: Payload) -> None:
+        """Send ``data`` whole (connects first if needed): bytes in one
+        call, a Pieces piece by piece as they are encoded."""
         sock = self.sock
         if sock is None:
             sock = self.connect()
         try:
-            sock.sendall(data)
+            if isinstance(data, bytes):
+                sock.sendall(data)
+            else:
+                sendall = sock.sendall
+                for piece in data.pieces():
+                    sendall(piece)
         except OSError as exc:
-            raise self._lost(exc) from exc
+            raise read_error(self.address, exc, False, self.timeout) from exc
 
     def read(self, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
         """Read until ``parse`` returns a result."""
@@ -170,7 +183,7 @@ class Connection:
             if result is not None:
                 return result
 
-    def request(self, data: bytes, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
+    def request(self, data: Payload, parse: Callable[[ReceiveBuffer], Optional[T]]) -> T:
         """Send ``data`` and read the reply with ``parse``."""
         self.send(data)
         result = self.read(parse)
@@ -186,9 +199,6 @@ class Connection:
                 sock.close()
             except OSError:
                 pass
-
-    def _lost(self, exc: OSError) -> ServerConnectionError:
-        return read_error(self.address, exc, True, self.timeout)
 
     def __repr__(self) -> str:
         state = "open" if self.sock is not None else "closed"
@@ -273,10 +283,7 @@ class PoolSettings:
     @property
     def in_use_count(self) -> int:
         """Connections checked out (by requests or cursors)."""
-        return self._in_use - self._abandoned_count()
-
-    def _abandoned_count(self) -> int:
-        return 0
+        return self._in_use
 
 
 class ConnectionPool(PoolSettings):
@@ -296,7 +303,10 @@ class ConnectionPool(PoolSettings):
         self._cond: Optional[threading.Condition] = (
             threading.Condition(self._lock) if self.max_connections is not None else None)
         self._idle: List[Connection] = []
-        self._in_use = 0
+        # Connections made and retired (closed for good), counted under the
+        # lock; those in use are the rest of the made ones, less the idle.
+        self._made = 0
+        self._retired = 0
         self._generation = 0
         # connections given up by finalizers (see abandon), not yet counted
         self._abandoned: List[int] = []
@@ -310,25 +320,56 @@ class ConnectionPool(PoolSettings):
             self._reset()
 
     def acquire(self) -> Connection:
-        """Check a connection out (it may not be connected yet)."""
+        """Check a connection out (it may not be connected yet).
+
+        An unbounded pool takes an idle connection without its lock: popping
+        from a list is atomic (one C call, under the GIL), so two threads
+        never get the same connection.  Everything that counts connections
+        happens under the lock."""
         if self._epoch != _fork_epoch[0]:
             self._check_fork()
+        conn: Optional[Connection] = None
+        if self._cond is None and self._idle:
+            try:
+                conn = self._idle.pop()
+            except IndexError:  # another thread took the last one
+                conn = None
+        if conn is None or conn.generation != self._generation:
+            if conn is not None:  # idle across a close_all()
+                self._retire(conn)
+            conn = self._checkout()
+            if conn is None:
+                return Connection(self, self._generation)
+        max_idle = self.max_idle_time
+        if max_idle is not None:
+            # Idle time counts from the last checkout (one clock read per
+            # request): it errs on the long side, which only reconnects early.
+            now = _monotonic()
+            if now - conn.last_used > max_idle:
+                conn.close()
+            conn.last_used = now
+        return conn
+
+    def _checkout(self) -> Optional[Connection]:
+        """Under the lock: an idle connection, or None after counting a new
+        one (a bounded pool first waits for room)."""
         with self._lock:
             if self._abandoned:
                 self._settle()
-            idle = self._idle
-            if idle:
-                conn = idle.pop()
-                self._in_use += 1
-                if (self.max_idle_time is not None
-                        and time.monotonic() - conn.last_used > self.max_idle_time):
-                    conn.close()
-                return conn
-            if self._cond is not None:
+            if not self._idle and self._cond is not None:
                 self._wait_for_room()
-            self._in_use += 1
-            generation = self._generation
-        return Connection(self, generation)
+            if self._idle:
+                return self._idle.pop()
+            self._made += 1
+            return None
+
+    def _retire(self, conn: Connection) -> None:
+        """Close a checked-out connection for good and count it."""
+        conn.close()
+        with self._lock:
+            self._retired += 1
+            if self._cond is not None:
+                self._cond.notify()
 
     def abandon(self, conn: Connection) -> None:
         """Give up a checked-out connection from a finalizer (``__del__``).
@@ -356,7 +397,7 @@ class ConnectionPool(PoolSettings):
         n = len(abandoned)
         if n:
             del abandoned[:n]
-            self._in_use -= n
+            self._retired += n
             if self._cond is not None:
                 self._cond.notify(n)
 
@@ -365,7 +406,7 @@ class ConnectionPool(PoolSettings):
         cond = self._cond
         assert cond is not None and self.max_connections is not None
         deadline: Optional[float] = None
-        while not self._idle and self._in_use >= self.max_connections:
+        while not self._idle and self._made - self._retired >= self.max_connections:
             if self._abandoned:
                 self._settle()
                 continue
@@ -380,37 +421,33 @@ class ConnectionPool(PoolSettings):
             cond.wait(remaining)
 
     def release(self, conn: Connection) -> None:
-        """Check a healthy connection back in."""
-        if conn.epoch != _fork_epoch[0] or self._epoch != _fork_epoch[0]:
+        """Check a healthy connection back in (an unbounded pool without
+        its lock: appending to a list is atomic)."""
+        epoch = _fork_epoch[0]
+        if conn.epoch != epoch or self._epoch != epoch:
             conn.close()
             self._check_fork()
             return
-        if self.max_idle_time is not None:
-            conn.last_used = time.monotonic()
-        with self._lock:
-            self._in_use -= 1
-            stale = conn.generation != self._generation
-            if conn.sock is not None and not stale:
+        if conn.sock is None or conn.generation != self._generation:
+            self._retire(conn)
+        elif self._cond is None:
+            self._idle.append(conn)
+        else:
+            with self._lock:
                 self._idle.append(conn)
-            if self._cond is not None:
                 self._cond.notify()
-        if stale:
-            conn.close()
 
     def discard(self, conn: Connection) -> None:
         """Close a connection that failed and forget it."""
-        conn.close()
         if self._epoch != _fork_epoch[0]:
+            conn.close()
             self._check_fork()
             return
-        with self._lock:
-            self._in_use -= 1
-            if self._cond is not None:
-                self._cond.notify()
+        self._retire(conn)
 
     def execute(
         self,
-        data: bytes,
+        data: Payload,
         parse: Callable[[ReceiveBuffer], Optional[T]],
         idempotent: bool = False,
         reusable: Optional[Callable[[T], bool]] = None,
@@ -447,7 +484,7 @@ class ConnectionPool(PoolSettings):
             self.release(conn)
         return result
 
-    def send_only(self, data: bytes) -> None:
+    def send_only(self, data: Payload) -> None:
         """Send a request that has no reply (no-reply flag, putnr)."""
         conn = self.acquire()
         try:
@@ -461,13 +498,21 @@ class ConnectionPool(PoolSettings):
         """Close idle connections unused for more than ``older_than`` seconds;
         returns how many were closed."""
         self._check_fork()
-        now = time.monotonic()
+        now = _monotonic()
+        closing: List[Connection] = []
         with self._lock:
+            # pop them one by one: a lock-free checkout or checkin may run
+            # meanwhile, and each connection must end up in one place
             keep: List[Connection] = []
-            closing: List[Connection] = []
-            for conn in self._idle:
+            idle = self._idle
+            while idle:
+                try:
+                    conn = idle.pop()
+                except IndexError:
+                    break
                 (closing if now - conn.last_used >= older_than else keep).append(conn)
-            self._idle = keep
+            idle.extend(reversed(keep))
+            self._retired += len(closing)
         for conn in closing:
             conn.close()
         return len(closing)
@@ -483,9 +528,11 @@ class ConnectionPool(PoolSettings):
     def idle_count(self) -> int:
         return len(self._idle)
 
-    def _abandoned_count(self) -> int:
-        return len(self._abandoned)
+    @property
+    def in_use_count(self) -> int:
+        """Connections checked out (by requests or cursors)."""
+        return self._made - self._retired - len(self._idle) - len(self._abandoned)
 
     def __repr__(self) -> str:
         return "<ConnectionPool %s idle=%d in_use=%d>" % (
-            self.address, len(self._idle), self._in_use)
+            self.address, len(self._idle), self.in_use_count)

@@ -32,6 +32,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    Final,
     Iterable,
     Iterator,
     List,
@@ -51,7 +52,7 @@ from kt.errors import KyotoTycoonError, ProtocolError, ServerConnectionError, Se
 from kt.protocol import kt_binary as kb
 from kt.protocol import kt_http as kh
 from kt.protocol import kt_repl as kr
-from kt.protocol.buffer import ReceiveBuffer
+from kt.protocol.buffer import Payload, ReceiveBuffer
 from kt.protocol.convert import texts, to_bytes
 from kt.serializers import KT_BINARY, Serializer
 
@@ -62,8 +63,11 @@ if TYPE_CHECKING:  # the Lua helper containers (kt.containers) import this modul
 
 Key = Union[str, bytes]
 
-_XT_NONE = kb.XT_NONE
-_XT_MAX = kb.XT_MAX
+_XT_NONE: Final = kb.XT_NONE
+_XT_MAX: Final = kb.XT_MAX
+# the parse functions of the hottest replies, read from statics (no module attribute lookup)
+_PARSE_SET: Final = kb.parse_set_bulk_reply
+_PARSE_REMOVE: Final = kb.parse_remove_bulk_reply
 _TRUE = b"true"
 
 
@@ -88,8 +92,8 @@ def _xt_out(xt: int) -> Optional[int]:
     return None if xt >= _XT_MAX else xt
 
 
-def _first_raw(recs: kb.BulkRecords, arg: Any) -> Optional[bytes]:
-    return recs.values[0] if recs.values else None
+def _first_raw(values: List[bytes], arg: Any) -> Optional[bytes]:
+    return values[0] if values else None
 
 
 class Change(NamedTuple):
@@ -242,11 +246,10 @@ class KyotoMethods(PooledClient):
             ServerError: the database does not exist on the server.
         """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        return self._call(data, kb.GetBulkReplyParser().parse, True, None, self._value_of_first,
-                          None)
+        return self._call(data, kb.GetValueParser().parse, True, None, self._value_of_first, None)
 
-    def _first_value(self, recs: kb.BulkRecords, arg: Any) -> Any:
-        return self._decode(recs.values[0]) if recs.values else None
+    def _first_value(self, values: List[bytes], arg: Any) -> Any:
+        return self._decode(values[0]) if values else None
 
     def get_raw(self, key: Key, db: Optional[int] = None) -> Any:
         """The bytes stored at ``key``, without the serializer.
@@ -263,9 +266,9 @@ class KyotoMethods(PooledClient):
             ServerError: there is no database ``db`` on the server.
         """
         data = kb.encode_get(_key_bytes(key), self.default_db if db is None else self._check_db(db))
-        return self._call(data, kb.GetBulkReplyParser().parse, True, None, _first_raw, None)
+        return self._call(data, kb.GetValueParser().parse, True, None, _first_raw, None)
 
-    def _write_reply(self, data: bytes, no_reply: bool, parse: Parse) -> Any:
+    def _write_reply(self, data: Payload, no_reply: bool, parse: Parse) -> Any:
         if no_reply:
             return self._send(data)
         return self._call(data, parse, True, None, None, None)
@@ -298,7 +301,7 @@ class KyotoMethods(PooledClient):
             key, value, self.default_db if db is None else self._check_db(db),
             _XT_NONE if expire_time is None else _xt_arg(expire_time),
             kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+        return self._write_reply(data, no_reply, _PARSE_SET)
 
     def get_bytes(self, key: Key, db: Optional[int] = None) -> Any:
         """The original library's name for :meth:`get_raw`.
@@ -355,10 +358,10 @@ class KyotoMethods(PooledClient):
         """
         data = kb.encode_remove(_key_bytes(key), self.default_db if db is None else self._check_db(db),
                                 kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
+        return self._write_reply(data, no_reply, _PARSE_REMOVE)
 
     def _get_bulk(self, keys: Iterable[Key], db: Optional[int], finish: Finish, arg: Any) -> Any:
-        data = kb.encode_get_bulk_keys(keys, self._db(db))
+        data = kb.get_bulk_payload(keys, self._db(db))
         return self._call(data, kb.GetBulkReplyParser().parse, True, None, finish, arg)
 
     def get_bulk(self, keys: Iterable[Key], db: Optional[int] = None) -> Any:
@@ -403,7 +406,7 @@ class KyotoMethods(PooledClient):
         return self._get_dict(keys, db, False)
 
     def _get_dict(self, keys: Iterable[Key], db: Optional[int], text_values: bool) -> Any:
-        data = kb.encode_get_bulk_keys(keys, self._db(db))
+        data = kb.get_bulk_payload(keys, self._db(db))
         return self._call(data, kb.GetBulkDictParser(self.decode_keys, text_values).parse, True,
                           None, None, None)
 
@@ -458,13 +461,12 @@ class KyotoMethods(PooledClient):
         items = merge_items(__data, kwargs)
         flags = kb.FLAG_NO_REPLY if no_reply else 0
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
-            data = kb.encode_set_bulk_items(items.items(), True, self._db(db),
-                                            _xt_arg(expire_time), flags)
+            data = kb.set_bulk_payload(items, True, self._db(db), _xt_arg(expire_time), flags)
         else:
             encode = self._encode
-            pairs = [(_key_bytes(k), encode(v)) for k, v in items.items()]
-            data = kb.encode_set_bulk(pairs, self._db(db), _xt_arg(expire_time), flags)
-        return self._write_reply(data, no_reply, kb.parse_set_bulk_reply)
+            encoded = {k: encode(v) for k, v in items.items()}
+            data = kb.set_bulk_payload(encoded, False, self._db(db), _xt_arg(expire_time), flags)
+        return self._write_reply(data, no_reply, _PARSE_SET)
 
     def remove_bulk(self, keys: Iterable[Key], db: Optional[int] = None,
                     no_reply: bool = False) -> Any:
@@ -482,9 +484,8 @@ class KyotoMethods(PooledClient):
             ServerConnectionError, ProtocolError: see :class:`KyotoTycoon`.
             TypeError: a key is neither str nor bytes.
         """
-        data = kb.encode_remove_bulk_keys(keys, self._db(db),
-                                          kb.FLAG_NO_REPLY if no_reply else 0)
-        return self._write_reply(data, no_reply, kb.parse_remove_bulk_reply)
+        data = kb.remove_bulk_payload(keys, self._db(db), kb.FLAG_NO_REPLY if no_reply else 0)
+        return self._write_reply(data, no_reply, _PARSE_REMOVE)
 
     # -- scripts -------------------------------------------------------------
 

@@ -766,7 +766,7 @@ class TyrantMethods(PooledClient):
         return self._mget_dict(keys, False)
 
     def _mget_dict(self, keys: Iterable[Key], text_values: bool) -> Any:
-        return self._call(tb.encode_mget_keys(keys),
+        return self._call(tb.mget_payload(keys),
                           tb.MgetDictParser(self.decode_keys, text_values).parse, True, None,
                           self._checked, ("mget", tb.CMD_MGET))
 
@@ -797,13 +797,13 @@ class TyrantMethods(PooledClient):
         if not items:
             return self._done(True)
         if self._text_values is not None:  # KT_BINARY, KT_NONE: str as UTF-8
-            data = tb.encode_misc_items(b"putlist", items.items(), True,
-                                        0 if update_log else tb.MISC_NO_ULOG)
+            data = tb.misc_items_payload(b"putlist", items, True,
+                                         0 if update_log else tb.MISC_NO_ULOG)
         else:
             encode = self._encode
-            pairs = [(_key(k), encode(v)) for k, v in items.items()]
-            data = tb.encode_misc_items(b"putlist", pairs, False,
-                                        0 if update_log else tb.MISC_NO_ULOG)
+            encoded = {k: encode(v) for k, v in items.items()}
+            data = tb.misc_items_payload(b"putlist", encoded, False,
+                                         0 if update_log else tb.MISC_NO_ULOG)
         return self._call(data, tb.MiscReplyParser().parse, False, None, _misc_ok, None)
 
     def remove_bulk(self, keys: Iterable[Key], update_log: bool = True) -> Any:
@@ -826,7 +826,7 @@ class TyrantMethods(PooledClient):
         args: List[object] = keys if isinstance(keys, list) else list(keys)
         if not args:
             return self._done(True)
-        data = tb.encode_misc_keys(b"outlist", args, 0 if update_log else tb.MISC_NO_ULOG)
+        data = tb.misc_keys_payload(b"outlist", args, 0 if update_log else tb.MISC_NO_ULOG)
         return self._call(data, tb.MiscReplyParser().parse, False, None, _misc_ok, None)
 
     def update(self, __data: Optional[Mapping[Any, Any]] = None, **kwargs: Any) -> Any:

@@ -19,12 +19,13 @@ exceeds ``limit``, which raises ProtocolError at once.
 Also here, as the layer every codec with record classes sits on:
 FieldsRecord, the base of the parsed messages (http's HttpRequest and
 HttpResponse, kt_binary's BulkRecords, BinaryRequest and ReplicationMessage,
-tt_binary's TTRequest): equality by a tuple of fields.
+tt_binary's TTRequest): equality by a tuple of fields; and Pieces, a bulk
+request sent in pieces while it is encoded.
 """
 
 from __future__ import annotations
 
-from typing import Final, List, Tuple, final
+from typing import Final, Iterator, List, Tuple, Union, final
 
 from kt.errors import ProtocolError
 
@@ -136,3 +137,65 @@ class FieldsRecord:
         for name, value in zip(self._field_names(), self._fields()):
             parts.append("%s=%r" % (name, value))
         return "%s(%s)" % (type(self).__name__, ", ".join(parts))
+
+
+#: Records per piece of a bulk request sent as Pieces (the first piece has
+#: a quarter of that, so that the server starts reading sooner).  Requests
+#: of at most this many records go as one ``bytes``.
+PIECE_RECORDS: Final = 256
+
+
+class Pieces:
+    """A bulk request of many records, encoded piece by piece as it is sent.
+
+    Encoding a thousand records before sending any of them keeps the server
+    waiting for as long as the encoding takes.  Sent in pieces, each piece
+    encoded after the previous one went out, the encoding overlaps with the
+    server reading (Tokyo Tyrant) or already storing (Kyoto Tycoon) the
+    records sent so far.
+
+    ``keys`` and ``values`` (empty for requests of keys only) are the
+    records' fields, already checked and converted to bytes when the Pieces
+    is made: producing the pieces raises nothing, so bad input never cuts a
+    request short on the wire.  ``head`` is the request's header, sent with
+    the first piece.  Subclasses (one per wire format) give ``_encode``.
+    """
+
+    head: bytes
+    keys: List[bytes]
+    values: List[bytes]
+    per_piece: int
+
+    def __init__(self, head: bytes, keys: List[bytes], values: List[bytes],
+                 per_piece: int = PIECE_RECORDS) -> None:
+        self.head = head
+        self.keys = keys
+        self.values = values
+        self.per_piece = max(1, per_piece)
+
+    def pieces(self) -> Iterator[bytes]:
+        """The request's bytes, piece by piece (each call starts over)."""
+        count = len(self.keys)
+        parts: List[bytes] = [self.head]
+        start = 0
+        end = min(max(1, self.per_piece // 4), count)
+        while True:
+            self._encode(parts, start, end)
+            yield b"".join(parts)
+            if end >= count:
+                return
+            parts = []
+            start = end
+            end = min(start + self.per_piece, count)
+
+    def join(self) -> bytes:
+        """The whole request as one ``bytes``."""
+        return b"".join(self.pieces())
+
+    def _encode(self, parts: List[bytes], start: int, end: int) -> None:
+        """Append the wire form of records ``start`` to ``end`` to ``parts``."""
+        raise NotImplementedError
+
+
+#: What a client sends for one request: its bytes, or a Pieces.
+Payload = Union[bytes, Pieces]

@@ -17,7 +17,7 @@ valid UTF-8 and stays ``bytes`` otherwise, so nothing is lost.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Tuple, Union, final
+from typing import Any, Callable, Dict, Iterable, List, Tuple, Union, final
 
 Text = Union[str, bytes]
 
@@ -33,6 +33,16 @@ def to_bytes(item: object, what: str) -> bytes:
     raise TypeError("%s must be str or bytes, not %s" % (what, type(item).__name__))
 
 
+def value_to_bytes(value: object) -> bytes:
+    """``to_bytes(value, "value")``: what KT_BINARY and KT_NONE encode, compiled."""
+    return to_bytes(value, "value")
+
+
+def as_is(data: bytes) -> bytes:
+    """KT_NONE's decoding (none), compiled."""
+    return data
+
+
 def keys_to_bytes(keys: Iterable[object]) -> List[bytes]:
     """Every key as bytes (TypeError names the first key of a wrong type)."""
     out: List[bytes] = []
@@ -44,6 +54,22 @@ def keys_to_bytes(keys: Iterable[object]) -> List[bytes]:
         else:
             out.append(to_bytes(key, "key"))
     return out
+
+
+def bytes_in_place(fields: List[Any], text_fields: bool, what: str, limit: int,
+                   refuse: Callable[[bytes, str], object]) -> List[bytes]:
+    """Turn every item of ``fields`` (a list the caller owns) into bytes, in
+    place, and return it: str as UTF-8 with ``text_fields`` (``to_bytes``),
+    anything else but bytes is a TypeError naming ``what``.  ``refuse(item,
+    what)`` raises for an item longer than ``limit`` bytes."""
+    for i in range(len(fields)):
+        item = fields[i]
+        if not isinstance(item, bytes):
+            item = to_bytes(item, what) if text_fields else value_bytes(item, False)
+            fields[i] = item
+        if len(item) > limit:
+            refuse(item, what)
+    return fields
 
 
 def text(data: bytes) -> Text:

@@ -25,17 +25,22 @@ negative one is minus an absolute UNIX time; anything at or above
 
 Records of bulk messages are handed over as parallel lists (``BulkRecords``)
 so that a client can build its result with a single ``zip``.
+
+The clients' bulk requests come from the ``*_payload`` functions: a request
+of more than PIECE_RECORDS records is a ``Pieces`` (kt.protocol.buffer),
+sent while it is encoded, which ktserver stores record by record as they
+arrive.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import (Collection, Dict, Final, Iterable, List, NoReturn, Optional, Sequence, Tuple,
-                    final)
+from typing import (Any, Collection, Dict, Final, Iterable, List, Mapping, NoReturn, Optional, Sequence,
+                    Tuple, final)
 
 from kt.errors import ProtocolError, ServerError
-from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
-from kt.protocol.convert import Found, Text, to_bytes, value_bytes
+from kt.protocol.buffer import PIECE_RECORDS, FieldsRecord, Payload, Pieces, ReceiveBuffer
+from kt.protocol.convert import Found, Text, bytes_in_place, to_bytes, value_bytes
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -90,6 +95,7 @@ _NATIVE: Final = type(_probe).__name__ != "function"
 _LEN4: Final[List[bytes]] = [struct.pack(">I", i) for i in range(4096)]
 _DB2: Final[List[bytes]] = [struct.pack(">H", i) for i in range(256)]
 _XT_NONE8: Final = struct.pack(">q", (1 << 63) - 1)
+_SET_ONE: Final = struct.pack(">BII", 0xB8, 0, 1)  # set_bulk, no flags, one record
 _XT_MAX8: Final = struct.pack(">q", (1 << 40) - 1)
 
 
@@ -325,6 +331,105 @@ def _encode_set_bulk(items: Iterable[Tuple[object, object]], count: int, convert
     return b"".join(parts)
 
 
+@final
+class _RecordPieces(Pieces):
+    """set_bulk records ``[db][ksiz][vsiz][xt][key][value]``, all in one
+    database with one expiration time."""
+
+    db: int
+    xt: int
+
+    def __init__(self, head: bytes, keys: List[bytes], values: List[bytes], piece: int,
+                 db: int, xt: int) -> None:
+        super().__init__(head, keys, values, piece)
+        self.db = db
+        self.xt = xt
+
+    def _encode(self, parts: List[bytes], start: int, end: int) -> None:
+        keys = self.keys
+        values = self.values
+        last_k = -1
+        last_v = -1
+        header = b""
+        for i in range(start, end):
+            key = keys[i]
+            value = values[i]
+            if len(key) != last_k or len(value) != last_v:
+                last_k = len(key)
+                last_v = len(value)
+                header = _full_header(self.db, last_k, last_v, self.xt)
+            parts.append(header)
+            parts.append(key)
+            parts.append(value)
+
+
+@final
+class _KeyPieces(Pieces):
+    """get_bulk / remove_bulk keys ``[db][ksiz][key]``, all in one database."""
+
+    db_field: bytes
+
+    def __init__(self, head: bytes, keys: List[bytes], piece: int, db: int) -> None:
+        super().__init__(head, keys, [], piece)
+        self.db_field = _DB2[db] if db < 256 else _U16.pack(db)
+
+    def _encode(self, parts: List[bytes], start: int, end: int) -> None:
+        keys = self.keys
+        last = -1
+        header = b""
+        for i in range(start, end):
+            key = keys[i]
+            if len(key) != last:
+                last = len(key)
+                header = self.db_field + _len4(last)
+            parts.append(header)
+            parts.append(key)
+
+
+def set_bulk_payload(
+    records: Mapping[Any, Any],
+    text_values: bool,
+    db: int = 0,
+    xt: int = XT_NONE,
+    flags: int = 0,
+    piece: int = PIECE_RECORDS,
+) -> Payload:
+    """``encode_set_bulk_items`` of a mapping's records; more than ``piece``
+    records come as Pieces (kt.protocol.buffer), every record checked and
+    converted first."""
+    if len(records) <= piece:
+        return encode_set_bulk_items(records.items(), text_values, db, xt, flags)
+    _check_db(db)
+    _check_xt(xt)
+    _check_u32(flags, "flags")
+    _check_count(len(records))
+    keys = bytes_in_place(list(records), True, "key", DATA_MAX, _check_key)
+    values = bytes_in_place(list(records.values()), text_values, "value", DATA_MAX, _check_key)
+    return _RecordPieces(_HEAD.pack(MAGIC_SET_BULK, flags, len(keys)), keys, values, piece, db, xt)
+
+
+def _keys_payload(magic: int, keys: Iterable[object], db: int, flags: int, piece: int) -> Payload:
+    items: List[object] = list(keys)
+    if len(items) <= piece:
+        return _encode_keys(magic, items, db, flags, True)
+    _check_db(db)
+    _check_u32(flags, "flags")
+    _check_count(len(items))
+    checked = bytes_in_place(items, True, "key", DATA_MAX, _check_key)
+    return _KeyPieces(_HEAD.pack(magic, flags, len(checked)), checked, piece, db)
+
+
+def get_bulk_payload(keys: Iterable[object], db: int = 0, piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_get_bulk_keys``; more than ``piece`` keys come as Pieces."""
+    return _keys_payload(MAGIC_GET_BULK, keys, db, 0, piece)
+
+
+def remove_bulk_payload(keys: Iterable[object], db: int = 0, flags: int = 0,
+                        piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_remove_bulk_keys``; more than ``piece`` keys come as Pieces."""
+    return _keys_payload(MAGIC_REMOVE_BULK, keys, db, flags, piece)
+
+
 def encode_set(key: bytes, value: bytes, db: int = 0, xt: int = XT_NONE, flags: int = 0) -> bytes:
     """set_bulk of a single record (the same bytes as ``encode_set_bulk``)."""
     if not isinstance(key, bytes) or not isinstance(value, bytes) or len(key) > DATA_MAX \
@@ -337,6 +442,9 @@ def encode_set(key: bytes, value: bytes, db: int = 0, xt: int = XT_NONE, flags: 
         _check_db(db)
         _check_xt(xt)
         _check_u32(flags, "flags")
+    if flags == 0 and xt == XT_NONE and db < 256:  # the commonest set: pieces at hand
+        return b"".join((_SET_ONE, _DB2[db], _len4(len(key)), _len4(len(value)), _XT_NONE8,
+                         key, value))
     return _ONE_FULL.pack(MAGIC_SET_BULK, flags, 1, db, len(key), len(value), xt) + key + value
 
 
@@ -524,8 +632,9 @@ def _parse_count(buf: ReceiveBuffer, magic: int, command: str) -> Optional[int]:
         _check_magic(first, magic, command)
     if not buf.ensure(5):
         return None
-    n: int = _U32.unpack_from(buf.data, buf.pos + 1)[0]
-    buf.pos += 5
+    p = buf.pos + 1
+    n: int = _u32(buf.data, p) if _NATIVE else _U32.unpack_from(buf.data, p)[0]
+    buf.pos = p + 4
     return n
 
 
@@ -540,11 +649,11 @@ def parse_remove_bulk_reply(buf: ReceiveBuffer) -> Optional[int]:
 
 
 def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords], found: Optional[Found],
-                  remaining: int, what: str) -> int:
+                  remaining: int, what: str, values: Optional[List[bytes]] = None) -> int:
     """Consume complete records ``[db u16][ksiz u32][vsiz u32][xt i64][key][value]``
-    from ``buf``, at most ``remaining`` of them, into ``records`` or else
-    ``found`` (keys and values only); returns how many are still to come
-    (get_bulk replies, set_bulk requests)."""
+    from ``buf``, at most ``remaining`` of them, into ``records``, else
+    ``found`` (keys and values), else ``values`` (values only); returns
+    how many are still to come (get_bulk replies, set_bulk requests)."""
     rec = _REC_FULL
     db = 0
     xt = 0
@@ -578,6 +687,8 @@ def _read_records(buf: ReceiveBuffer, records: Optional[BulkRecords], found: Opt
             records.xts.append(xt)
         elif found is not None:
             found.add(data[start:mid], data[mid:end])
+        elif values is not None:
+            values.append(data[mid:end])
         buf.pos = end
         remaining -= 1
     return remaining
@@ -594,7 +705,7 @@ class _GetBulkParser:
         self._remaining = -1
 
     def _read(self, buf: ReceiveBuffer, records: Optional[BulkRecords],
-              found: Optional[Found]) -> bool:
+              found: Optional[Found], values: Optional[List[bytes]] = None) -> bool:
         """True once the whole reply has been read."""
         if self._remaining < 0:
             n = _parse_count(buf, MAGIC_GET_BULK, "get_bulk")
@@ -602,7 +713,7 @@ class _GetBulkParser:
                 return False
             self._remaining = n
         self._remaining = _read_records(buf, records, found, self._remaining,
-                                        "get_bulk reply")
+                                        "get_bulk reply", values)
         return self._remaining == 0
 
 
@@ -619,6 +730,24 @@ class GetBulkReplyParser(_GetBulkParser):
     def parse(self, buf: ReceiveBuffer) -> Optional[BulkRecords]:
         if self._read(buf, self._result, None):
             return self._result
+        return None
+
+
+@final
+class GetValueParser(_GetBulkParser):
+    """Parses the get_bulk reply to a request of one key into the list of
+    the values it holds: ``[value]``, or ``[]`` when the key was not found
+    (no BulkRecords to build for the commonest request)."""
+
+    _values: List[bytes]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values = []
+
+    def parse(self, buf: ReceiveBuffer) -> Optional[List[bytes]]:
+        if self._read(buf, None, None, self._values):
+            return self._values
         return None
 
 

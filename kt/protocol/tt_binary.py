@@ -59,11 +59,11 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Collection, Dict, Final, Iterable, List, Optional, Tuple, Union, final
+from typing import Any, Collection, Dict, Final, Iterable, List, Mapping, Optional, Tuple, Union, final
 
 from kt.errors import ProtocolError
-from kt.protocol.buffer import FieldsRecord, ReceiveBuffer
-from kt.protocol.convert import Found, Text, to_bytes, value_bytes
+from kt.protocol.buffer import PIECE_RECORDS, FieldsRecord, Payload, Pieces, ReceiveBuffer
+from kt.protocol.convert import Found, Text, bytes_in_place, to_bytes, value_bytes
 from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
     COND_FTS_AND as COND_FTS_AND,
     COND_FTS_EX as COND_FTS_EX,
@@ -625,14 +625,20 @@ def encode_misc(name: bytes, args: List[bytes], opts: int = 0) -> bytes:
     return b"".join(parts)
 
 
+def _misc_head(name: bytes, count: int, opts: int) -> bytes:
+    """The header and name of a misc request of ``count`` arguments (checked)."""
+    _check_text("name", name, MAX_NAME_SIZE)
+    if count > MAX_ARG_NUM:
+        raise ValueError("args has %d items; the limit is %d" % (count, MAX_ARG_NUM))
+    _check_int("opts", opts, 0, _U32_MAX)
+    return _REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, count) + name
+
+
 def encode_misc_keys(name: bytes, keys: Iterable[object], opts: int = 0) -> bytes:
     """``encode_misc`` whose arguments are keys as a client holds them
     (outlist): str keys travel as UTF-8, converted while encoded."""
-    _check_text("name", name, MAX_NAME_SIZE)
     items: List[object] = keys if isinstance(keys, list) else list(keys)
-    _check_list("args", items, MAX_ARG_NUM)
-    _check_int("opts", opts, 0, _U32_MAX)
-    parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, len(items)), name]
+    parts: List[bytes] = [_misc_head(name, len(items), opts)]
     _sized_keys(parts, "argument", items)
     return b"".join(parts)
 
@@ -643,12 +649,7 @@ def encode_misc_items(name: bytes, items: Collection[Tuple[object, object]], tex
     in turn (putlist), converted while they are encoded (kt.protocol.convert's
     rules): str keys travel as UTF-8, and so do str values with
     ``text_values``; any other value that is not bytes raises TypeError."""
-    _check_text("name", name, MAX_NAME_SIZE)
-    count = 2 * len(items)
-    if count > MAX_ARG_NUM:
-        raise ValueError("args has %d items; the limit is %d" % (count, MAX_ARG_NUM))
-    _check_int("opts", opts, 0, _U32_MAX)
-    parts: List[bytes] = [_REQ_MISC.pack(MAGIC, CMD_MISC, len(name), opts, count), name]
+    parts: List[bytes] = [_misc_head(name, 2 * len(items), opts)]
     key: bytes
     value: bytes
     for item_key, item_value in items:
@@ -664,6 +665,64 @@ def encode_misc_items(name: bytes, items: Collection[Tuple[object, object]], tex
         parts.append(_LEN4[vsiz] if vsiz < 4096 else _U32.pack(vsiz))
         parts.append(value)
     return b"".join(parts)
+
+
+@final
+class _ArgPieces(Pieces):
+    """Arguments ``[size u32][item]``: a record's key, then its value when
+    the request has values (misc putlist; outlist and mget have keys only)."""
+
+    def _encode(self, parts: List[bytes], start: int, end: int) -> None:
+        keys = self.keys
+        values = self.values
+        for i in range(start, end):
+            key = keys[i]
+            parts.append(_len4(len(key)))
+            parts.append(key)
+            if values:
+                value = values[i]
+                parts.append(_len4(len(value)))
+                parts.append(value)
+
+
+def _refuse_arg(item: bytes, what: str) -> None:
+    _check_bytes("argument", item, MAX_ARG_SIZE)
+
+
+def misc_items_payload(name: bytes, records: Mapping[Any, Any], text_values: bool,
+                       opts: int = 0, piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_misc_items`` of a mapping's records (putlist); more than
+    ``piece`` records come as Pieces (kt.protocol.buffer), every record
+    checked and converted first."""
+    if len(records) <= piece:
+        return encode_misc_items(name, records.items(), text_values, opts)
+    head = _misc_head(name, 2 * len(records), opts)
+    keys = bytes_in_place(list(records), True, "key", MAX_ARG_SIZE, _refuse_arg)
+    values = bytes_in_place(list(records.values()), text_values, "value", MAX_ARG_SIZE,
+                            _refuse_arg)
+    return _ArgPieces(head, keys, values, piece)
+
+
+def misc_keys_payload(name: bytes, keys: Iterable[object], opts: int = 0,
+                      piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_misc_keys`` (outlist); more than ``piece`` keys come as Pieces."""
+    items: List[object] = list(keys)
+    if len(items) <= piece:
+        return encode_misc_keys(name, items, opts)
+    head = _misc_head(name, len(items), opts)
+    return _ArgPieces(head, bytes_in_place(items, True, "key", MAX_ARG_SIZE, _refuse_arg), [],
+                      piece)
+
+
+def mget_payload(keys: Iterable[object], piece: int = PIECE_RECORDS) -> Payload:
+    """``encode_mget_keys``; more than ``piece`` keys come as Pieces."""
+    items: List[object] = list(keys)
+    if len(items) <= piece:
+        return encode_mget_keys(items)
+    _check_list("keys", items, MAX_ARG_NUM)
+    head = _REQ_K.pack(MAGIC, CMD_MGET, len(items))
+    return _ArgPieces(head, bytes_in_place(items, True, "key", MAX_ARG_SIZE, _refuse_arg), [],
+                      piece)
 
 
 # ---------------------------------------------------------------------------
