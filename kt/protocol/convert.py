@@ -43,6 +43,18 @@ def as_is(data: bytes) -> bytes:
     return data
 
 
+def common_length(items: List[Any]) -> int:
+    """The length of every item when all of ``items`` are bytes of one
+    length (fixed-width keys, as bulk requests often have), else -1."""
+    if not items or not isinstance(items[0], bytes):
+        return -1
+    n = len(items[0])
+    for item in items:
+        if not isinstance(item, bytes) or len(item) != n:
+            return -1
+    return n
+
+
 def keys_to_bytes(keys: Iterable[object]) -> List[bytes]:
     """Every key as bytes (TypeError names the first key of a wrong type)."""
     out: List[bytes] = []

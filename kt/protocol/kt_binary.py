@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import struct
 from typing import (Any, Collection, Dict, Final, Iterable, List, Mapping, NoReturn, Optional, Sequence,
-                    Tuple, final)
+                    Tuple, cast, final)
 
 from kt.errors import ProtocolError, ServerError
 from kt.protocol.buffer import PIECE_RECORDS, FieldsRecord, Payload, Pieces, ReceiveBuffer
-from kt.protocol.convert import Found, Text, bytes_in_place, to_bytes, value_bytes
+from kt.protocol.convert import Found, Text, bytes_in_place, common_length, to_bytes, value_bytes
 
 MAGIC_NOP: Final = 0xB0
 MAGIC_REPLICATION: Final = 0xB1
@@ -496,8 +496,13 @@ def _encode_keys(magic: int, keys: Iterable[object], db: int, flags: int, conver
     _check_u32(flags, "flags")
     items: List[object] = keys if isinstance(keys, list) else list(keys)
     _check_count(len(items))
-    parts: List[bytes] = [_HEAD.pack(magic, flags, len(items))]
+    head = _HEAD.pack(magic, flags, len(items))
     dbb = _DB2[db] if db < 256 else _U16.pack(db)
+    width = common_length(items)
+    if 0 <= width <= DATA_MAX:  # one header for all: it separates the keys
+        header = dbb + _len4(width)
+        return b"".join((head, header, header.join(cast(List[bytes], items))))
+    parts: List[bytes] = [head]
     last = -1
     header = b""
     key: bytes

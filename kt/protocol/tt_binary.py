@@ -59,11 +59,12 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Collection, Dict, Final, Iterable, List, Mapping, Optional, Tuple, Union, final
+from typing import (Any, Collection, Dict, Final, Iterable, List, Mapping, Optional, Tuple, Union,
+                    cast, final)
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import PIECE_RECORDS, FieldsRecord, Payload, Pieces, ReceiveBuffer
-from kt.protocol.convert import Found, Text, bytes_in_place, to_bytes, value_bytes
+from kt.protocol.convert import Found, Text, bytes_in_place, common_length, to_bytes, value_bytes
 from kt.protocol.tt_table import (  # re-exported: the table layer's names stay reachable here
     COND_FTS_AND as COND_FTS_AND,
     COND_FTS_EX as COND_FTS_EX,
@@ -301,6 +302,12 @@ def _sized_items(parts: List[bytes], what: str, items: List[bytes], limit: int) 
 
 def _sized_keys(parts: List[bytes], what: str, items: List[object]) -> None:
     """``_sized_items`` of keys as a client holds them (``to_bytes``)."""
+    width = common_length(items)
+    if 0 <= width <= MAX_ARG_SIZE:  # one length for all: it separates the keys
+        size = _len4(width)
+        parts.append(size)
+        parts.append(size.join(cast(List[bytes], items)))
+        return
     key: bytes
     for item in items:
         key = item if isinstance(item, bytes) else to_bytes(item, "key")

@@ -92,3 +92,21 @@ def test_mget_dict_parser(pairs: List[Tuple[bytes, bytes]], text_keys: bool,
     got = check_feedings(lambda: tb.MgetDictParser(text_keys, text_values).parse,
                          reply, cut, b"\x00")
     assert got == (0, cv.pairs_dict(pairs, text_keys, text_values))
+
+
+@given(st.integers(0, 20).flatmap(lambda width: st.lists(
+    st.binary(min_size=width, max_size=width), min_size=1, max_size=30)), st.integers(0, 300))
+def test_fixed_width_keys(keys: List[bytes], db: int) -> None:
+    """Keys of one length are joined around one shared header: the same
+    bytes as a header per key, built here by hand."""
+    import struct
+
+    kt_records = b"".join(struct.pack(">HI", db, len(k)) + k for k in keys)
+    assert kb.encode_remove_bulk(keys, db, 1) == (
+        struct.pack(">BII", kb.MAGIC_REMOVE_BULK, 1, len(keys)) + kt_records)
+    assert kb.encode_get_bulk_keys(keys, db) == (
+        struct.pack(">BII", kb.MAGIC_GET_BULK, 0, len(keys)) + kt_records)
+    tt_args = b"".join(struct.pack(">I", len(k)) + k for k in keys)
+    assert tb.encode_mget_keys(keys) == struct.pack(">BBI", 0xC8, 0x31, len(keys)) + tt_args
+    assert tb.encode_misc_keys(b"outlist", keys) == struct.pack(
+        ">BBIII", 0xC8, 0x90, 7, 0, len(keys)) + b"outlist" + tt_args
