@@ -436,15 +436,16 @@ def encode_set(key: bytes, value: bytes, db: int = 0, xt: int = XT_NONE, flags: 
             or len(value) > DATA_MAX:
         _check_key(key, "key")
         _check_key(value, "value")
+    if xt == XT_NONE and flags == 0 and 0 <= db < 256 and type(db) is int \
+            and type(flags) is int:  # the commonest set: its fields are at hand
+        return b"".join((_SET_ONE, _DB2[db], _len4(len(key)), _len4(len(value)), _XT_NONE8,
+                         key, value))
     if type(db) is not int or type(xt) is not int or type(flags) is not int \
             or db < 0 or db > 0xFFFF or xt < _INT64_MIN or xt > _INT64_MAX \
             or flags < 0 or flags > 0xFFFFFFFF:
         _check_db(db)
         _check_xt(xt)
         _check_u32(flags, "flags")
-    if flags == 0 and xt == XT_NONE and db < 256:  # the commonest set: pieces at hand
-        return b"".join((_SET_ONE, _DB2[db], _len4(len(key)), _len4(len(value)), _XT_NONE8,
-                         key, value))
     return _ONE_FULL.pack(MAGIC_SET_BULK, flags, 1, db, len(key), len(value), xt) + key + value
 
 
