@@ -246,7 +246,9 @@ def _is_reset(exc: OSError) -> bool:
 class PoolSettings:
     """What both pools (ConnectionPool, and kt.aio_connection's asyncio
     twin) keep: the server's address, limits and timeouts, and how many
-    connections are checked out.  The parameters are ConnectionPool's."""
+    connections are checked out (``in_use_count``: the asyncio pool counts
+    them, ConnectionPool derives them from what it made and retired).  The
+    parameters are ConnectionPool's."""
 
     def __init__(
         self,
