@@ -26,6 +26,9 @@ class Logger:
     def __init__(self, path: Optional[str] = None, stream: Optional[TextIO] = None,
                  level: str = "INFO") -> None:
         self._lock = threading.Lock()
+        # the date and time of the last line, down to its second
+        self._second = -1
+        self._stamp = ""
         self._path = path
         self._file: Optional[TextIO] = None
         self._stream = stream
@@ -40,12 +43,16 @@ class Logger:
         if level in self.LEVELS and self.LEVELS.index(level) < self._min:
             return
         now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-        line = "%s.%06dZ: [%s]: %s\n" % (stamp, int((now % 1) * 1e6), level, message)
+        second = int(now)
         with self._lock:
             out = self._file if self._file is not None else self._stream
             if out is None:
                 return
+            if second != self._second:  # a busy server logs many lines a second
+                self._second = second
+                self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            line = "%s.%06dZ: [%s]: %s\n" % (self._stamp, int((now - second) * 1e6), level,
+                                              message)
             try:
                 out.write(line)
                 out.flush()
