@@ -682,14 +682,16 @@ class _ArgPieces(Pieces):
     def _encode(self, parts: List[bytes], start: int, end: int) -> None:
         keys = self.keys
         values = self.values
+        if not values:
+            _sized_items(parts, "argument", keys[start:end], MAX_ARG_SIZE)
+            return
         for i in range(start, end):
             key = keys[i]
+            value = values[i]
             parts.append(_len4(len(key)))
             parts.append(key)
-            if values:
-                value = values[i]
-                parts.append(_len4(len(value)))
-                parts.append(value)
+            parts.append(_len4(len(value)))
+            parts.append(value)
 
 
 def _refuse_arg(item: bytes, what: str) -> None:
