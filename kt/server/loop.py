@@ -25,8 +25,10 @@ a connection's requests are still answered in order.  A session that sets
 ``takeover`` gets its connection in a thread of its own (socket in
 blocking mode), after the replies before it are sent.
 
-Idle connections are closed after ``timeout`` seconds (``-tout``); a
-connection waiting for a worker is never idle.
+Idle connections are closed after ``timeout`` seconds (``-tout``), by a
+sweep that runs four times per timeout (at most once a second), so up to
+one sweep interval late; a connection waiting for a worker is never idle.
+Requests themselves read no clock.
 """
 
 from __future__ import annotations
@@ -62,11 +64,14 @@ def _poller() -> "select.poll":
 class _Conn:
     """One connection's state in the loop."""
 
-    __slots__ = ("sock", "fd", "peer", "protocol", "buf", "pending", "size", "last",
-                 "busy", "close_after", "events")
+    __slots__ = ("sock", "recv", "send", "fd", "peer", "protocol", "buf", "pending", "size",
+                 "last", "active", "busy", "close_after", "events")
 
     def __init__(self, sock: socket.socket, peer: str, protocol: Protocol) -> None:
         self.sock = sock
+        # bound once: no method lookup on every read and send
+        self.recv: Callable[[int], bytes] = sock.recv
+        self.send: Callable[[bytes], int] = sock.send
         self.fd = sock.fileno()
         self.peer = peer
         self.protocol = protocol
@@ -75,7 +80,11 @@ class _Conn:
         self.pending = b""
         #: Next recv() size (grows while reads fill it, as in net.py).
         self.size = RECV_SIZE
+        #: When the connection was last seen active, as of the idle sweeps
+        #: (``active`` is set on every read and send, with no clock read;
+        #: the next sweep turns it into a time).
         self.last = time.monotonic()
+        self.active = False
         #: A worker is running this connection's protocol.
         self.busy = False
         #: Close once ``pending`` is sent.
@@ -113,10 +122,14 @@ class LoopServer(BaseServer):
         self._threads: List[threading.Thread] = []
         #: Connections handed to a worker and not yet back (loop thread only).
         self._jobs_out = 0
+        #: Set by ``stop``; read by the loop on every wake-up (a plain
+        #: attribute: an Event costs a Python call per check).
+        self._stop_asked = False
 
     def stop(self) -> None:
         """Stop accepting and close every connection (callable from a
         signal handler or another thread)."""
+        self._stop_asked = True
         self._stopping.set()
         self._wake()
         with self._lock:
@@ -149,9 +162,8 @@ class LoopServer(BaseServer):
         wait = sweep_every if _HAVE_EPOLL else sweep_every * 1000
         next_sweep = time.monotonic() + sweep_every
         poll = poller.poll
-        stopping = self._stopping
         try:
-            while not stopping.is_set():
+            while not self._stop_asked:
                 for fd, events in poll(wait):
                     conn = conns.get(fd)
                     if conn is not None:
@@ -167,7 +179,7 @@ class LoopServer(BaseServer):
                     now = time.monotonic()
                     if now >= next_sweep:
                         next_sweep = now + sweep_every
-                        self._sweep(now - self.timeout)
+                        self._sweep(now, now - self.timeout)
         finally:
             self._shutdown(listener)
 
@@ -226,7 +238,7 @@ class LoopServer(BaseServer):
 
     def _read(self, conn: _Conn) -> None:
         try:
-            chunk = conn.sock.recv(conn.size)
+            chunk = conn.recv(conn.size)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -242,7 +254,7 @@ class LoopServer(BaseServer):
                 conn.size = size * 4
         elif size != RECV_SIZE:
             conn.size = RECV_SIZE
-        conn.last = time.monotonic()
+        conn.active = True
         conn.buf.feed(chunk)
         try:
             out, close = conn.protocol.process(conn.buf)
@@ -288,7 +300,7 @@ class LoopServer(BaseServer):
         """Send what the socket takes of ``data`` now: the count, -1 when
         the connection failed (and is closed)."""
         try:
-            return conn.sock.send(data)
+            return conn.send(data)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError as exc:
@@ -301,7 +313,7 @@ class LoopServer(BaseServer):
         if sent <= 0:
             return
         conn.pending = conn.pending[sent:]
-        conn.last = time.monotonic()
+        conn.active = True
         if conn.pending:
             return
         if conn.close_after:
@@ -311,10 +323,17 @@ class LoopServer(BaseServer):
         else:
             self._watch(conn, 0)
 
-    def _sweep(self, limit: float) -> None:
-        """Close the connections idle since before ``limit``."""
+    def _sweep(self, now: float, limit: float) -> None:
+        """Close the connections idle since before ``limit``.  A connection
+        active since the last sweep counts as active ``now``: idle
+        connections close between ``timeout`` and ``timeout`` plus one
+        sweep interval (a quarter of it, at most a second) after their
+        last read or send."""
         for conn in list(self._conns.values()):
-            if conn.last < limit and not conn.busy:
+            if conn.active:
+                conn.active = False
+                conn.last = now
+            elif conn.last < limit and not conn.busy:
                 self.logger.info("(%s): connection timed out" % conn.peer)
                 self._close(conn)
 
@@ -422,7 +441,7 @@ class LoopServer(BaseServer):
             conn, out, close, failure, trace = done.get()
             self._jobs_out -= 1
             conn.busy = False
-            conn.last = time.monotonic()
+            conn.active = True
             if self._conns.get(conn.fd) is not conn:
                 continue  # closed meanwhile (the server stopping)
             if isinstance(failure, ProtocolError):

@@ -60,6 +60,8 @@ class Writer:
         self.uncertain: Set[bytes] = set()
         self.reached = threading.Event()
         self.error: Optional[BaseException] = None
+        #: What ended the writing (expected: the connection, once killed).
+        self.stopped_by: Optional[Exception] = None
         if kind == "kyoto":
             self.kt = KyotoTycoon("127.0.0.1", port, serializer=KT_NONE, timeout=30)
         else:
@@ -85,8 +87,8 @@ class Writer:
                 self.acked += 1
                 if self.acked >= self.kill_at:
                     self.reached.set()
-        except Exception:  # the server died under the write in flight
-            pass
+        except Exception as exc:  # the server died under the write in flight
+            self.stopped_by = exc
         except BaseException as exc:  # pragma: no cover
             self.error = exc
         finally:
@@ -194,7 +196,8 @@ def _crash_and_check(kind: str, db: str, seed: int, snapshot_every: int, tmp: st
         os.kill(proc.pid, signal.SIGKILL)
         thread.join(60)
         assert not thread.is_alive() and writer.error is None
-        assert writer.acked >= kill_at
+        assert writer.acked >= kill_at, "the writer stopped before the kill: %r" % (
+            writer.stopped_by,)
         server.restart()
         checker = Writer(kind, db, server.port, seed, 0, 0)
         wrong = {}

@@ -99,10 +99,10 @@ _MAY_BLOCK: Final = frozenset(["play_script", "synchronize"])
 _EMPTY_GET_BULK: Final = kb.encode_get_bulk_reply(kb.BulkRecords())
 
 
-_NUMBUF: Final = 128
+_NUMBUF: Final = 128  # Kyoto Cabinet's number buffer in its printf
 #: ktserver's poll timeout: a server that saw no request for this long runs
 #: its idle work (expiration of records).
-IDLE_SECONDS: Final = 0.1  # Kyoto Cabinet's number buffer in its printf
+IDLE_SECONDS: Final = 0.1
 
 
 def _format_double(x: float) -> bytes:
@@ -164,7 +164,9 @@ class KyotoEngine:
     _date_second: int
     _date: bytes
     busy: int
-    last_activity: float
+    #: Requests begun so far (the idle thread's sign of activity: a count,
+    #: not a clock read per request).
+    served: int
     _idle_thread: Optional[threading.Thread]
     _idle_count: int
     #: The update log (-ulog) and the replication slave (-mhost/-rts), if any.
@@ -189,7 +191,7 @@ class KyotoEngine:
         self._date_second = -1
         self._date = b""
         self.busy = 0
-        self.last_activity = time.monotonic()
+        self.served = 0
         self._idle_thread = None
         self._idle_count = 0
         self.ulog = None
@@ -223,10 +225,12 @@ class KyotoEngine:
         to four ``vacuum(2)`` on one database (round robin), again every
         IDLE_SECONDS while the server stays idle.  This is what purges
         expired records of a server nobody is using."""
+        seen = self.served
         while True:
             time.sleep(IDLE_SECONDS)
-            if (self.busy > 0 or not self.dbs
-                    or time.monotonic() - self.last_activity < IDLE_SECONDS):
+            served = self.served
+            if self.busy > 0 or not self.dbs or served != seen:
+                seen = served  # a request began during the last interval
                 continue
             db = self.dbs[self._idle_count % len(self.dbs)]
             self._idle_count += 1
@@ -337,6 +341,7 @@ class KyotoSession:
         ProtocolError for bytes that are not a request."""
         engine = self.engine
         engine.busy += 1
+        engine.served += 1
         try:
             out: List[bytes] = []
             resumed = self.deferred
@@ -345,7 +350,6 @@ class KyotoSession:
             return self._process(buf, out, not resumed)
         finally:
             engine.busy -= 1
-            engine.last_activity = time.monotonic()
 
     def _resume(self, out: List[bytes]) -> bool:
         """Serve the request a previous call deferred; False to close."""
