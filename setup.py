@@ -35,6 +35,16 @@ COMPILED_MODULES = [
     "kt/server/kyoto/engine.py",
     # The update log: on every write of a server started with -ulog.
     "kt/server/kyoto/ulog.py",
+    # The built-in Tokyo Tyrant server's request handling and storage.
+    "kt/server/tyrant/storage.py",
+    "kt/server/tyrant/engine.py",
+    "kt/server/tyrant/table.py",
+    "kt/server/tyrant/tcsearch.py",
+    # The event loop, its server base classes and the logger: every
+    # request of both built-in servers passes through them.
+    "kt/server/log.py",
+    "kt/server/net.py",
+    "kt/server/loop.py",
 ]
 
 ext_modules = []

@@ -53,6 +53,7 @@ import traceback
 from typing import Callable, List, Optional, Set, Tuple
 from typing import Protocol as TypingProtocol
 
+from kt.connection import mypyc_attr
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
@@ -90,6 +91,7 @@ class Session(TypingProtocol):
     def close(self) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Protocol:
     """One connection's request handler (subclassed by each server)."""
 
