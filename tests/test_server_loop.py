@@ -6,7 +6,9 @@ order; the ``-threaded`` fallback serves the same."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import threading
 from typing import Callable, List, Optional, TypeVar, Union
 
@@ -195,3 +197,46 @@ def test_thread_per_connection_fallback_serves() -> None:
         assert clients[0].count() == 200
         for c in clients:
             c.close()
+
+
+@pytest.mark.parametrize("extra", [[], ["-threaded"]], ids=["loop", "threaded"])
+@pytest.mark.parametrize("kind", ["kyoto", "tyrant"])
+def test_sigterm_while_busy_stops_the_server(kind: str, extra: List[str]) -> None:
+    """A SIGTERM that arrives while the server is busy answering (not
+    waiting in a system call) still stops it: the compiled loop runs no
+    bytecode, so nothing would run the Python-level handler unless the
+    loop does (kt.server.net.run_signal_handlers)."""
+    server = RunningServer(kind, "builtin", args=extra).start()
+    proc = server.proc
+    assert proc is not None
+    keys = [b"key-%05d" % i for i in range(20000)]
+    if kind == "kyoto":
+        request = kb.encode_get_bulk(keys)
+    else:
+        request = tb.encode_mget(keys)
+    stop = threading.Event()
+
+    def hammer() -> None:
+        # Requests sent back to back, replies never read: the server stays
+        # busy until its send buffer fills, then blocks on nothing but us.
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+                while not stop.is_set():
+                    sock.sendall(request)
+        except OSError:
+            pass  # the server went away
+
+    thread = threading.Thread(target=hammer, daemon=True)
+    thread.start()
+    try:
+        threading.Event().wait(0.5)  # let it get busy
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, "the server did not stop on SIGTERM while busy"
+    finally:
+        stop.set()
+        server.stop()
+        thread.join(30)

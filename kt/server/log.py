@@ -25,7 +25,9 @@ class Logger:
 
     def __init__(self, path: Optional[str] = None, stream: Optional[TextIO] = None,
                  level: str = "INFO") -> None:
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler that logs may run in the middle of
+        # a line being written by the same thread (kt.server.net).
+        self._lock = threading.RLock()
         # the date and time of the last line, down to its second
         self._second = -1
         self._stamp = ""
@@ -49,8 +51,9 @@ class Logger:
             if out is None:
                 return
             if second != self._second:  # a busy server logs many lines a second
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+                self._stamp = stamp
                 self._second = second
-                self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             line = "%s.%06dZ: [%s]: %s\n" % (self._stamp, int((now - second) * 1e6), level,
                                               message)
             try:

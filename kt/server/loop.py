@@ -25,6 +25,10 @@ a connection's requests are still answered in order.  A session that sets
 ``takeover`` gets its connection in a thread of its own (socket in
 blocking mode), after the replies before it are sent.
 
+Signals: the cli modules point ``signal.set_wakeup_fd`` at the loop's
+wake-up pipe, so a signal wakes the loop, which then runs the Python-level
+handlers (kt.server.net.run_signal_handlers; compiled code would not).
+
 Idle connections are closed after ``timeout`` seconds (``-tout``), by a
 sweep that runs four times per timeout (at most once a second), so up to
 one sweep interval late; a connection waiting for a worker is never idle.
@@ -36,17 +40,19 @@ from __future__ import annotations
 import os
 import queue
 import select
+import signal
 import socket
 import threading
 import time
 import traceback
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, Final, List, Optional, Set, Tuple
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 from kt.server.net import (
     MAX_FIELD, RECV_MAX, RECV_SIZE, BaseServer, Protocol, Takeover, ThreadedServer,
+    run_signal_handlers,
 )
 
 __all__ = ["LoopServer", "make_server"]
@@ -57,6 +63,14 @@ _READ = select.POLLIN
 _WRITE = select.POLLOUT
 
 
+#: The loop reads and writes its (non-blocking) sockets' descriptors with
+#: os.read and os.write: on a socket they are recv and send without flags,
+#: and take their arguments without building a tuple (socket.recv and
+#: socket.send do).  Final: bound once, no module lookup per call.
+_os_read: Final = os.read
+_os_write: Final = os.write
+
+
 def _poller() -> "select.poll":
     return select.epoll() if _HAVE_EPOLL else select.poll()  # type: ignore[return-value]
 
@@ -64,14 +78,11 @@ def _poller() -> "select.poll":
 class _Conn:
     """One connection's state in the loop."""
 
-    __slots__ = ("sock", "recv", "send", "fd", "peer", "protocol", "buf", "pending", "size",
+    __slots__ = ("sock", "fd", "peer", "protocol", "buf", "pending", "size",
                  "last", "active", "busy", "close_after", "events")
 
     def __init__(self, sock: socket.socket, peer: str, protocol: Protocol) -> None:
         self.sock = sock
-        # bound once: no method lookup on every read and send
-        self.recv: Callable[[int], bytes] = sock.recv
-        self.send: Callable[[bytes], int] = sock.send
         self.fd = sock.fileno()
         self.peer = peer
         self.protocol = protocol
@@ -122,19 +133,23 @@ class LoopServer(BaseServer):
         self._threads: List[threading.Thread] = []
         #: Connections handed to a worker and not yet back (loop thread only).
         self._jobs_out = 0
-        #: Set by ``stop``; read by the loop on every wake-up (a plain
-        #: attribute: an Event costs a Python call per check).
-        self._stop_asked = False
 
     def stop(self) -> None:
         """Stop accepting and close every connection (callable from a
         signal handler or another thread)."""
+        # ``_stop_asked`` (BaseServer) is what the loop checks on every
+        # wake-up: a plain attribute, where an Event costs a Python call.
+        if self._stop_asked:
+            return
         self._stop_asked = True
         self._stopping.set()
         self._wake()
         with self._lock:
             taken = list(self._taken)
         self._shut(taken)
+
+    def wakeup_fd(self) -> int:
+        return self._wake_w
 
     def _wake(self) -> None:
         # Under the lock: a worker finishing after the loop closed the pipe
@@ -162,9 +177,17 @@ class LoopServer(BaseServer):
         wait = sweep_every if _HAVE_EPOLL else sweep_every * 1000
         next_sweep = time.monotonic() + sweep_every
         poll = poller.poll
+        ticks = 0
         try:
             while not self._stop_asked:
-                for fd, events in poll(wait):
+                ready = poll(wait)
+                ticks += 1
+                # Python-level signal handlers (see kt.server.net): on every
+                # wake-up by the pipe (_finish_jobs), when the wait times out,
+                # and every 1024 wake-ups of a busy loop.
+                if not ready or ticks & 1023 == 0:
+                    run_signal_handlers()
+                for fd, events in ready:
                     conn = conns.get(fd)
                     if conn is not None:
                         if events & _WRITE:
@@ -194,6 +217,13 @@ class LoopServer(BaseServer):
             pass
         if _HAVE_EPOLL:
             self._poll.close()  # type: ignore[attr-defined]
+        try:
+            # the pipe closes now: signals must not write to it any more
+            old = signal.set_wakeup_fd(-1)
+            if old not in (-1, self._wake_w):
+                signal.set_wakeup_fd(old)  # someone else's: leave it
+        except ValueError:
+            pass  # not the main thread: install_signal_handlers set none
         with self._lock:
             os.close(self._wake_r)
             os.close(self._wake_w)
@@ -238,7 +268,7 @@ class LoopServer(BaseServer):
 
     def _read(self, conn: _Conn) -> None:
         try:
-            chunk = conn.recv(conn.size)
+            chunk = _os_read(conn.fd, conn.size)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -300,7 +330,7 @@ class LoopServer(BaseServer):
         """Send what the socket takes of ``data`` now: the count, -1 when
         the connection failed (and is closed)."""
         try:
-            return conn.send(data)
+            return _os_write(conn.fd, data)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError as exc:
@@ -436,6 +466,8 @@ class LoopServer(BaseServer):
             os.read(self._wake_r, 4096)
         except (BlockingIOError, InterruptedError):
             pass
+        # A signal may have written to the pipe (install_signal_handlers).
+        run_signal_handlers()
         done = self._done
         while not done.empty():
             conn, out, close, failure, trace = done.get()

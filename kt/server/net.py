@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, List, Optional, Set, Tuple
+from typing import Callable, Final, List, Optional, Set, Tuple
 from typing import Protocol as TypingProtocol
 
 from kt.connection import mypyc_attr
@@ -60,7 +60,7 @@ from kt.server.log import Logger
 
 __all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "BaseServer", "Session", "SessionProtocol", "ThreadedServer",
            "bind_listener",
-           "announce", "engine_protocol", "install_signal_handlers"]
+           "announce", "engine_protocol", "install_signal_handlers", "run_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
 #: ktserver's and ttserver's own limit).
@@ -75,20 +75,45 @@ RECV_MAX = 1024 * 1024
 #: What a session sets to take its connection over (see the module text).
 Takeover = Callable[[socket.socket, ReceiveBuffer], None]
 
+#: An expression that does nothing.  CPython calls the Python-level signal
+#: handlers from its interpreter loop, between bytecodes of the main
+#: thread, and code compiled by mypyc runs none: a server loop compiled
+#: with mypyc would never see SIGTERM arrive while it is not blocked in a
+#: system call.  Evaluating this runs that check (see run_signal_handlers).
+_PENDING_CHECK: Final = compile("None", "<kt.server signal check>", "eval")
 
-class Session(TypingProtocol):
-    """What an engine hands each connection (kt.server.kyoto.engine's
-    KyotoSession, kt.server.tyrant.engine's TyrantSession)."""
 
+def run_signal_handlers() -> None:
+    """Run the Python-level signal handlers of signals that arrived (in
+    the main thread; elsewhere it does nothing).  The server loops call
+    it on every wake-up of their own and now and then while busy."""
+    eval(_PENDING_CHECK)
+
+
+class Session:
+    """What an engine hands each connection: the base class of
+    kt.server.kyoto.engine's KyotoSession and kt.server.tyrant.engine's
+    TyrantSession (a class, not a structural type, so that the compiled
+    build calls them natively)."""
+
+    #: Set by a request that takes the connection over (see the module text).
     takeover: Optional[Takeover]
     #: Set when ``process`` stopped before a request that may block (see
     #: the module text); cleared by the next ``process`` call, which
     #: serves that request first.
     deferred: bool
 
-    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]: ...
+    def __init__(self) -> None:
+        self.takeover = None
+        self.deferred = False
 
-    def close(self) -> None: ...
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
+        """Answer every complete request in ``buf`` (see Protocol.process)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """The connection ended."""
+        raise NotImplementedError
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -188,6 +213,9 @@ class BaseServer:
         self.name = name
         self._listener: Optional[socket.socket] = None
         self._stopping = threading.Event()
+        #: Set by the first ``stop`` (a second one, say from a second signal
+        #: arriving during the first one's handler, returns at once).
+        self._stop_asked = False
         # Reentrant: ``stop`` may run in a signal handler that interrupted
         # the same thread while it held the lock.
         self._lock = threading.RLock()
@@ -206,6 +234,11 @@ class BaseServer:
     def stop(self) -> None:
         """Stop accepting and close every connection."""
         raise NotImplementedError
+
+    def wakeup_fd(self) -> int:
+        """A descriptor that wakes the serving loop when written to (for
+        ``signal.set_wakeup_fd``), or -1 when the loop needs none."""
+        return -1
 
     def _bound(self) -> socket.socket:
         if self._listener is None:
@@ -235,6 +268,7 @@ class ThreadedServer(BaseServer):
         listener = self._bound()
         listener.settimeout(0.5)
         while not self._stopping.is_set():
+            run_signal_handlers()
             try:
                 sock, addr = listener.accept()
             except socket.timeout:
@@ -256,6 +290,9 @@ class ThreadedServer(BaseServer):
 
     def stop(self) -> None:
         """Stop accepting and close every connection."""
+        if self._stop_asked:
+            return
+        self._stop_asked = True
         self._stopping.set()
         with self._lock:
             conns = list(self._conns)
@@ -330,7 +367,9 @@ class ThreadedServer(BaseServer):
 
 def install_signal_handlers(server: BaseServer) -> None:
     """SIGTERM and SIGINT stop the server (the caller then flushes and
-    exits 0)."""
+    exits 0).  Call it in the main thread, which then runs the server:
+    a signal also writes to the server's wake-up descriptor, so that its
+    loop wakes and runs the handler (see run_signal_handlers)."""
 
     def handler(signum: int, frame: object) -> None:
         server.logger.system("caught the signal %d: shutting down" % signum)
@@ -338,6 +377,9 @@ def install_signal_handlers(server: BaseServer) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    fd = server.wakeup_fd()
+    if fd >= 0:
+        signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 

@@ -46,6 +46,7 @@ from kt.server.kyoto.storage import (
 from kt.server.kyoto import replication
 from kt.server.kyoto.ulog import UpdateLog
 from kt.server.log import Logger
+from kt.server.net import Session
 from kt.server.stats import CounterBoard, memory_usage
 
 __all__ = [
@@ -295,7 +296,7 @@ class KyotoEngine:
 
 
 @final
-class KyotoSession:
+class KyotoSession(Session):
     """One connection: its parser state, its cursors, its counters."""
 
     engine: KyotoEngine
@@ -305,21 +306,18 @@ class KyotoSession:
     _binary: Optional[kb.RequestParser]
     _http: kh.RequestParser
     _dbs: List[Database]
-    #: Set by a request that takes the connection over (kt.server.net).
-    takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]]
-    #: The replication request that took it over.
+    #: The replication request that took the connection over (``takeover``,
+    #: kt.server.net.Session).
     _repl: Optional[kb.BinaryRequest]
-    #: ``process`` stopped before a request that may block (kt.server.net),
-    #: kept in ``_held_binary`` or ``_held_http`` for the next call.
-    deferred: bool
+    #: A request ``process`` stopped before (``deferred``), kept for the
+    #: next call.
     _held_binary: Optional[kb.BinaryRequest]
     _held_http: Optional[kh.HttpRequest]
 
     def __init__(self, engine: KyotoEngine, peer: str) -> None:
+        super().__init__()
         self.engine = engine
-        self.takeover = None
         self._repl = None
-        self.deferred = False
         self._held_binary = None
         self._held_http = None
         self.peer = peer

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import struct
 import sys
 import threading
@@ -26,6 +25,7 @@ from kt.errors import ProtocolError
 from kt.protocol import tt_binary as tb
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
+from kt.server.net import Session
 from kt.server.stats import CounterBoard, memory_usage
 from kt.server.tyrant.scripting import ExtHost
 from kt.server.tyrant.storage import Database, StorageError
@@ -137,16 +137,14 @@ def _open_descriptors() -> int:
         return -1
 
 
-class TyrantSession:
+class TyrantSession(Session):
     """One connection: its parser, its counters; answers as ttserver."""
 
     def __init__(self, engine: TyrantEngine, peer: str) -> None:
+        # ``takeover`` and ``deferred`` (kt.server.net.Session); a deferred
+        # request is kept in ``_held`` for the next call.
+        super().__init__()
         self.engine = engine
-        #: Set by a request that takes the connection over (kt.server.net).
-        self.takeover: Optional[Callable[[socket.socket, ReceiveBuffer], None]] = None
-        #: ``process`` stopped before a request that may block
-        #: (kt.server.net), kept in ``_held`` for the next call.
-        self.deferred = False
         self._held: Optional[tb.TTRequest] = None
         self.peer = peer
         self.db = engine.db
