@@ -127,6 +127,8 @@ def _full_header(db: int, ksiz: int, vsiz: int, xt: int) -> bytes:
     return _REC_FULL.pack(db, ksiz, vsiz, xt)
 
 _REPL_ACK: Final = b"\xb1"
+#: The first 5 bytes of a get_bulk reply of n < 256 records.
+_GET_BULK_COUNTS: Final[List[bytes]] = [_COUNT.pack(MAGIC_GET_BULK, i) for i in range(256)]
 
 _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
@@ -1063,7 +1065,7 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
     if len(records.values) != n or len(records.dbs) != n or len(records.xts) != n:
         raise ValueError("records: dbs, keys, values and xts differ in length")
     _check_count(n)
-    parts: List[bytes] = [_COUNT.pack(MAGIC_GET_BULK, n)]
+    parts: List[bytes] = [_GET_BULK_COUNTS[n] if n < 256 else _COUNT.pack(MAGIC_GET_BULK, n)]
     keys = records.keys
     values = records.values
     dbs = records.dbs
@@ -1071,7 +1073,19 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
     for i in range(n):
         key = keys[i]
         value = values[i]
-        parts.append(_full_header(dbs[i], len(key), len(value), xts[i]))
+        db = dbs[i]
+        ksiz = len(key)
+        vsiz = len(value)
+        xt = xts[i]
+        # the header's fields as pre-packed pieces (one join at the end
+        # instead of a bytes object per header)
+        if db < 256 and ksiz < 4096 and vsiz < 4096 and (xt == XT_MAX or xt == XT_NONE):
+            parts.append(_DB2[db])
+            parts.append(_LEN4[ksiz])
+            parts.append(_LEN4[vsiz])
+            parts.append(_XT_MAX8 if xt == XT_MAX else _XT_NONE8)
+        else:
+            parts.append(_REC_FULL.pack(db, ksiz, vsiz, xt))
         parts.append(key)
         parts.append(value)
     return b"".join(parts)

@@ -249,7 +249,6 @@ def choose_colenc(pairs: Sequence[Tuple[bytes, bytes]]) -> str:
 def _encode_tsv(pairs: Sequence[Tuple[bytes, bytes]], colenc: str) -> bytes:
     # pairs and colenc already checked.
     parts: List[bytes] = []
-    append = parts.append
     if colenc == "":
         for k, v in pairs:
             if 9 in k or 10 in k:  # tab, LF
@@ -258,29 +257,29 @@ def _encode_tsv(pairs: Sequence[Tuple[bytes, bytes]], colenc: str) -> bytes:
                 raise ValueError(
                     "pairs: value %r needs a colenc (newline or trailing CR)" % v[:80]
                 )
-            append(k)
-            append(b"\t")
-            append(v)
-            append(b"\n")
+            parts.append(k)
+            parts.append(b"\t")
+            parts.append(v)
+            parts.append(b"\n")
         return b"".join(parts)
     if colenc == "B":
         for k, v in pairs:
-            append(binascii.b2a_base64(k, newline=False))
-            append(b"\t")
-            append(binascii.b2a_base64(v, newline=False))
-            append(b"\n")
+            parts.append(binascii.b2a_base64(k, newline=False))
+            parts.append(b"\t")
+            parts.append(binascii.b2a_base64(v, newline=False))
+            parts.append(b"\n")
     elif colenc == "U":
         for k, v in pairs:
-            append(url_encode(k))
-            append(b"\t")
-            append(url_encode(v))
-            append(b"\n")
+            parts.append(url_encode(k))
+            parts.append(b"\t")
+            parts.append(url_encode(v))
+            parts.append(b"\n")
     else:
         for k, v in pairs:
-            append(_qp_encode(k))
-            append(b"\t")
-            append(_qp_encode(v))
-            append(b"\n")
+            parts.append(_qp_encode(k))
+            parts.append(b"\t")
+            parts.append(_qp_encode(v))
+            parts.append(b"\n")
     return b"".join(parts)
 
 
@@ -326,7 +325,6 @@ def decode_tsv(body: bytes, colenc: str) -> List[Tuple[bytes, bytes]]:
     out: List[Tuple[bytes, bytes]] = []
     if not body:
         return out
-    append = out.append
     for line in body.split(b"\n"):
         if line.endswith(b"\r"):
             line = line[:-1]
@@ -344,7 +342,7 @@ def decode_tsv(body: bytes, colenc: str) -> List[Tuple[bytes, bytes]]:
         elif colenc == "Q":
             k = _qp_decode(k)
             v = _qp_decode(v)
-        append((k, v))
+        out.append((k, v))
     return out
 
 

@@ -204,9 +204,9 @@ class TyrantSession(Session):
     def do_mget(self, req: tb.TTRequest) -> Optional[bytes]:
         records: List[Tuple[bytes, bytes]] = []
         with self.lock:
-            get = self.db.get
+            db = self.db
             for key in req.keys:
-                value = get(key)
+                value = db.get(key)
                 if value is not None:
                     records.append((key, value))
         return tb.encode_mget_reply(records)
