@@ -964,7 +964,11 @@ class RequestParser:
                 return None
             flags: int
             rnum: int
-            _, flags, rnum = _HEAD.unpack_from(buf.data, buf.pos)
+            if _NATIVE:
+                flags = _u32(buf.data, buf.pos + 1)
+                rnum = _u32(buf.data, buf.pos + 5)
+            else:
+                _, flags, rnum = _HEAD.unpack_from(buf.data, buf.pos)
             buf.pos += 9
             self._remaining = rnum
             return BinaryRequest(magic, flags)
@@ -1089,6 +1093,17 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
         parts.append(key)
         parts.append(value)
     return b"".join(parts)
+
+
+def encode_get_bulk_reply_one(db: int, key: bytes, value: bytes, xt: int) -> bytes:
+    """The get_bulk reply of exactly one record: what encode_get_bulk_reply
+    gives for it, without a BulkRecords (the server's single get)."""
+    ksiz = len(key)
+    vsiz = len(value)
+    if db < 256 and ksiz < 4096 and vsiz < 4096 and (xt == XT_MAX or xt == XT_NONE):
+        return b"".join([_GET_BULK_COUNTS[1], _DB2[db], _LEN4[ksiz], _LEN4[vsiz],
+                         _XT_MAX8 if xt == XT_MAX else _XT_NONE8, key, value])
+    return b"".join([_GET_BULK_COUNTS[1], _REC_FULL.pack(db, ksiz, vsiz, xt), key, value])
 
 
 def encode_play_script_reply(pairs: Sequence[Tuple[bytes, bytes]]) -> bytes:

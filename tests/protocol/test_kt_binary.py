@@ -135,6 +135,18 @@ def test_get_bulk_reply_round_trip(records: BulkRecords, cut: List[int]) -> None
     assert check_feedings(get_bulk_parser, data, cut) == records
 
 
+@given(dbs, keys, values,
+       st.one_of(xts, st.sampled_from([kb.XT_NONE, kb.XT_MAX]), st.integers(0, 1 << 45)),
+       st.sampled_from([0, 4095, 4096]))
+def test_get_bulk_reply_of_one_record_is_the_general_one(db: int, key: bytes, value: bytes,
+                                                         xt: int, pad: int) -> None:
+    """The server's single-get encoder gives the same bytes as the
+    general one (pre-packed fields below 4096 bytes, packed above)."""
+    value = value + b"p" * pad
+    assert kb.encode_get_bulk_reply_one(db, key, value, xt) == kb.encode_get_bulk_reply(
+        records_full([(db, key, value, xt)]))
+
+
 @given(pairs, cuts)
 def test_play_script_reply_round_trip(p: List[Tuple[bytes, bytes]], cut: List[int]) -> None:
     data = kb.encode_play_script_reply(p)

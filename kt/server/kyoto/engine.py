@@ -470,6 +470,17 @@ class KyotoSession(Session):
     def _bin_get_bulk(self, recs: kb.BulkRecords) -> bytes:
         keys = recs.keys
         dbs = self._dbs
+        if len(keys) == 1 and recs.dbs[0] < len(dbs):
+            # one record (a client's get): no lists of found records
+            idx = recs.dbs[0]
+            key = keys[0]
+            found_one = dbs[idx].get_with_xt(key)
+            counts = self.counts
+            counts[C_GET] += 1
+            if found_one is None:
+                counts[C_GET_MISS] += 1
+                return _EMPTY_GET_BULK
+            return kb.encode_get_bulk_reply_one(idx, key, found_one[0], found_one[1])
         found = kb.BulkRecords()
         found_dbs = found.dbs
         misses = 0
