@@ -918,7 +918,8 @@ def parse_replication_message(buf: ReceiveBuffer) -> Optional[ReplicationMessage
 
 @final
 class RequestParser:
-    """Parses one binary request (one parser per request).
+    """Parses binary requests one after the other: ``parse`` returns each
+    once it is complete, and the parser is then ready for the next.
 
     Raises ProtocolError for a first byte that is not a known command and
     for keys or values larger than ktserver accepts.
@@ -953,7 +954,10 @@ class RequestParser:
             ok = self._parse_pairs(buf, req)
         else:
             ok = True
-        return req if ok else None
+        if not ok:
+            return None
+        self._req = None  # ready for the next request
+        return req
 
     def _parse_head(self, buf: ReceiveBuffer) -> Optional[BinaryRequest]:
         if not buf.ensure(1):

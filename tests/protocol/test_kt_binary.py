@@ -126,6 +126,44 @@ def test_replication_request_round_trip(ts: int, sid: int, flags: int, cut: List
     assert (req.magic, req.ts, req.sid, req.flags) == (kb.MAGIC_REPLICATION, ts, sid, flags)
 
 
+@given(st.lists(st.one_of(full_records.map(lambda r: ("set", r)),
+                          st.tuples(dbs, st.lists(keys, max_size=20)).map(lambda k: ("get", k))),
+                min_size=1, max_size=6),
+       cuts)
+def test_one_request_parser_reads_requests_one_after_the_other(
+        requests: List[Tuple[str, object]], cut: List[int]) -> None:
+    """A server keeps one parser per connection: after each complete
+    request it is ready for the next, whatever the pieces they arrive in."""
+    wire = b""
+    for what, body in requests:
+        if what == "set":
+            assert isinstance(body, BulkRecords)
+            wire += kb.encode_set_bulk_records(body)
+        else:
+            assert isinstance(body, tuple)
+            wire += kb.encode_get_bulk(body[1], body[0])
+    parser = kb.RequestParser()
+    buf = ReceiveBuffer()
+    got: List[kb.BinaryRequest] = []
+    for piece in split_at(wire, cut):
+        buf.feed(piece)
+        while True:
+            req = parser.parse(buf)
+            if req is None:
+                break
+            got.append(req)
+    assert len(buf) == 0 and parser.started is None
+    assert len(got) == len(requests)
+    for req, (what, body) in zip(got, requests):
+        if what == "set":
+            assert req.magic == kb.MAGIC_SET_BULK and req.records == body
+        else:
+            assert isinstance(body, tuple)
+            db, ks = body
+            assert req.magic == kb.MAGIC_GET_BULK
+            assert (req.records.dbs, req.records.keys) == ([db] * len(ks), ks)
+
+
 # --- round trips: replies ---------------------------------------------------
 
 

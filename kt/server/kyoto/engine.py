@@ -303,7 +303,10 @@ class KyotoSession(Session):
     peer: str
     counts: List[int]
     cursors: Dict[int, Cursor]
+    #: The binary parser while a request is arriving (None between requests).
     _binary: Optional[kb.RequestParser]
+    #: The session's binary request parser (reused from request to request).
+    _parser: kb.RequestParser
     _http: kh.RequestParser
     _dbs: List[Database]
     #: The replication request that took the connection over (``takeover``,
@@ -324,6 +327,7 @@ class KyotoSession(Session):
         self.counts = engine.board.register()
         self.cursors = {}
         self._binary = None
+        self._parser = kb.RequestParser()
         self._http = kh.RequestParser()
         self._dbs = engine.dbs
 
@@ -378,7 +382,7 @@ class KyotoSession(Session):
                         return out, False
                     first = buf.data[buf.pos]
                     if first == 0 or first >= 0x80:
-                        parser = kb.RequestParser()
+                        parser = self._parser
                 if parser is None:
                     hreq = http.parse(buf)
                     if hreq is None:
