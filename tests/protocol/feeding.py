@@ -36,6 +36,22 @@ def feed_pieces(parse: ParseFn[T], pieces: Sequence[bytes]) -> Tuple[Optional[T]
     return result, buf.unread()
 
 
+def feed_all(parse: ParseFn[T], pieces: Sequence[bytes]) -> Tuple[List[T], bytes]:
+    """Feed ``pieces`` one at a time and, after each, take every message
+    complete by then.  Returns the messages in order and what is left
+    unread (one parser reading message after message)."""
+    buf = ReceiveBuffer()
+    results: List[T] = []
+    for piece in pieces:
+        buf.feed(piece)
+        while True:
+            result = parse(buf)
+            if result is None:
+                break
+            results.append(result)
+    return results, buf.unread()
+
+
 def split_at(data: bytes, cuts: Sequence[int]) -> List[bytes]:
     """Cut ``data`` at the given offsets (clamped, sorted, deduplicated)."""
     points = sorted({min(max(c, 0), len(data)) for c in cuts})

@@ -13,7 +13,7 @@ from kt.protocol import kt_binary as kb
 from kt.protocol.buffer import ReceiveBuffer
 from kt.protocol.kt_binary import BulkRecords
 
-from feeding import check_feedings as feedings_agree, feed_pieces, one_byte_pieces, split_at
+from feeding import check_feedings as feedings_agree, feed_all, feed_pieces, one_byte_pieces, split_at
 
 keys = st.binary(max_size=40) | st.sampled_from(
     [b"", b"\x00", b"\t", b"\n", b"\r\n", b"\xff\xfe", b"caf\xc3\xa9", b"a\tb\nc\x00d"]
@@ -143,16 +143,8 @@ def test_one_request_parser_reads_requests_one_after_the_other(
             assert isinstance(body, tuple)
             wire += kb.encode_get_bulk(body[1], body[0])
     parser = kb.RequestParser()
-    buf = ReceiveBuffer()
-    got: List[kb.BinaryRequest] = []
-    for piece in split_at(wire, cut):
-        buf.feed(piece)
-        while True:
-            req = parser.parse(buf)
-            if req is None:
-                break
-            got.append(req)
-    assert len(buf) == 0 and parser.started is None
+    got, rest = feed_all(parser.parse, split_at(wire, cut))
+    assert rest == b"" and parser.started is None
     assert len(got) == len(requests)
     for req, (what, body) in zip(got, requests):
         if what == "set":
