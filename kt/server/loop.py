@@ -51,16 +51,16 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 from kt.server.net import (
-    MAX_FIELD, RECV_MAX, RECV_SIZE, BaseServer, Protocol, Takeover, ThreadedServer,
+    MAX_FIELD, RECV_SIZE, BaseServer, Protocol, Takeover, ThreadedServer, recv_size_after,
     run_signal_handlers,
 )
 
 __all__ = ["LoopServer", "make_server"]
 
 # epoll where there is one (Linux), else poll: the same calls and event bits.
-_HAVE_EPOLL = hasattr(select, "epoll")
-_READ = select.POLLIN
-_WRITE = select.POLLOUT
+_HAVE_EPOLL: Final = hasattr(select, "epoll")
+_READ: Final = select.POLLIN
+_WRITE: Final = select.POLLOUT
 
 
 #: The loop reads and writes its (non-blocking) sockets' descriptors with
@@ -69,6 +69,16 @@ _WRITE = select.POLLOUT
 #: socket.send do).  Final: bound once, no module lookup per call.
 _os_read: Final = os.read
 _os_write: Final = os.write
+#: The idle sweep's clock, read once per loop iteration (no module lookup).
+_monotonic: Final = time.monotonic
+
+
+#: How many ready descriptors one epoll wait reports at most.  CPython
+#: allocates room for that many events on every call (12 or 16 bytes each);
+#: up to 512 bytes that is its small-object allocator, above it malloc and
+#: free (its default, 1023 events, costs about 800 instructions a call).
+#: Level-triggered, the rest are reported by the next wait.
+_MAX_EVENTS: Final = 32
 
 
 def _poller() -> "select.poll":
@@ -78,7 +88,7 @@ def _poller() -> "select.poll":
 class _Conn:
     """One connection's state in the loop."""
 
-    __slots__ = ("sock", "fd", "peer", "protocol", "buf", "pending", "size",
+    __slots__ = ("sock", "fd", "peer", "protocol", "buf", "pending", "size", "burst",
                  "last", "active", "busy", "close_after", "events")
 
     def __init__(self, sock: socket.socket, peer: str, protocol: Protocol) -> None:
@@ -89,8 +99,10 @@ class _Conn:
         self.buf = ReceiveBuffer(limit=MAX_FIELD + 64)
         #: Reply bytes the socket has not taken yet.
         self.pending = b""
-        #: Next recv() size (grows while reads fill it, as in net.py).
+        #: Next recv() size, and the bytes of the full reads just before
+        #: (kt.server.net.recv_size_after).
         self.size = RECV_SIZE
+        self.burst = 0
         #: When the connection was last seen active, as of the idle sweeps
         #: (``active`` is set on every read and send, with no clock read;
         #: the next sweep turns it into a time).
@@ -176,11 +188,13 @@ class LoopServer(BaseServer):
         # epoll takes seconds, poll milliseconds
         wait = sweep_every if _HAVE_EPOLL else sweep_every * 1000
         next_sweep = time.monotonic() + sweep_every
-        poll = poller.poll
+        # epoll's poll takes (timeout, maxevents), poll's (timeout)
+        poll: Callable[..., List[Tuple[int, int]]] = poller.poll
+        epoll = _HAVE_EPOLL
         ticks = 0
         try:
             while not self._stop_asked:
-                ready = poll(wait)
+                ready = poll(wait, _MAX_EVENTS) if epoll else poll(wait)
                 ticks += 1
                 # Python-level signal handlers (see kt.server.net): on every
                 # wake-up by the pipe (_finish_jobs), when the wait times out,
@@ -199,7 +213,7 @@ class LoopServer(BaseServer):
                     else:
                         self._finish_jobs()
                 if self.timeout is not None:
-                    now = time.monotonic()
+                    now = _monotonic()
                     if now >= next_sweep:
                         next_sweep = now + sweep_every
                         self._sweep(now, now - self.timeout)
@@ -279,11 +293,11 @@ class LoopServer(BaseServer):
             self._close(conn)
             return
         size = conn.size
-        if len(chunk) == size:
-            if size < RECV_MAX:
-                conn.size = size * 4
-        elif size != RECV_SIZE:
-            conn.size = RECV_SIZE
+        got = len(chunk)
+        if got >= size or size != RECV_SIZE:  # else the usual small request
+            burst = conn.burst + got
+            conn.size = recv_size_after(size, got, burst)
+            conn.burst = burst if got == size else 0
         conn.active = True
         conn.buf.feed(chunk)
         try:

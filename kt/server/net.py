@@ -58,18 +58,42 @@ from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 
-__all__ = ["MAX_FIELD", "Takeover", "Engine", "Protocol", "BaseServer", "Session", "SessionProtocol", "ThreadedServer",
+__all__ = ["MAX_FIELD", "RECV_MAX", "RECV_SIZE", "Takeover", "Engine", "Protocol", "BaseServer", "Session", "SessionProtocol", "ThreadedServer",
            "bind_listener",
-           "announce", "engine_protocol", "install_signal_handlers", "run_signal_handlers"]
+           "announce", "engine_protocol", "install_signal_handlers", "recv_size_after", "run_signal_handlers"]
 
 #: Largest single field a client may send the built-in servers (256 MiB,
 #: ktserver's and ttserver's own limit).
-MAX_FIELD = 1 << 28
+MAX_FIELD: Final = 1 << 28
 
-#: First recv() size per read; grows fourfold (to RECV_MAX) while reads fill
-#: it.  Small by default: CPython allocates the full size on every call.
-RECV_SIZE = 16 * 1024
-RECV_MAX = 1024 * 1024
+#: The smallest recv() size.  CPython allocates a bytes object of the full
+#: size for every read and shrinks it afterwards; up to 448 bytes that is
+#: its own small-object allocator (a bytes object of n bytes takes n + 33),
+#: beyond it malloc, realloc and free, about a thousand instructions more
+#: per read.  A single get, set, put or out request fits.
+RECV_SIZE: Final = 448
+#: The largest recv() size.
+RECV_MAX: Final = 1024 * 1024
+
+
+def recv_size_after(size: int, got: int, burst: int) -> int:
+    """The next recv() size after a read of ``got`` bytes asked for ``size``.
+
+    A read that fills its size makes the next one four times as large (to
+    RECV_MAX): a big request is arriving.  Otherwise the next size is the
+    first step of that ladder above ``burst``, the bytes of this read and
+    of the full reads just before it: the size that would have taken them
+    in one read, so a connection sending requests of a few KiB reads each
+    in one call, and one that sent a big request goes back to small reads.
+    """
+    if got == size:
+        return size * 4 if size * 4 <= RECV_MAX else RECV_MAX
+    if burst < RECV_SIZE:
+        return RECV_SIZE
+    step = RECV_SIZE
+    while step <= burst and step < RECV_MAX:
+        step *= 4
+    return step if step <= RECV_MAX else RECV_MAX
 
 
 #: What a session sets to take its connection over (see the module text).
@@ -310,6 +334,7 @@ class ThreadedServer(BaseServer):
             recv = sock.recv
             sendall = sock.sendall
             size = RECV_SIZE
+            burst = 0
             while not self._stopping.is_set():
                 try:
                     chunk = recv(size)
@@ -318,13 +343,13 @@ class ThreadedServer(BaseServer):
                     break
                 if not chunk:
                     break
-                # Grow while reads fill the size (a big request arriving);
-                # shrink back once a read comes in short.
-                if len(chunk) == size:
-                    if size < RECV_MAX:
-                        size *= 4
-                else:
-                    size = RECV_SIZE
+                # a big request arriving: larger reads; then small again
+                got = len(chunk)
+                burst += got
+                full = got == size
+                size = recv_size_after(size, got, burst)
+                if not full:
+                    burst = 0
                 buf.feed(chunk)
                 close = False
                 try:

@@ -8,12 +8,16 @@ import threading
 from typing import Callable, List, Optional, Tuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kt.errors import ProtocolError
 from kt.protocol.buffer import ReceiveBuffer
 from kt.server.log import Logger
 from kt.server.loop import LoopServer
-from kt.server.net import BaseServer, Protocol, Takeover, ThreadedServer
+from kt.server.net import (
+    RECV_MAX, RECV_SIZE, BaseServer, Protocol, Takeover, ThreadedServer, recv_size_after,
+)
 
 SERVERS = [ThreadedServer, LoopServer]
 
@@ -244,3 +248,103 @@ def test_loop_server_idle_timeout_and_stop() -> None:
         assert not thread.is_alive()
         assert sock.recv(10) == b""  # stop() closes the connections
     assert made[1].lost.wait(10)
+
+
+# -- read sizes ------------------------------------------------------------------
+
+
+def _ladder() -> List[int]:
+    sizes = [RECV_SIZE]
+    while sizes[-1] < RECV_MAX:
+        sizes.append(min(sizes[-1] * 4, RECV_MAX))
+    return sizes
+
+
+@given(st.sampled_from(_ladder()), st.data())
+def test_recv_size_after(size: int, data: st.DataObject) -> None:
+    """A full read grows the next one fourfold (to RECV_MAX); after a short
+    one, the next size is the first ladder step above the burst, so the
+    same burst would have come in one read."""
+    got = data.draw(st.integers(1, size), label="got")
+    burst = got + data.draw(st.integers(0, 4 * RECV_MAX), label="full reads before")
+    after = recv_size_after(size, got, burst)
+    assert after in _ladder()
+    if got == size:
+        assert after == min(size * 4, RECV_MAX)
+    elif burst < RECV_MAX:
+        assert after > burst
+        assert after == RECV_SIZE or after // 4 <= burst
+    else:
+        assert after == RECV_MAX
+
+
+class SizesProtocol(Protocol):
+    """Requests are ``<size>:<size bytes>``, answered ``ok <size>\\n``;
+    records how many new bytes each ``process`` call saw (one call per
+    read, for both servers)."""
+
+    def __init__(self, peer: str) -> None:
+        super().__init__(peer)
+        self.seen: List[int] = []
+        self._had = 0
+
+    def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
+        self.seen.append(len(buf) - self._had)
+        out: List[bytes] = []
+        while True:
+            data = buf.unread()
+            colon = data.find(b":")
+            if colon < 0:
+                break
+            size = int(data[:colon])
+            if len(data) < colon + 1 + size:
+                break
+            body = buf.take(colon + 1 + size)[colon + 1:]
+            assert body == bytes([size % 251]) * size
+            out.append(b"ok %d\n" % size)
+        self._had = len(buf)
+        return out, False
+
+
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_reads_follow_the_request_sizes(server_class: Callable[..., BaseServer]) -> None:
+    """Small requests come in one read; a big one arrives through growing
+    reads, whole; a series of requests of a few KiB settles on reading each
+    in one call; small requests after a big one are read small again (and
+    every request is answered, in order)."""
+    made: List[SizesProtocol] = []
+
+    def factory(peer: str) -> Protocol:
+        made.append(SizesProtocol(peer))
+        return made[-1]
+
+    server = server_class("127.0.0.1", 0, factory, Logger(level="NONE"))
+    _, port = server.bind()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def ask(sock: socket.socket, size: int) -> None:
+        sock.sendall(b"%d:" % size + bytes([size % 251]) * size)
+        assert _recv_until(sock, b"\n") == b"ok %d\n" % size
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            ask(sock, 20)
+            session = made[0]
+            assert session.seen == [23]
+            ask(sock, 3 << 20)
+            assert sum(session.seen[1:]) == len(b"%d:" % (3 << 20)) + (3 << 20)
+            del session.seen[:]
+            for _ in range(6):
+                ask(sock, 3000)
+            # after the first ones, each 3 KiB request is one read
+            assert session.seen[-3:] == [3005, 3005, 3005]
+            del session.seen[:]
+            for _ in range(3):
+                ask(sock, 30)
+            assert session.seen == [33, 33, 33]
+            assert server_class is ThreadedServer or all(
+                conn.size == RECV_SIZE for conn in server._conns.values())  # type: ignore[attr-defined]
+    finally:
+        server.stop()
+        thread.join(10)
