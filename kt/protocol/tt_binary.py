@@ -1404,10 +1404,16 @@ def encode_status(code: int) -> bytes:
     return bytes((code,))
 
 
+#: The heads of value replies, ``[0][size u32]``, for sizes up to 1 KiB (a
+#: server's hot path: one concatenation instead of a struct call and a join).
+_VALUE_HEADS: Final[List[bytes]] = [_REP_U32.pack(0, n) for n in range(1024)]
+
+
 def encode_value_reply(value: bytes) -> bytes:
     """Successful get, iternext or ext: ``[0][size][value]``."""
     _check_bytes("value", value, _U32_MAX)
-    return b"".join((_REP_U32.pack(0, len(value)), value))
+    n = len(value)
+    return (_VALUE_HEADS[n] if n < 1024 else _REP_U32.pack(0, n)) + value
 
 
 def encode_vsiz_reply(size: int) -> bytes:

@@ -22,16 +22,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import List, Optional, Tuple
+from typing import Final, List, Optional, Tuple
 
 from kt.protocol import kt_repl as kr
 
 __all__ = ["UpdateLog", "DatabaseLogger", "LogReader", "DEFAULT_LIMIT"]
 
 #: ktserver's default -ulim: 256 MiB per file.
-DEFAULT_LIMIT = 256 << 20
+DEFAULT_LIMIT: Final = 256 << 20
 
-_READ_CHUNK = 1 << 20
+_READ_CHUNK: Final = 1 << 20
 
 
 class UpdateLog:

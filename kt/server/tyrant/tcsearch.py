@@ -19,7 +19,7 @@ tctdbqrysearchimpl(); the hint lines are its lines.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Set
+from typing import TYPE_CHECKING, Final, List, Optional, Set
 
 from kt.protocol import tt_binary as tb
 from kt.server.cnum import tc_atof
@@ -27,13 +27,13 @@ from kt.server.cnum import tc_atof
 if TYPE_CHECKING:
     from kt.server.tyrant.table import Condition, Index, TableDatabase, TreeIndex
 
-INT_MAX = 2147483647
-ORDER_RATIO = 0.2  # TDBORDRATIO: an order index is tried below this share of records
+INT_MAX: Final = 2147483647
+ORDER_RATIO: Final = 0.2  # TDBORDRATIO: an order index is tried below this share of records
 
-_MAIN_LEXICAL = (tb.COND_STR_EQ, tb.COND_STR_BW, tb.COND_STR_OREQ)
-_MAIN_DECIMAL = (tb.COND_NUM_EQ, tb.COND_NUM_GT, tb.COND_NUM_GE, tb.COND_NUM_LT,
+_MAIN_LEXICAL: Final = (tb.COND_STR_EQ, tb.COND_STR_BW, tb.COND_STR_OREQ)
+_MAIN_DECIMAL: Final = (tb.COND_NUM_EQ, tb.COND_NUM_GT, tb.COND_NUM_GE, tb.COND_NUM_LT,
                  tb.COND_NUM_LE, tb.COND_NUM_BT, tb.COND_NUM_OREQ)
-_MAIN_TOKEN = (tb.COND_STR_AND, tb.COND_STR_OR)
+_MAIN_TOKEN: Final = (tb.COND_STR_AND, tb.COND_STR_OR)
 
 
 def _cstr(value: bytes) -> bytes:
