@@ -68,7 +68,7 @@ _XT_MAX: Final = kb.XT_MAX
 # the parse functions of the hottest replies, read from statics (no module attribute lookup)
 _PARSE_SET: Final = kb.parse_set_bulk_reply
 _PARSE_REMOVE: Final = kb.parse_remove_bulk_reply
-_TRUE = b"true"
+_TRUE: Final = b"true"
 
 
 def _key_bytes(key: object) -> bytes:
@@ -116,10 +116,10 @@ class Change(NamedTuple):
     expire_time: Optional[int]
 
 
-_PAGE = 1000
-_KEYS = 0
-_VALUES = 1
-_ITEMS = 2
+_PAGE: Final = 1000
+_KEYS: Final = 0
+_VALUES: Final = 1
+_ITEMS: Final = 2
 
 
 @final

@@ -28,7 +28,7 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, final
+from typing import TYPE_CHECKING, Any, Callable, Dict, Final, Iterable, List, Mapping, Optional, Tuple, Union, final
 
 from kt.client import Finish, LuaHelper, Plan, PooledClient, Request, merge_items, mypyc_attr, number_text
 from kt.errors import ProtocolError, TokyoTyrantError
@@ -44,18 +44,18 @@ if TYPE_CHECKING:  # the Lua helper containers (kt.containers) import this modul
     from kt import containers as _containers
 
 Key = Union[str, bytes]
-_MGET_BATCH = 1000
+_MGET_BATCH: Final = 1000
 
 
-_ITER_BATCH = 100
-_RANGE_PAGE = 1000
-_SCRIPT_DECODE = 1
-_SCRIPT_INT = 2
-_SCRIPT_LIST = 4
-_SCRIPT_DICT = 8
-_KEYS = 0
-_VALUES = 1
-_ITEMS = 2
+_ITER_BATCH: Final = 100
+_RANGE_PAGE: Final = 1000
+_SCRIPT_DECODE: Final = 1
+_SCRIPT_INT: Final = 2
+_SCRIPT_LIST: Final = 4
+_SCRIPT_DICT: Final = 8
+_KEYS: Final = 0
+_VALUES: Final = 1
+_ITEMS: Final = 2
 
 
 def _key(key: object) -> bytes:
