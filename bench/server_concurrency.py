@@ -8,6 +8,7 @@ built-in server of each build (event loop, and the compiled build's
     python bench/server_concurrency.py --quick       # 2 rounds, shorter figures
     python bench/server_concurrency.py --rounds 5 --seconds 2
     python bench/server_concurrency.py --pin         # server on CPU 0, load on CPU 1
+    python bench/server_concurrency.py --floor       # also the event loop's floor
 
 The contenders run one after the other, in the same order every round;
 each throughput figure is the best of the rounds (other processes on the
@@ -23,6 +24,13 @@ favours servers with many threads (the scheduler shares a CPU between
 threads, not processes), so it is not the default.  The load is raw
 sockets and pre-encoded requests, one process per connection
 (bench/_load.py).
+
+``--floor`` adds a contender that answers the single-record workloads
+(get and set, or get and put, with one connection) from the compiled
+build's event loop with a session that does no work (bench/_floor_server.py:
+canned replies, no parser, no database).  It is what the loop alone costs,
+so the built-in servers can at best match it: where it is no faster than
+the real server, neither can they be by much.
 """
 
 from __future__ import annotations
@@ -47,7 +55,9 @@ from _load import builtin_servers, free_port, rate, start_server, stop_server  #
 CONNS = (1, 8, 32)
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
 
-Contender = Tuple[str, List[str], Dict[str, str], bool]
+#: (label, command line, environment, real server?, floor server?)
+Contender = Tuple[str, List[str], Dict[str, str], bool, bool]
+FLOOR = "loop floor"
 
 
 def _arg(name: str, default: float) -> float:
@@ -84,19 +94,35 @@ def _contenders(kind: str, pin: List[str]) -> List[Contender]:
     extra = ["-lz", "*"] if kind == "kyoto" else ["-le", "*"]
     found: List[Contender] = []
     for build, cmd, env in builtin_servers(kind, []):
-        found.append(("built-in " + build, pin + cmd + extra, env, False))
+        found.append(("built-in " + build, pin + cmd + extra, env, False, False))
         if build == "compiled":
-            found.append(("threaded compiled", pin + cmd + ["-threaded"] + extra, env, False))
+            found.append(("threaded compiled", pin + cmd + ["-threaded"] + extra, env,
+                          False, False))
+            if "--floor" in sys.argv:
+                floor = [cmd[0], str(Path(__file__).resolve().parent / "_floor_server.py"), kind]
+                found.append((FLOOR, pin + floor, env, False, True))
     real = shutil.which("ktserver" if kind == "kyoto" else "ttserver")
     if real and "--no-real" not in sys.argv:
-        found.append((os.path.basename(real), pin + [real], dict(os.environ), True))
+        found.append((os.path.basename(real), pin + [real], dict(os.environ), True, False))
     return found
+
+
+def _floor_workloads(kind: str, port: int, seconds: float, measure: "_Timed") -> Dict[str, float]:
+    """The single-record workloads with one connection, as the workload
+    functions name them (all the floor server answers)."""
+    if kind == "kyoto":
+        (gets, get_size), (sets, set_size) = server_kyoto.single_record_requests()
+        return {"get x1": measure(port, gets, get_size, 1, seconds),
+                "set x1": measure(port, sets, set_size, 1, seconds)}
+    (gets, get_size), (puts, put_size) = server_tyrant.single_record_requests()
+    return {"get x1": measure(port, gets, get_size, 1, seconds),
+            "put x1": measure(port, puts, put_size, 1, seconds)}
 
 
 def _measure(kind: str, contender: Contender,
              seconds: float) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Requests per second and server CPU microseconds per request, by workload."""
-    label, cmd, env, real = contender
+    label, cmd, env, real, floor = contender
     print("  %s..." % label, file=sys.stderr, flush=True)
     port: Optional[int] = None
     if real:
@@ -108,7 +134,9 @@ def _measure(kind: str, contender: Contender,
         proc, port = start_server(cmd, env, port, workdir)
         try:
             timed = _Timed(proc.pid)
-            if kind == "kyoto":
+            if floor:
+                rates = _floor_workloads(kind, port, seconds, timed)
+            elif kind == "kyoto":
                 rates = server_kyoto.workloads(port, seconds, CONNS, timed)
             else:
                 rates = server_tyrant.kv_workloads(port, seconds, CONNS, timed)
@@ -131,10 +159,15 @@ def _table(title: str, best: Dict[str, Dict[str, float]], real: Optional[str],
         "threaded compiled", "threaded"), (real or "")[:2])) for label in ratio_labels)
     print(header)
     for row in best[labels[0]]:
-        line = "%-18s" % row + "".join(fmt % best[label].get(row, 0.0) for label in labels)
+        # ("-": a workload the contender does not run, the floor's)
+        line = "%-18s" % row + "".join(fmt % best[label][row] if row in best[label]
+                                       else "%20s" % "-" for label in labels)
         if real:
             for label in ratio_labels:
-                mine, ref = best[label].get(row, 0.0), best[real].get(row, 0.0)
+                if row not in best[label]:
+                    line += "%14s" % "-"
+                    continue
+                mine, ref = best[label][row], best[real].get(row, 0.0)
                 if inverse:
                     mine, ref = ref, mine
                 line += "%14.2f" % (mine / ref if ref else 0.0)
@@ -154,8 +187,8 @@ def main() -> None:
     print("pinning: %s" % ("server on CPU 0, load on CPU 1" if pin else "none"))
     for kind in kinds:
         contenders = _contenders(kind, pin)
-        best: Dict[str, Dict[str, float]] = {label: {} for label, _, _, _ in contenders}
-        cpu: Dict[str, Dict[str, float]] = {label: {} for label, _, _, _ in contenders}
+        best: Dict[str, Dict[str, float]] = {c[0]: {} for c in contenders}
+        cpu: Dict[str, Dict[str, float]] = {c[0]: {} for c in contenders}
         for r in range(rounds):
             print("%s round %d/%d" % (kind, r + 1, rounds), file=sys.stderr, flush=True)
             for contender in contenders:
@@ -166,7 +199,7 @@ def main() -> None:
                 low = cpu[contender[0]]
                 for row, value in costs.items():
                     low[row] = min(low.get(row, value), value)
-        real = next((label for label, _, _, is_real in contenders if is_real), None)
+        real = next((c[0] for c in contenders if c[3]), None)
         against = "; ratios to %s" % real if real else ""
         _table("%s: requests/s, best of %d rounds%s" % (kind, rounds, against),
                best, real, "%20.0f", False)

@@ -49,6 +49,15 @@ NKEYS = 1000
 KT_PORT_MAX = 32767  # ktserver refuses ports above this
 
 
+def single_record_requests() -> Tuple[Tuple[List[bytes], int], Tuple[List[bytes], int]]:
+    """The get and set requests of ``workloads``, each with the size of
+    its reply: one record of 100 bytes found, one record stored."""
+    keys = [b"key-%06d" % i for i in range(NKEYS)]
+    record = 18 + len(keys[0]) + len(VALUE)
+    return (([kb.encode_get_bulk([k]) for k in keys], 5 + record),
+            ([kb.encode_set_bulk([(k, VALUE)]) for k in keys], 5))
+
+
 def workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8),
               measure: Rate = rate) -> Dict[str, float]:
     """get, set and get_bulk 100 with each number of connections (also
@@ -62,13 +71,12 @@ def workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8),
         recs = call(sock, kb.encode_get_bulk(keys[:100]), kb.GetBulkReplyParser().parse)
         assert len(recs) == 100  # type: ignore[arg-type]
     record = 18 + len(keys[0]) + len(VALUE)
-    gets = [kb.encode_get_bulk([k]) for k in keys]
-    sets = [kb.encode_set_bulk([(k, VALUE)]) for k in keys]
+    (gets, get_size), (sets, set_size) = single_record_requests()
     bulks = [kb.encode_get_bulk(keys[i:i + 100]) for i in range(0, NKEYS, 100)]
     out: Dict[str, float] = {}
     for conns in conn_counts:
-        out["get x%d" % conns] = measure(port, gets, 5 + record, conns, seconds)
-        out["set x%d" % conns] = measure(port, sets, 5, conns, seconds)
+        out["get x%d" % conns] = measure(port, gets, get_size, conns, seconds)
+        out["set x%d" % conns] = measure(port, sets, set_size, conns, seconds)
         out["get_bulk 100 x%d" % conns] = measure(port, bulks, 5 + 100 * record, conns, seconds)
     return out
 

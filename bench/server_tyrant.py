@@ -45,6 +45,14 @@ VALUE = bytes(range(100))
 NKEYS = 1000
 
 
+def single_record_requests() -> Tuple[Tuple[List[bytes], int], Tuple[List[bytes], int]]:
+    """The get and put requests of ``kv_workloads``, each with the size of
+    its reply: a value of 100 bytes, a status byte."""
+    keys = [b"key-%06d" % i for i in range(NKEYS)]
+    return (([tb.encode_get(k) for k in keys], 5 + len(VALUE)),
+            ([tb.encode_put(k, VALUE) for k in keys], 1))
+
+
 def kv_workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8),
                  measure: Rate = rate) -> Dict[str, float]:
     """get, put and mget 100 with each number of connections (also run by
@@ -53,10 +61,9 @@ def kv_workloads(port: int, seconds: float, conn_counts: Tuple[int, ...] = (1, 8
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for key in keys:
             call(sock, tb.encode_put(key, VALUE), tb.parse_status_reply)
-    gets = [tb.encode_get(k) for k in keys]
-    get_sizes = [5 + len(VALUE)] * len(gets)
-    puts = [tb.encode_put(k, VALUE) for k in keys]
-    put_sizes = [1] * len(puts)
+    (gets, get_size), (puts, put_size) = single_record_requests()
+    get_sizes = [get_size] * len(gets)
+    put_sizes = [put_size] * len(puts)
     mgets: List[bytes] = []
     for i in range(0, NKEYS, 100):
         mgets.append(tb.encode_mget(keys[i:i + 100]))
