@@ -991,3 +991,13 @@ def test_struct_sizes_match_spec() -> None:
     assert struct.pack(">q", 500000000000) == b"\x00\x00\x00\x74\x6a\x52\x88\x00"
     assert struct.pack(">q", -500000000000) == b"\xff\xff\xff\x8b\x95\xad\x78\x00"
     assert struct.pack(">q", 250000000000) == b"\x00\x00\x00\x3a\x35\x29\x44\x00"
+
+
+@pytest.mark.parametrize("size", [0, 1, 1023, 1024, 1025, 70000])
+def test_value_reply_around_its_table_of_heads(size: int) -> None:
+    """encode_value_reply takes the head of values below 1 KiB from a table
+    and packs the others: the same layout either way, [0][size][value]."""
+    value = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    data = tt.encode_value_reply(value)
+    assert data == b"\x00" + struct.pack(">I", size) + value
+    check_all_ways(fn(tt.parse_value_reply), data, (0, value), one_byte=False)
