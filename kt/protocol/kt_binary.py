@@ -1073,11 +1073,16 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
     if len(records.values) != n or len(records.dbs) != n or len(records.xts) != n:
         raise ValueError("records: dbs, keys, values and xts differ in length")
     _check_count(n)
-    parts: List[bytes] = [_GET_BULK_COUNTS[n] if n < 256 else _COUNT.pack(MAGIC_GET_BULK, n)]
+    # Six pieces a record, in a list made at its full length (filled by
+    # index: no appends, no growth): the header's fields pre-packed (one
+    # join at the end instead of a bytes object per header), key, value.
+    parts: List[bytes] = [b""] * (1 + 6 * n)
+    parts[0] = _GET_BULK_COUNTS[n] if n < 256 else _COUNT.pack(MAGIC_GET_BULK, n)
     keys = records.keys
     values = records.values
     dbs = records.dbs
     xts = records.xts
+    j = 1
     for i in range(n):
         key = keys[i]
         value = values[i]
@@ -1085,17 +1090,16 @@ def encode_get_bulk_reply(records: BulkRecords) -> bytes:
         ksiz = len(key)
         vsiz = len(value)
         xt = xts[i]
-        # the header's fields as pre-packed pieces (one join at the end
-        # instead of a bytes object per header)
         if db < 256 and ksiz < 4096 and vsiz < 4096 and (xt == XT_MAX or xt == XT_NONE):
-            parts.append(_DB2[db])
-            parts.append(_LEN4[ksiz])
-            parts.append(_LEN4[vsiz])
-            parts.append(_XT_MAX8 if xt == XT_MAX else _XT_NONE8)
+            parts[j] = _DB2[db]
+            parts[j + 1] = _LEN4[ksiz]
+            parts[j + 2] = _LEN4[vsiz]
+            parts[j + 3] = _XT_MAX8 if xt == XT_MAX else _XT_NONE8
         else:
-            parts.append(_REC_FULL.pack(db, ksiz, vsiz, xt))
-        parts.append(key)
-        parts.append(value)
+            parts[j] = _REC_FULL.pack(db, ksiz, vsiz, xt)  # (three pieces stay empty)
+        parts[j + 4] = key
+        parts[j + 5] = value
+        j += 6
     return b"".join(parts)
 
 
