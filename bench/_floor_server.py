@@ -2,8 +2,8 @@
 kt.server.loop's LoopServer (as the built-in servers run it) with a
 session that does no work.  It recognises the single-record requests of
 the server benchmarks (get and set for Kyoto Tycoon, get and put for Tokyo
-Tyrant) by their first bytes and fixed sizes, and answers each with a reply
-built once at start: no parser, no engine, no database.
+Tyrant) by their sizes, and answers each with a reply built once at start:
+no parser, no engine, no database.
 
 What it measures: the cost of the event loop itself (the wait, the read,
 the write, the Python objects around them), which every request of a
@@ -18,75 +18,72 @@ serves until SIGTERM.  Any other request closes the connection.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
+
+# kt first, from the build on PYTHONPATH: the benchmark modules imported
+# below put this checkout on sys.path, whose kt is the pure one.
+import kt
+from kt.errors import ProtocolError
+from kt.protocol import kt_binary as kb
+from kt.protocol import tt_binary as tb
+from kt.protocol.buffer import ReceiveBuffer
+from kt.server.kyoto.cli import DEFAULT_TIMEOUT
+from kt.server.log import Logger
+from kt.server.loop import make_server
+from kt.server.net import Protocol, announce, install_signal_handlers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import server_kyoto  # noqa: E402
 import server_tyrant  # noqa: E402
 
-from kt.errors import ProtocolError  # noqa: E402
-from kt.protocol import kt_binary as kb  # noqa: E402
-from kt.protocol import tt_binary as tb  # noqa: E402
-from kt.protocol.buffer import ReceiveBuffer  # noqa: E402
-from kt.server.kyoto.cli import DEFAULT_TIMEOUT  # noqa: E402
-from kt.server.log import Logger  # noqa: E402
-from kt.server.loop import make_server  # noqa: E402
-from kt.server.net import Protocol, announce, install_signal_handlers  # noqa: E402
 
-#: First bytes of a request -> (its size, the reply); HEAD: how many bytes
-#: tell the requests apart.
-Table = Dict[bytes, Tuple[int, bytes]]
-
-
-def _kyoto() -> Tuple[int, Table]:
+def _kyoto() -> Dict[int, bytes]:
     (gets, _), (sets, _) = server_kyoto.single_record_requests()
     key = b"key-%06d" % 0
-    return 1, {gets[0][:1]: (len(gets[0]), kb.encode_get_bulk_reply_one(
-                   0, key, server_kyoto.VALUE, kb.XT_MAX)),
-               sets[0][:1]: (len(sets[0]), kb.encode_set_bulk_reply(1))}
+    return {len(gets[0]): kb.encode_get_bulk_reply_one(0, key, server_kyoto.VALUE, kb.XT_MAX),
+            len(sets[0]): kb.encode_set_bulk_reply(1)}
 
 
-def _tyrant() -> Tuple[int, Table]:
+def _tyrant() -> Dict[int, bytes]:
     (gets, _), (puts, _) = server_tyrant.single_record_requests()
-    return 2, {gets[0][:2]: (len(gets[0]), tb.encode_value_reply(server_tyrant.VALUE)),
-               puts[0][:2]: (len(puts[0]), b"\x00")}
+    return {len(gets[0]): tb.encode_value_reply(server_tyrant.VALUE),
+            len(puts[0]): b"\x00"}
 
 
 class FloorSession(Protocol):
-    """Answers every known request with its canned reply."""
+    """Answers each request with its canned reply.  The load sends one
+    request at a time and the two requests differ in size, so the bytes
+    waiting tell which one is complete; fewer wait for the rest."""
 
-    def __init__(self, peer: str, head: int, table: Table) -> None:
+    def __init__(self, peer: str, replies: Dict[int, bytes]) -> None:
         super().__init__(peer)
-        self.head = head
-        self.table = table
+        self.replies = replies
 
     def process(self, buf: ReceiveBuffer) -> Tuple[List[bytes], bool]:
-        out: List[bytes] = []
-        while buf.ensure(self.head):
-            pos = buf.pos
-            known = self.table.get(buf.data[pos:pos + self.head])
-            if known is None:
+        reply = self.replies.get(len(buf))
+        if reply is None:
+            if len(buf) > max(self.replies):
                 raise ProtocolError("not a request this floor server knows")
-            size, reply = known
-            if not buf.ensure(size):
-                break
-            buf.skip(size)
-            out.append(reply)
-        return out, False
+            return [], False
+        buf.clear()
+        return [reply], False
 
 
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
     if kind not in ("kyoto", "tyrant"):
         raise SystemExit("usage: python bench/_floor_server.py kyoto|tyrant")
-    head, table = _kyoto() if kind == "kyoto" else _tyrant()
+    if os.environ.get("KT_BENCH_BUILD") == "compiled" and not kt.COMPILED:
+        raise SystemExit("the compiled build's kt was not imported: %s" % kt.__file__)
+    replies = _kyoto() if kind == "kyoto" else _tyrant()
     # the idle timeout each server has by default (ktserver's -tout 30,
     # none for ttserver): with one, the loop reads a clock per wake-up
     timeout = DEFAULT_TIMEOUT if kind == "kyoto" else None
-    server = make_server(False, "127.0.0.1", 0, lambda peer: FloorSession(peer, head, table),
+    server = make_server(False, "127.0.0.1", 0, lambda peer: FloorSession(peer, replies),
                          Logger(level="NONE"), timeout, "floor", 1)
     host, port = server.bind()
     install_signal_handlers(server)
