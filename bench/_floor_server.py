@@ -18,14 +18,12 @@ serves until SIGTERM.  Any other request closes the connection.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 # kt first, from the build on PYTHONPATH: the benchmark modules imported
 # below put this checkout on sys.path, whose kt is the pure one.
-import kt
 from kt.errors import ProtocolError
 from kt.protocol import kt_binary as kb
 from kt.protocol import tt_binary as tb
@@ -39,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import server_kyoto  # noqa: E402
 import server_tyrant  # noqa: E402
+from _builds import check_build  # noqa: E402
 
 
 def _kyoto() -> Dict[int, bytes]:
@@ -77,8 +76,7 @@ def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
     if kind not in ("kyoto", "tyrant"):
         raise SystemExit("usage: python bench/_floor_server.py kyoto|tyrant")
-    if os.environ.get("KT_BENCH_BUILD") == "compiled" and not kt.COMPILED:
-        raise SystemExit("the compiled build's kt was not imported: %s" % kt.__file__)
+    check_build()  # the build the benchmark asked for is the one imported
     replies = _kyoto() if kind == "kyoto" else _tyrant()
     # the idle timeout each server has by default (ktserver's -tout 30,
     # none for ttserver): with one, the loop reads a clock per wake-up
