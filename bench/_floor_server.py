@@ -13,7 +13,8 @@ file is not compiled), so the floor it shows is, if anything, a little low.
     python bench/_floor_server.py kyoto|tyrant
 
 prints the built-in servers' ready line (with the port it listens on) and
-serves until SIGTERM.  Any other request closes the connection.
+serves until SIGTERM.  Bytes that make neither request (more than the
+larger one waiting) close the connection.
 """
 
 from __future__ import annotations
