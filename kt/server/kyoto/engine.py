@@ -497,8 +497,7 @@ class KyotoSession(Session):
             before = len(found.keys)
             misses += dbs[idx].fetch(keys, i, j, found.keys, found.values, found.xts)
             tried += j - i
-            for _ in range(len(found.keys) - before):
-                found_dbs.append(idx)
+            found_dbs.extend([idx] * (len(found.keys) - before))
         counts = self.counts
         counts[C_GET] += tried
         counts[C_GET_MISS] += misses

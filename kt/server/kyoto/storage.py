@@ -899,6 +899,7 @@ class Database:
                     out_values.append(value)
                     out_xts.append(xt)
             else:
+                # no record expires: every found one has XT_MAX, added at once
                 for i in range(start, end):
                     key = keys[i]
                     value = data.get(key)
@@ -907,7 +908,7 @@ class Database:
                         continue
                     out_keys.append(key)
                     out_values.append(value)
-                    out_xts.append(XT_MAX)
+                out_xts.extend([XT_MAX] * (end - start - misses))
             for _ in range(start, end):
                 self._tick(_SCORE_READ, now)
         finally:
