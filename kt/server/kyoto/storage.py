@@ -133,10 +133,10 @@ _SUFFIX_TYPES: Final[Dict[str, int]] = {
     ".kcf": TYPE_FOREST,
 }
 
-# Expiration scores (as in Kyoto Tycoon's TimedDB).
 #: The wall clock, bound once (no module lookup per request).
 _clock: Final = time.time
 
+# Expiration scores (as in Kyoto Tycoon's TimedDB).
 _SCORE_WRITE: Final = 256
 _SCORE_READ: Final = 32
 _SCORE_UNIT: Final = 256
