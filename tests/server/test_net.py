@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, TypeVar
 
 import pytest
 from hypothesis import given
@@ -20,6 +20,8 @@ from kt.server.net import (
 )
 
 SERVERS = [ThreadedServer, LoopServer]
+
+P = TypeVar("P", bound=Protocol)
 
 
 class LineProtocol(Protocol):
@@ -148,10 +150,12 @@ class DeferringProtocol(Protocol):
         self.lost.set()
 
 
-def _start(server_class: Callable[..., BaseServer], made: List[DeferringProtocol],
+def _serve(server_class: Callable[..., BaseServer], made: List[P], make: Callable[[str], P],
            **kwargs: object) -> Tuple[BaseServer, threading.Thread, int]:
+    """Start ``server_class`` in a thread; each connection's protocol,
+    made by ``make``, is appended to ``made``."""
     def factory(peer: str) -> Protocol:
-        made.append(DeferringProtocol(peer))
+        made.append(make(peer))
         return made[-1]
 
     server = server_class("127.0.0.1", 0, factory, Logger(level="NONE"), **kwargs)
@@ -159,6 +163,11 @@ def _start(server_class: Callable[..., BaseServer], made: List[DeferringProtocol
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server, thread, port
+
+
+def _start(server_class: Callable[..., BaseServer], made: List[DeferringProtocol],
+           **kwargs: object) -> Tuple[BaseServer, threading.Thread, int]:
+    return _serve(server_class, made, DeferringProtocol, **kwargs)
 
 
 @pytest.mark.parametrize("server_class", SERVERS)
@@ -313,15 +322,7 @@ def test_reads_follow_the_request_sizes(server_class: Callable[..., BaseServer])
     in one call; small requests after a big one are read small again (and
     every request is answered, in order)."""
     made: List[SizesProtocol] = []
-
-    def factory(peer: str) -> Protocol:
-        made.append(SizesProtocol(peer))
-        return made[-1]
-
-    server = server_class("127.0.0.1", 0, factory, Logger(level="NONE"))
-    _, port = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, thread, port = _serve(server_class, made, SizesProtocol)
 
     def ask(sock: socket.socket, size: int) -> None:
         sock.sendall(b"%d:" % size + bytes([size % 251]) * size)
